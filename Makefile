@@ -1,0 +1,36 @@
+# Flightdeck: two commands. `make demo` runs the main job on the local platform;
+# `make test` runs every check. Both make the virtual environment when needed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PACKAGES := bot commands alerts scoring deploy cli loadtest samples
+
+.PHONY: demo test lint typecheck pytest bench clean install
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/flightdeck demo
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(PACKAGES)
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/scoring.py
+	$(BIN)/python bench/router.py
+	$(BIN)/python bench/loadgen.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,72 @@
+"""The ``flightdeck`` command: one sub-command module per group of verbs.
+
+Each module in ``COMMAND_MODULES`` exposes ``register(subparsers)``, which adds
+its verbs and sets ``handler`` (a callable taking the parsed args and returning
+an exit code) on each parser. Known failures (``FlightdeckError``) print one
+line to stderr and exit 1; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from deploy.errors import FlightdeckError
+
+__all__ = ["COMMAND_MODULES", "build_parser", "main"]
+
+#: Sub-command modules, in the order ``flightdeck --help`` lists them.
+COMMAND_MODULES: tuple[str, ...] = (
+    "cli.local",
+    "cli.endpoints",
+    "cli.deployments",
+    "cli.models",
+    "cli.loadtest",
+    "cli.serve",
+    "cli.console",
+    "cli.demo",
+)
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser with every available sub-command registered."""
+    parser = argparse.ArgumentParser(
+        prog="flightdeck",
+        description="ChatOps for ML model endpoints: Azure ML managed online endpoints, "
+        "and a local platform that behaves like them.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue  # not built yet
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return handler(args)
+    except FlightdeckError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,364 @@
+"""Endpoint and deployment specs: Azure ML v2 YAML, read by azure-ai-ml's own loaders.
+
+The schema is Azure's, checked offline. The seed's ``scale_settings: type:
+target_utilization`` is accepted by Azure only on Kubernetes endpoints, so it is
+lifted into Flightdeck's ``AutoscalePolicy`` before the SDK sees the rest.
+Relative paths resolve against the YAML file's folder, as ``az ml`` does. Every
+error names the file, the key and the reason.
+
+    spec = load_deployment_spec("examples/product-recommender/blue-deployment.yml")
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from deploy.errors import SpecError
+from deploy.rules import MAX_INSTANCES_PER_DEPLOYMENT, validate_name
+from deploy.types import (
+    AutoscalePolicy,
+    DeploymentSpec,
+    EndpointSpec,
+    EnvironmentSpec,
+    ModelRef,
+    ProbeSettings,
+    RequestSettings,
+)
+
+__all__ = [
+    "apply_overrides",
+    "deployment_spec_from_yaml",
+    "endpoint_spec_from_yaml",
+    "load_deployment_spec",
+    "load_endpoint_spec",
+]
+
+_SCALE_KEYS = {
+    "min_instances": "min_instances",
+    "max_instances": "max_instances",
+    "target_utilization_percentage": "target_utilization_percentage",
+    "polling_interval": "polling_interval",
+    "scale_down_delay": "scale_down_delay",
+    "scale_down_delay_in_seconds": "scale_down_delay",
+    "metric": "metric",
+}
+
+
+def load_endpoint_spec(path: str | Path) -> EndpointSpec:
+    """Read an endpoint YAML file."""
+    file = Path(path)
+    return endpoint_spec_from_yaml(_read_yaml(file), file=file)
+
+
+def load_deployment_spec(path: str | Path, *, overrides: Sequence[str] = ()) -> DeploymentSpec:
+    """Read a deployment YAML file; ``overrides`` are ``key.path=value`` strings (``--set``)."""
+    file = Path(path)
+    data = _read_yaml(file)
+    if overrides:
+        data = apply_overrides(data, overrides, file=str(file))
+    return deployment_spec_from_yaml(data, file=file)
+
+
+def endpoint_spec_from_yaml(data: Mapping[str, Any], *, file: Path) -> EndpointSpec:
+    """Build an ``EndpointSpec`` from parsed YAML, through ``load_online_endpoint``."""
+    from azure.ai.ml import load_online_endpoint
+
+    entity = _sdk_load(load_online_endpoint, data, file)
+    name = _check_name("endpoint", entity.name, file)
+    return EndpointSpec(
+        name=name,
+        auth_mode=entity.auth_mode or "key",
+        description=entity.description,
+        tags=dict(entity.tags or {}),
+        source_file=str(file.resolve()),
+    )
+
+
+def deployment_spec_from_yaml(data: Mapping[str, Any], *, file: Path) -> DeploymentSpec:
+    """Build a ``DeploymentSpec`` from parsed YAML, through ``load_online_deployment``."""
+    from azure.ai.ml import load_online_deployment
+
+    body = dict(data)
+    autoscale = _lift_scale_settings(body, file)
+    entity = _sdk_load(load_online_deployment, body, file)
+    base = file.resolve().parent
+    name = _check_name("deployment", entity.name, file)
+    endpoint_name = _check_name("endpoint", entity.endpoint_name or "", file, key="endpoint_name")
+    count = int(entity.instance_count or 1)
+    if not 1 <= count <= MAX_INSTANCES_PER_DEPLOYMENT:
+        raise SpecError(
+            f"must be between 1 and {MAX_INSTANCES_PER_DEPLOYMENT}, not {count}",
+            file=str(file),
+            key="instance_count",
+        )
+    code_path, script = _code(entity, base, file)
+    return DeploymentSpec(
+        name=name,
+        endpoint_name=endpoint_name,
+        model=_model(entity.model, base, file),
+        code_path=code_path,
+        scoring_script=script,
+        environment=_environment(entity.environment),
+        instance_type=entity.instance_type or "Standard_DS3_v2",
+        instance_count=count,
+        request_settings=_request_settings(entity.request_settings),
+        liveness_probe=_probe(entity.liveness_probe),
+        readiness_probe=_probe(entity.readiness_probe),
+        environment_variables={k: str(v) for k, v in (entity.environment_variables or {}).items()},
+        autoscale=autoscale,
+        description=entity.description,
+        tags=dict(entity.tags or {}),
+        source_file=str(file.resolve()),
+    )
+
+
+def apply_overrides(
+    data: Mapping[str, Any], overrides: Sequence[str], *, file: str = "--set"
+) -> dict[str, Any]:
+    """Apply ``--set key.path=value`` overrides (values parsed as YAML scalars)."""
+    result: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise SpecError(f"'{item}' is not key=value", file=file, key="--set")
+        target = result
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = target.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise SpecError(f"'{part}' is not a mapping", file=file, key=key)
+            target = node
+        target[parts[-1]] = yaml.safe_load(raw) if raw else ""
+    return result
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _read_yaml(file: Path) -> dict[str, Any]:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError("file not found", file=str(file)) from None
+    except OSError as exc:
+        raise SpecError(f"cannot read the file ({exc.strerror})", file=str(file)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise SpecError(f"{problem}{where}", file=str(file)) from None
+    if not isinstance(data, dict):
+        raise SpecError("expected a mapping of keys at the top level", file=str(file))
+    return data
+
+
+def _sdk_load(loader: Any, data: Mapping[str, Any], file: Path) -> Any:
+    """Run an azure-ai-ml loader on ``data`` as if it were ``file``, mapping its errors."""
+    import marshmallow
+    from azure.ai.ml.exceptions import MlException
+
+    # The body may differ from the file (scale_settings lifted out, --set overrides):
+    # hand the SDK a stream, with the file as the origin of relative paths.
+    stream = io.StringIO(yaml.safe_dump(dict(data), sort_keys=False))
+    try:
+        return loader(stream, relative_origin=str(file.resolve()))
+    except marshmallow.ValidationError as exc:
+        key, reason = _first_schema_error(str(exc.messages))
+        raise SpecError(reason, file=str(file), key=key) from None
+    except MlException as exc:
+        raise SpecError(_first_line(str(exc)), file=str(file)) from None
+
+
+def _first_schema_error(messages: str) -> tuple[str | None, str]:
+    text = messages
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end < 0:
+        return None, _first_line(text)
+    blob = text[start : end + 1].encode().decode("unicode_escape")
+    try:
+        tree = json.loads(blob)
+    except json.JSONDecodeError:
+        return None, _first_line(text[start:])
+    return _walk(tree, [])
+
+
+def _walk(node: Any, path: list[str]) -> tuple[str | None, str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            sub = path if key == "_schema" else [*path, str(key)]
+            return _walk(value, sub)
+    if isinstance(node, list) and node:
+        # A union field lists one error per alternative; the last is the one tried last.
+        return _walk(node[-1], path)
+    return (".".join(path) or None), _first_line(str(node)).rstrip(":")
+
+
+def _first_line(text: str) -> str:
+    for line in text.strip().splitlines():
+        if line.strip():
+            return line.strip()
+    return text.strip()
+
+
+def _check_name(kind: str, name: str | None, file: Path, *, key: str = "name") -> str:
+    from deploy.errors import ValidationError
+
+    if not name:
+        raise SpecError("is required", file=str(file), key=key)
+    try:
+        return validate_name(kind, name)
+    except ValidationError as exc:
+        raise SpecError(exc.message, file=str(file), key=key) from None
+
+
+def _lift_scale_settings(body: dict[str, Any], file: Path) -> AutoscalePolicy | None:
+    settings = body.get("scale_settings")
+    if not isinstance(settings, Mapping):
+        return None
+    kind = str(settings.get("type", "default")).lower()
+    if kind == "default":
+        return None
+    if kind != "target_utilization":
+        raise SpecError(
+            f"type '{kind}' is not supported; use default or target_utilization",
+            file=str(file),
+            key="scale_settings.type",
+        )
+    del body["scale_settings"]
+    values: dict[str, Any] = {}
+    for key, value in settings.items():
+        if key == "type":
+            continue
+        if key not in _SCALE_KEYS:
+            raise SpecError("unknown key", file=str(file), key=f"scale_settings.{key}")
+        values[_SCALE_KEYS[key]] = value
+    for key in ("min_instances", "max_instances"):
+        if key not in values:
+            raise SpecError("is required", file=str(file), key=f"scale_settings.{key}")
+    try:
+        policy = AutoscalePolicy(
+            min_instances=int(values["min_instances"]),
+            max_instances=int(values["max_instances"]),
+            target_utilization_percentage=int(values.get("target_utilization_percentage", 70)),
+            polling_interval=int(values.get("polling_interval", 60)),
+            scale_down_delay=int(values.get("scale_down_delay", 300)),
+            metric=values.get("metric", "utilization"),
+        )
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"not a number ({exc})", file=str(file), key="scale_settings") from None
+    validate_policy(policy, file=str(file))
+    return policy
+
+
+def validate_policy(policy: AutoscalePolicy, *, file: str = "scale_settings") -> None:
+    """Check an autoscale policy's numbers; ``SpecError`` naming the key otherwise."""
+    checks: list[tuple[bool, str, str]] = [
+        (policy.min_instances >= 1, "min_instances", "must be at least 1"),
+        (
+            policy.min_instances <= policy.max_instances <= MAX_INSTANCES_PER_DEPLOYMENT,
+            "max_instances",
+            f"must be between min_instances and {MAX_INSTANCES_PER_DEPLOYMENT}",
+        ),
+        (
+            1 <= policy.target_utilization_percentage <= 100,
+            "target_utilization_percentage",
+            "must be between 1 and 100",
+        ),
+        (policy.polling_interval >= 1, "polling_interval", "must be at least 1 second"),
+        (policy.scale_down_delay >= 0, "scale_down_delay", "must not be negative"),
+        (policy.metric in ("utilization", "cpu"), "metric", "must be utilization or cpu"),
+    ]
+    for ok, key, reason in checks:
+        if not ok:
+            raise SpecError(reason, file=file, key=f"scale_settings.{key}")
+
+
+def _model(model: Any, base: Path, file: Path) -> ModelRef | None:
+    if model is None:
+        return None
+    if isinstance(model, str):
+        ref = model.removeprefix("azureml:")
+        name, _, version = ref.partition(":")
+        if not version or "@" in name:
+            raise SpecError(
+                f"'{model}' must name a version: azureml:<name>:<version>",
+                file=str(file),
+                key="model",
+            )
+        return ModelRef(name=name, version=version)
+    path = getattr(model, "path", None)
+    if path is None:
+        return ModelRef(name=getattr(model, "name", None), version=getattr(model, "version", None))
+    resolved = (base / str(path)).resolve()
+    if not resolved.exists():
+        raise SpecError(f"path '{path}' does not exist", file=str(file), key="model.path")
+    return ModelRef(path=str(resolved))
+
+
+def _code(entity: Any, base: Path, file: Path) -> tuple[str | None, str | None]:
+    config = entity.code_configuration
+    if config is None:
+        return None, None
+    code = str(config.code)
+    if code.startswith("azureml:"):
+        return code, config.scoring_script
+    folder = (base / code).resolve()
+    if not folder.is_dir():
+        raise SpecError(
+            f"folder '{code}' does not exist", file=str(file), key="code_configuration.code"
+        )
+    script = config.scoring_script
+    if not script or not (folder / script).is_file():
+        raise SpecError(
+            f"'{script}' is not a file in {folder}",
+            file=str(file),
+            key="code_configuration.scoring_script",
+        )
+    return str(folder), str(script)
+
+
+def _environment(env: Any) -> EnvironmentSpec | None:
+    if env is None:
+        return None
+    if isinstance(env, str):
+        return EnvironmentSpec(registered=env.removeprefix("azureml:"))
+    conda = getattr(env, "conda_file", None)
+    if isinstance(conda, str):
+        conda = yaml.safe_load(conda)
+    return EnvironmentSpec(
+        image=getattr(env, "image", None),
+        conda_file=conda if isinstance(conda, dict) else None,
+    )
+
+
+def _request_settings(settings: Any) -> RequestSettings:
+    default = RequestSettings()
+    if settings is None:
+        return default
+    return RequestSettings(
+        request_timeout_ms=settings.request_timeout_ms or default.request_timeout_ms,
+        max_concurrent_requests_per_instance=settings.max_concurrent_requests_per_instance
+        or default.max_concurrent_requests_per_instance,
+        max_queue_wait_ms=settings.max_queue_wait_ms or default.max_queue_wait_ms,
+    )
+
+
+def _probe(probe: Any) -> ProbeSettings:
+    default = ProbeSettings()
+    if probe is None:
+        return default
+    return ProbeSettings(
+        initial_delay=probe.initial_delay if probe.initial_delay is not None else 10,
+        period=probe.period or default.period,
+        timeout=probe.timeout or default.timeout,
+        success_threshold=probe.success_threshold or default.success_threshold,
+        failure_threshold=probe.failure_threshold or default.failure_threshold,
+    )

@@ -1,0 +1,1 @@
+"""Load-test engine: closed and open loop on aiohttp, HDR histograms."""

@@ -1,0 +1,1 @@
+"""Sample models and scoring scripts made by code (nothing is downloaded)."""
