@@ -30,6 +30,7 @@ from deploy.types import (
     EndpointSpec,
     InvokeResult,
     MetricsSnapshot,
+    ModelRef,
     ProgressCallback,
     RegisteredModel,
 )
@@ -167,6 +168,41 @@ class Backend(ABC):
     @abstractmethod
     async def get_model(self, name: str, version: str) -> RegisteredModel:
         """One registered model version."""
+
+    # ------------------------------------------------------------ derived
+
+    async def clone_deployment_spec(
+        self,
+        endpoint: str,
+        source: str,
+        *,
+        name: str,
+        model: ModelRef,
+        instance_type: str | None = None,
+        instance_count: int | None = None,
+    ) -> DeploymentSpec:
+        """A spec for deployment ``name``: ``source``'s settings with another model.
+
+        What ``/deploy <endpoint> <name> --model m:v`` deploys. Backends fill
+        ``Deployment.code_path``, ``scoring_script`` and ``environment_spec`` so that
+        this default works for all of them.
+        """
+        live = await self.get_deployment(endpoint, source)
+        return DeploymentSpec(
+            name=name,
+            endpoint_name=endpoint,
+            model=model,
+            code_path=live.code_path,
+            scoring_script=live.scoring_script,
+            environment=live.environment_spec,
+            instance_type=instance_type or live.instance_type,
+            instance_count=instance_count or live.instance_count,
+            request_settings=live.request_settings,
+            liveness_probe=live.liveness_probe,
+            readiness_probe=live.readiness_probe,
+            environment_variables=dict(live.environment_variables),
+            autoscale=live.autoscale,
+        )
 
     # ------------------------------------------------------------ lifecycle
 

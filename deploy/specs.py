@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -190,6 +191,9 @@ def _first_schema_error(messages: str) -> tuple[str | None, str]:
     return _walk(tree, [])
 
 
+_MISSING = re.compile(r"No such file or directory: '?([^'\s]+)'?")
+
+
 def _walk(node: Any, path: list[str]) -> tuple[str | None, str]:
     if isinstance(node, dict):
         for key, value in node.items():
@@ -198,7 +202,11 @@ def _walk(node: Any, path: list[str]) -> tuple[str | None, str]:
     if isinstance(node, list) and node:
         # A union field lists one error per alternative; the last is the one tried last.
         return _walk(node[-1], path)
-    return (".".join(path) or None), _first_line(str(node)).rstrip(":")
+    reason = _first_line(str(node)).rstrip(":")
+    missing = _MISSING.search(reason)
+    if missing:
+        reason = f"path '{missing.group(1)}' does not exist"
+    return (".".join(path) or None), reason
 
 
 def _first_line(text: str) -> str:

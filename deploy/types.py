@@ -206,6 +206,7 @@ class Deployment:
     readiness_probe: ProbeSettings = field(default_factory=ProbeSettings)
     environment_variables: Mapping[str, str] = field(default_factory=dict)
     environment: str | None = None
+    environment_spec: EnvironmentSpec | None = None
     code_path: str | None = None
     scoring_script: str | None = None
     autoscale: AutoscalePolicy | None = None
