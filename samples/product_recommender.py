@@ -59,7 +59,10 @@ def reference_predict(version: str, rows: NDArray[np.float32]) -> NDArray[np.flo
     w, b = weights(version)
     logits = rows.astype(np.float32) @ w + b
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
+    probabilities: NDArray[np.float32] = (shifted / shifted.sum(axis=1, keepdims=True)).astype(
+        np.float32
+    )
+    return probabilities
 
 
 def build_model(version: str) -> onnx.ModelProto:
@@ -92,7 +95,8 @@ def build_model(version: str) -> onnx.ModelProto:
 
 def model_bytes(version: str) -> bytes:
     """The serialized model of ``version`` (deterministic)."""
-    return build_model(version).SerializeToString(deterministic=True)
+    serialized: bytes = build_model(version).SerializeToString(deterministic=True)
+    return serialized
 
 
 def write_models(outdir: Path) -> dict[str, Path]:
