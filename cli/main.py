@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cli.models",
     "cli.loadtest",
     "cli.serve",
+    "cli.fastserve",
     "cli.console",
     "cli.demo",
 )

@@ -105,7 +105,7 @@ def deployment_spec_from_yaml(data: Mapping[str, Any], *, file: Path) -> Deploym
         model=_model(entity.model, base, file),
         code_path=code_path,
         scoring_script=script,
-        environment=_environment(entity.environment),
+        environment=_environment(entity.environment, file),
         instance_type=entity.instance_type or "Standard_DS3_v2",
         instance_count=count,
         request_settings=_request_settings(entity.request_settings),
@@ -333,7 +333,7 @@ def _code(entity: Any, base: Path, file: Path) -> tuple[str | None, str | None]:
     return str(folder), str(script)
 
 
-def _environment(env: Any) -> EnvironmentSpec | None:
+def _environment(env: Any, file: Path) -> EnvironmentSpec | None:
     if env is None:
         return None
     if isinstance(env, str):
@@ -341,6 +341,13 @@ def _environment(env: Any) -> EnvironmentSpec | None:
     conda = getattr(env, "conda_file", None)
     if isinstance(conda, str):
         conda = yaml.safe_load(conda)
+    if conda is not None and not isinstance(conda, dict):
+        raise SpecError(
+            f"expected a conda environment (a mapping with dependencies:), "
+            f"not {type(conda).__name__}",
+            file=str(file),
+            key="environment.conda_file",
+        )
     return EnvironmentSpec(
         image=getattr(env, "image", None),
         conda_file=conda if isinstance(conda, dict) else None,

@@ -9,7 +9,7 @@ Usage::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import scoring_messages as msg
+from batching import BatchSettings, session_runner
 from input_rows import InputSpec, shape_text
 from numpy.typing import NDArray
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
@@ -44,10 +45,12 @@ class LoadedModel:
     settings: SessionSettings
     input: InputSpec
     output_names: tuple[str, ...]
+    batching: BatchSettings
+    runner: Callable[[NDArray[Any]], list[NDArray[Any]]]  # session.run, or a MicroBatcher
 
     def predict(self, batch: NDArray[Any]) -> Any:
         """Run one batch; one output gives its rows, several give ``{name: rows}``."""
-        outputs = self.session.run(list(self.output_names), {self.input.name: batch})
+        outputs = self.runner(batch)
         if len(outputs) == 1:
             return _plain(outputs[0])
         return {name: _plain(value) for name, value in zip(self.output_names, outputs, strict=True)}
@@ -88,8 +91,21 @@ def load_model(environ: Mapping[str, str]) -> LoadedModel:
     node = inputs[0]
     spec = InputSpec.from_node(name=node.name, onnx_type=node.type, shape=list(node.shape))
     outputs = tuple(output.name for output in session.get_outputs())
+    try:
+        batching = BatchSettings.from_environ(environ)
+    except ValueError as error:
+        raise ModelLoadError(str(error)) from error
+    if spec.batch is not None:  # a fixed batch size: rows of several requests cannot stack
+        batching = BatchSettings()
+    runner = session_runner(session, input_name=spec.name, output_names=outputs, settings=batching)
     return LoadedModel(
-        path=path, session=session, settings=settings, input=spec, output_names=outputs
+        path=path,
+        session=session,
+        settings=settings,
+        input=spec,
+        output_names=outputs,
+        batching=batching,
+        runner=runner,
     )
 
 

@@ -77,8 +77,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def azmlinfsrv_command() -> list[str]:
-    """The azmlinfsrv of this interpreter's environment."""
+def azmlinfsrv_command(python: str | None = None) -> list[str]:
+    """The azmlinfsrv of this interpreter's environment, or run by ``python`` if given."""
+    if python is not None:
+        return [python, "-m", "azureml_inference_server_http"]
     script = Path(sys.executable).with_name("azmlinfsrv")
     if script.exists():
         return [str(script)]
@@ -94,6 +96,7 @@ def launch_azmlinfsrv(
     env: Mapping[str, str] | None = None,
     worker_count: int = 1,
     cwd: Path | None = None,
+    python: str | None = None,
 ) -> AzmlinfsrvProcess:
     """Start the process and return at once (no health check); see :func:`start_azmlinfsrv`."""
     environ = {
@@ -104,7 +107,8 @@ def launch_azmlinfsrv(
     environ.update({"AZUREML_MODEL_DIR": str(model_dir), "WORKER_COUNT": str(worker_count)})
     environ.update(env or {})
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    command = [*azmlinfsrv_command(), "--entry_script", str(entry_script), "--port", str(port)]
+    arguments = ["--entry_script", str(entry_script), "--port", str(port)]
+    command = [*azmlinfsrv_command(python), *arguments]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command,
@@ -128,12 +132,14 @@ def start_azmlinfsrv(
     cwd: Path | None = None,
     ready_timeout: float = 60.0,
     attempts: int = 3,
+    python: str | None = None,
 ) -> AzmlinfsrvProcess:
     """Start azmlinfsrv on a free port and return once ``GET /`` answers 200.
 
     Raises :class:`AzmlinfsrvFailed` (with the log's tail) if it exits or is not healthy
     within ``ready_timeout`` seconds. If another process took the port in the meantime,
-    it tries again on a new one, ``attempts`` times in all.
+    it tries again on a new one, ``attempts`` times in all. ``python`` runs the server
+    with another interpreter (a deployment environment's) than this one.
     """
     for attempt in range(1, attempts + 1):
         server = launch_azmlinfsrv(
@@ -144,6 +150,7 @@ def start_azmlinfsrv(
             env=env,
             worker_count=worker_count,
             cwd=cwd,
+            python=python,
         )
         try:
             wait_until_healthy(server, timeout=ready_timeout)

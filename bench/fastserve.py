@@ -1,0 +1,313 @@
+"""Benchmark: the same score.py under azmlinfsrv, fastserve, and fastserve with micro-batching.
+
+Every server serves the project's scoring/score.py (from a copy of scoring/ alone) with the
+sample product recommender (v1), and answers ``POST /score {"data": [[1, 2, 3, 4, 5]]}`` from
+closed-loop clients (each sends its next request when the answer arrives) at concurrency 20
+and 64. Pinning, on a 2-core machine: the server (all its processes and threads) on CPU 0,
+this load generator on CPU 1, so neither steals the other's core.
+
+"req/s per core" divides the answers by the CPU seconds the server's processes used (user +
+system, from /proc): it is what an instance's core buys, and it holds when other work shares
+the machine, where wall-clock req/s does not. P50/P99 are client-side latencies (send to
+last byte). The servers of one concurrency run side by side (idle while another is
+measured) and are measured in turn, ``--repeat`` rounds, so that other load on the machine
+falls on all of them alike; the table shows each one's run with the median req/s per core.
+Prints a markdown table.
+
+Usage::
+
+    python bench/fastserve.py [--seconds 5] [--repeat 3] [--concurrency 20 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import psutil  # noqa: E402
+
+from samples import product_recommender  # noqa: E402
+from tests.scoring.helpers import copy_scoring_alone  # noqa: E402
+from tests.support.azmlinfsrv import (  # noqa: E402
+    HOST,
+    AzmlinfsrvProcess,
+    azmlinfsrv_command,
+    free_port,
+    wait_until_healthy,
+)
+
+SERVER_CPU = 0
+CLIENT_CPU = 1
+MAX_REQUESTS_PER_RUN = 500_000
+WARMUP_S = 0.5
+BODY = json.dumps({"data": [[1.0, 2.0, 3.0, 4.0, 5.0]]}).encode()
+REQUEST = (
+    f"POST /score HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
+    f"Content-Length: {len(BODY)}\r\n\r\n"
+).encode() + BODY
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One server configuration: a name for the table, how to start it, its settings."""
+
+    label: str
+    settings: str
+    command: Callable[[Path, int], list[str]]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def azmlinfsrv(script: Path, port: int) -> list[str]:
+    return [*azmlinfsrv_command(), "--entry_script", str(script), "--port", str(port)]
+
+
+def fastserve(script: Path, port: int) -> list[str]:
+    folder = script.parent / "fastserve"  # the copy's own, as from a deployment's code folder
+    return [sys.executable, str(folder), "--entry_script", str(script), "--port", str(port),
+            "--host", HOST]  # fmt: skip
+
+
+def setups(concurrency: int) -> list[Setup]:
+    """The rows for one concurrency."""
+    batch = {"FLIGHTDECK_BATCH_MAX_ROWS": "64", "FLIGHTDECK_BATCH_MAX_WAIT_MS": "0"}
+    return [
+        Setup("azmlinfsrv", "WORKER_COUNT=1", azmlinfsrv, {"WORKER_COUNT": "1"}),
+        Setup("fastserve", "WORKER_COUNT=1", fastserve, {"WORKER_COUNT": "1"}),
+        Setup("fastserve", f"WORKER_COUNT={concurrency}", fastserve,
+              {"WORKER_COUNT": str(concurrency)}),
+        Setup("fastserve + micro-batching", f"WORKER_COUNT={concurrency}, ≤64 rows, no wait",
+              fastserve, {"WORKER_COUNT": str(concurrency), **batch}),
+    ]  # fmt: skip
+
+
+@dataclass
+class Run:
+    """One measured run."""
+
+    answers: int
+    errors: int
+    seconds: float
+    cpu_seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def per_second(self) -> float:
+        return self.answers / self.seconds
+
+    @property
+    def per_core(self) -> float:
+        return self.answers / self.cpu_seconds if self.cpu_seconds else 0.0
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] if ordered else 0.0
+
+
+class _Client(asyncio.Protocol):
+    """One closed-loop connection: send, read one answer, send again; reconnects on close."""
+
+    def __init__(self, load: _Load) -> None:
+        self.load = load
+        self.buffer = b""
+        self.sent_at = 0.0
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.send()
+
+    def send(self) -> None:
+        assert self.transport is not None
+        if not self.load.going():
+            self.transport.close()
+            return
+        self.sent_at = time.perf_counter()
+        self.transport.write(REQUEST)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
+            head = self.buffer[:end].lower()
+            start = head.find(b"content-length:")
+            length = int(head[start + 15 : head.find(b"\r", start) % (len(head) + 1)])
+            if len(self.buffer) < end + 4 + length:
+                return
+            self.load.answered(int(head[9:12]), time.perf_counter() - self.sent_at)
+            self.buffer = self.buffer[end + 4 + length :]
+            if b"connection: close" in head:
+                assert self.transport is not None
+                self.transport.close()
+                return
+            self.send()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.load.reconnect()
+
+
+class _Load:
+    """``concurrency`` closed-loop clients until ``stop_at`` or the request cap."""
+
+    def __init__(self, port: int, concurrency: int, stop_at: float) -> None:
+        self.port, self.stop_at, self.open = port, stop_at, concurrency
+        self.latencies: list[float] = []
+        self.errors = 0
+        self.recording = False
+        self.done = asyncio.get_running_loop().create_future()
+
+    def going(self) -> bool:
+        return time.perf_counter() < self.stop_at and len(self.latencies) < MAX_REQUESTS_PER_RUN
+
+    def answered(self, status: int, seconds: float) -> None:
+        if not self.recording:
+            return
+        if status == 200:
+            self.latencies.append(seconds * 1000)
+        else:
+            self.errors += 1
+
+    def reconnect(self) -> None:
+        if self.going():
+            asyncio.get_running_loop().create_task(self.connect())
+            return
+        self.open -= 1
+        if self.open == 0 and not self.done.done():
+            self.done.set_result(None)
+
+    async def connect(self) -> None:
+        try:
+            await asyncio.get_running_loop().create_connection(
+                lambda: _Client(self), HOST, self.port
+            )
+        except OSError:
+            self.errors += 1
+            self.reconnect()
+
+
+async def _measure(server: AzmlinfsrvProcess, concurrency: int, seconds: float) -> Run:
+    processes = [psutil.Process(server.process.pid)]
+    processes += processes[0].children(recursive=True)
+    load = _Load(server.port, concurrency, time.perf_counter() + WARMUP_S + seconds)
+    for _ in range(concurrency):
+        asyncio.get_running_loop().create_task(load.connect())
+    await asyncio.sleep(WARMUP_S)  # a fixed warm-up period, not a wait for a condition
+    cpu_start, started = _cpu(processes), time.perf_counter()
+    load.recording = True
+    await load.done
+    elapsed, cpu = time.perf_counter() - started, _cpu(processes) - cpu_start
+    return Run(len(load.latencies), load.errors, elapsed, cpu, load.latencies)
+
+
+def _cpu(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        times = process.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def _start(setup: Setup, script: Path, models: Path, tmp: Path) -> AzmlinfsrvProcess:
+    port = free_port()
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AZUREML_", "AML_", "FLIGHTDECK_", "FASTSERVE_"))
+    }
+    environ.update(AZUREML_MODEL_DIR=str(models), **setup.env)  # fmt: skip
+    log_path = tmp / f"{setup.label.replace(' ', '_')}-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            setup.command(script, port), cwd=tmp, env=environ, stdin=subprocess.DEVNULL,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=lambda: os.sched_setaffinity(0, {SERVER_CPU}),
+        )  # fmt: skip
+    server = AzmlinfsrvProcess(process=process, port=port, log_path=log_path)
+    wait_until_healthy(server, timeout=60)
+    return server
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured time per run")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per cell (median shown)")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[20, 64])
+    args = parser.parse_args(argv)
+    os.sched_setaffinity(0, {CLIENT_CPU})
+    rows: list[str] = []
+    baseline: dict[int, float] = {}
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="bench-fastserve-") as folder:
+        tmp = Path(folder)
+        script = copy_scoring_alone(tmp / "code")
+        models = tmp / "models"
+        product_recommender.write_models(models)
+        for concurrency in args.concurrency:
+            cells = setups(concurrency)
+            servers = [_start(setup, script, models / "model-v1", tmp) for setup in cells]
+            runs: list[list[Run]] = [[] for _ in cells]
+            try:  # interleaved: each repeat measures every server once, in turn
+                for _ in range(args.repeat):
+                    for index, server in enumerate(servers):
+                        runs[index].append(asyncio.run(_measure(server, concurrency, args.seconds)))
+            finally:
+                for server in servers:
+                    server.stop()
+            for setup, measured in zip(cells, runs, strict=True):
+                run = sorted(measured, key=lambda r: r.per_core)[len(measured) // 2]
+                baseline.setdefault(concurrency, run.per_core)
+                rows.append(_row(setup, concurrency, run, baseline[concurrency]))
+    print(_table(rows, load_before, os.getloadavg()[0], args))
+    return 0
+
+
+def _row(setup: Setup, concurrency: int, run: Run, baseline: float) -> str:
+    cores = run.cpu_seconds / run.seconds
+    ratio = run.per_core / baseline if baseline else 0.0
+    return (
+        f"| {setup.label} | {setup.settings} | {concurrency} | {run.answers} | {run.errors} | "
+        f"{run.per_second:,.0f} | {cores:.2f} | {run.per_core:,.0f} | {ratio:.1f}x | "
+        f"{run.percentile(50):.1f} | {run.percentile(99):.1f} |"
+    )
+
+
+def _table(rows: list[str], load_before: float, load_after: float, args: argparse.Namespace) -> str:
+    machine = _cpu_model()
+    head = (
+        "| server | settings | concurrency | answers | errors | req/s | cores used | "
+        "req/s per core | per core vs azmlinfsrv | P50 ms | P99 ms |\n"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )
+    note = (
+        f"\nMachine: {machine}, {os.cpu_count()} cores; server pinned to CPU {SERVER_CPU}, "
+        f"load generator to CPU {CLIENT_CPU}; {args.seconds:g} s per run, median of "
+        f"{args.repeat} interleaved runs; load average {load_before:.2f} before, "
+        f"{load_after:.2f} after; Python {sys.version.split()[0]}."
+    )
+    return head + "\n" + "\n".join(rows) + "\n" + note
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,362 @@
+"""Benchmark: the scoring router's cost, through it against straight to one instance.
+
+Two upstreams, each measured straight and through the router in the same run:
+
+- ``azmlinfsrv``: one real azmlinfsrv instance (one worker) serving a trivial score.py,
+  what the local platform runs;
+- ``aiohttp``: a trivial aiohttp server (about 10 x faster than Flask), so that the
+  router's own cost shows instead of hiding behind the model server's.
+
+The load is closed-loop: ``concurrency`` connections from one aiohttp client, each
+sending its next POST as soon as the last answer came, a fixed count of requests per
+cell (after a warm-up), at concurrency 1 (the added latency, unloaded) and 16
+(throughput). Straight and routed cells alternate, twice, and are pooled.
+
+Processes, all on 127.0.0.1: the load generator (this process), the router (a child
+process) and the upstreams (child processes). On a machine with 2 or more CPUs they
+are pinned with ``os.sched_setaffinity``: the upstreams alone on one CPU, the load
+generator on another, and the router beside the load generator (``--router-cpu
+client``, the default: it uses what the client leaves of its core, as Azure's front
+end does not take the model's CPU, and the model server keeps its own core in both
+paths) or beside the upstreams (``--router-cpu upstream``: the router takes CPU from
+the model, the worst case on a small machine). On one CPU nothing is pinned.
+
+Usage::
+
+    python bench/router.py [--requests 3000] [--concurrency 1 16] [--router-cpu client]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import aiohttp  # noqa: E402
+import numpy as np  # noqa: E402
+import psutil  # noqa: E402
+
+from tests.support.azmlinfsrv import start_azmlinfsrv  # noqa: E402
+
+KEY = "bench-key-0123456789"
+BODY = b'{"data": [[1.0, 2.0, 3.0, 4.0]]}'
+SCRIPT = """
+import json
+
+def init():
+    pass
+
+def run(raw_data):
+    return {"n": len(json.loads(raw_data)["data"])}
+"""
+PHASE_TIMEOUT_SECONDS = 300.0
+ROUNDS = 2
+
+
+# ---------------------------------------------------------------- child processes
+
+
+def _pin(cpu: int | None) -> None:
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+
+
+async def _serve_upstream(cpu: int | None) -> None:
+    """A trivial model server: POST /score answers a small JSON at once."""
+    from aiohttp import web
+
+    _pin(cpu)
+    answer = b'{"n": 1}'
+
+    async def handle(request: web.BaseRequest) -> web.Response:
+        await request.read()
+        return web.Response(body=answer, content_type="application/json")
+
+    runner = web.ServerRunner(web.Server(handle, access_log=None))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+    await site.start()
+    print(f"PORT {runner.addresses[0][1]}", flush=True)
+    await _until_stdin_closes()
+    await runner.cleanup()
+
+
+async def _serve_router(cpu: int | None, upstreams: list[str]) -> None:
+    """The router, with one endpoint per upstream: ``<name>`` -> ``<url>``."""
+    from deploy.local.router import Router
+    from deploy.local.routing import DeploymentRoute, EndpointRoute, Upstream
+
+    _pin(cpu)
+    router = Router()
+    port = await router.start()
+    for item in upstreams:
+        name, url = item.split("=", 1)
+        deployment = DeploymentRoute(
+            name="blue",
+            upstreams=(Upstream(instance="blue-1", url=url),),
+            max_concurrent_requests_per_instance=64,
+        )
+        router.update(
+            EndpointRoute(
+                name=name,
+                auth_mode="key",
+                keys=(KEY,),
+                traffic={"blue": 100},
+                deployments={"blue": deployment},
+            )
+        )
+    print(f"PORT {port}", flush=True)
+    await _until_stdin_closes()
+    await router.stop()
+
+
+async def _until_stdin_closes() -> None:
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+def _spawn(args: list[str]) -> tuple[subprocess.Popen[str], int]:
+    """Start this script in a child role; return it and the port it printed."""
+    child = subprocess.Popen(
+        [sys.executable, __file__, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    assert child.stdout is not None
+    line = child.stdout.readline()
+    if not line.startswith("PORT "):
+        child.kill()
+        raise RuntimeError(f"{args[0]} did not start: {line!r}")
+    return child, int(line.split()[1])
+
+
+def _stop(child: subprocess.Popen[str]) -> None:
+    assert child.stdin is not None
+    child.stdin.close()
+    try:
+        child.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+# ---------------------------------------------------------------- load
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One measured cell: an upstream, a path, a concurrency."""
+
+    upstream: str
+    path: str
+    concurrency: int
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: np.ndarray
+    router_cpu_s: float = 0.0  # CPU time the router process used during the cell
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, q: float) -> float:
+        return float(np.percentile(self.latencies_ms, q))
+
+
+async def _closed_loop(url: str, concurrency: int, count: int, headers: dict[str, str]) -> Cell:
+    latencies = np.zeros(count)
+    errors = 0
+    issued = 0
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal errors, issued
+        while issued < count:
+            index = issued
+            issued += 1
+            started = time.perf_counter()
+            async with session.post(url, data=BODY, headers=headers) as response:
+                await response.read()
+                if response.status != 200:
+                    errors += 1
+            latencies[index] = (time.perf_counter() - started) * 1000.0
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.perf_counter()
+        async with asyncio.timeout(PHASE_TIMEOUT_SECONDS):
+            await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        seconds = time.perf_counter() - started
+    return Cell("", "", concurrency, count, errors, seconds, latencies)
+
+
+async def _measure(
+    targets: dict[str, dict[str, str]], concurrencies: list[int], count: int, router_pid: int
+) -> list[Cell]:
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
+    router = psutil.Process(router_pid)
+
+    def router_cpu() -> float:
+        times = router.cpu_times()
+        return float(times.user + times.system)
+
+    cells = []
+    for upstream, paths in targets.items():
+        for concurrency in concurrencies:
+            pooled: dict[str, list[Cell]] = {path: [] for path in paths}
+            cpu: dict[str, float] = dict.fromkeys(paths, 0.0)
+            for url in paths.values():  # warm-up: connections, the server's first requests
+                await _closed_loop(url, concurrency, max(200, count // 10), headers)
+            for _ in range(ROUNDS):
+                for path, url in paths.items():
+                    before = router_cpu()
+                    pooled[path].append(await _closed_loop(url, concurrency, count, headers))
+                    cpu[path] += router_cpu() - before
+            for path, runs in pooled.items():
+                cells.append(
+                    Cell(
+                        upstream,
+                        path,
+                        concurrency,
+                        sum(c.requests for c in runs),
+                        sum(c.errors for c in runs),
+                        sum(c.seconds for c in runs),
+                        np.concatenate([c.latencies_ms for c in runs]),
+                        cpu[path],
+                    )
+                )
+    return cells
+
+
+# ---------------------------------------------------------------- report
+
+
+def _table(cells: list[Cell]) -> str:
+    lines = [
+        "| upstream | concurrency | path | requests | errors | requests/s | P50 ms | P99 ms |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for c in cells:
+        lines.append(
+            f"| {c.upstream} | {c.concurrency} | {c.path} | {c.requests} | {c.errors} "
+            f"| {c.per_second:,.0f} | {c.percentile(50):.2f} | {c.percentile(99):.2f} |"
+        )
+    lines += [
+        "",
+        "| upstream | concurrency | router adds at P50 | at P99 | throughput cost "
+        "| router CPU per request |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    by_key = {(c.upstream, c.concurrency, c.path): c for c in cells}
+    for c in cells:
+        if c.path != "router":
+            continue
+        straight = by_key[(c.upstream, c.concurrency, "straight")]
+        p50 = c.percentile(50) - straight.percentile(50)
+        p99 = c.percentile(99) - straight.percentile(99)
+        cost = 100.0 * (1 - c.per_second / straight.per_second)
+        cpu_us = 1e6 * c.router_cpu_s / c.requests
+        lines.append(
+            f"| {c.upstream} | {c.concurrency} | {p50:+.2f} ms | {p99:+.2f} ms | {cost:.1f} % "
+            f"| {cpu_us:.0f} µs |"
+        )
+    return "\n".join(lines)
+
+
+def _machine(cpus: tuple[int | None, int | None], router_cpu: str) -> str:
+    model = platform.processor() or platform.machine()
+    with open("/proc/cpuinfo", encoding="utf-8") as info:
+        for line in info:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    if cpus[0] is None:
+        pinning = "not pinned (one CPU)"
+    elif router_cpu == "client":
+        pinning = f"load generator and router on CPU {cpus[0]}, upstreams on CPU {cpus[1]}"
+    else:
+        pinning = f"load generator on CPU {cpus[0]}, router and upstreams on CPU {cpus[1]}"
+    return (
+        f"Machine: {model}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"aiohttp {aiohttp.__version__}; {pinning}."
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--requests", type=int, default=3000, help="per cell and round")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--router-cpu", choices=["client", "upstream"], default="client")
+    parser.add_argument("--role", choices=["upstream", "router"], help=argparse.SUPPRESS)
+    parser.add_argument("--cpu", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--upstream", action="append", default=[], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.role == "upstream":
+        asyncio.run(_serve_upstream(args.cpu))
+        return 0
+    if args.role == "router":
+        asyncio.run(_serve_router(args.cpu, args.upstream))
+        return 0
+    if not 1 <= args.requests <= 100_000 or not all(1 <= c <= 256 for c in args.concurrency):
+        parser.error("--requests must be 1..100000 and --concurrency 1..256")
+    available = sorted(os.sched_getaffinity(0))
+    cpus: tuple[int | None, int | None] = (
+        (available[0], available[1]) if len(available) >= 2 else (None, None)
+    )
+    pin = [] if cpus[0] is None else ["--cpu"]
+    _pin(cpus[0])
+    with tempfile.TemporaryDirectory(prefix="bench-router-") as tmp:
+        folder = Path(tmp)
+        (folder / "score.py").write_text(SCRIPT)
+        (folder / "model").mkdir()
+        server = start_azmlinfsrv(
+            entry_script=folder / "score.py",
+            model_dir=folder / "model",
+            log_path=folder / "azmlinfsrv.log",
+        )
+        fast, fast_port = _spawn(["--role", "upstream", *pin, *([str(cpus[1])] if pin else [])])
+        router = None
+        try:
+            if cpus[1] is not None:
+                master = psutil.Process(server.process.pid)
+                for process in [master, *master.children(recursive=True)]:
+                    process.cpu_affinity([cpus[1]])
+            upstreams = {"azmlinfsrv": server.base_url, "aiohttp": f"http://127.0.0.1:{fast_port}"}
+            router_on = cpus[0] if args.router_cpu == "client" else cpus[1]
+            router_args = ["--role", "router", *pin, *([str(router_on)] if pin else [])]
+            for name, url in upstreams.items():
+                router_args += ["--upstream", f"{name}={url}"]
+            router, router_port = _spawn(router_args)
+            targets = {
+                name: {
+                    "straight": f"{url}/score",
+                    "router": f"http://127.0.0.1:{router_port}/{name}/score",
+                }
+                for name, url in upstreams.items()
+            }
+            cells = asyncio.run(_measure(targets, args.concurrency, args.requests, router.pid))
+        finally:
+            if router is not None:
+                _stop(router)
+            _stop(fast)
+            server.stop()
+    print(_table(cells))
+    print()
+    print(_machine(cpus, args.router_cpu))
+    return 1 if any(c.errors for c in cells) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""Settings: the YAML config file, read once at start into typed settings, plus the environment.
+
+The file is ``--config``, else ``$FLIGHTDECK_CONFIG``, else ``./flightdeck.yml`` when it
+exists (no file: the defaults, and no access policy). Secrets never come from the
+file: Slack tokens and the signing secret are read from the environment
+(``SlackSecrets``), and so is ``FLIGHTDECK_DATABASE_URL`` (it may hold a password).
+
+    settings = load_settings(args.config, os.environ)
+    settings.access.deployers            # ['U0123ABCD', '@ml-platform']
+
+Keys (every one optional)::
+
+    backend:   {name: local, <options passed to the backend>}
+    access:    {deployers: [...], approvers: [...], allow_self_approval: false}
+    approvals: {expiry_minutes: 30}
+    specs:     {folder: specs/}          # relative to the config file
+    alerts:    {...}                     # read by alerts/ (its own keys)
+    console:   {channel: C0CONSOLE, channel_name: flightdeck, users: [{id, name}],
+                usergroups: {"@handle": [user ids]}, channels: {C0123: [user ids]}}
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from bot import messages
+from bot.errors import ConfigError
+
+__all__ = [
+    "AccessSettings",
+    "ApprovalSettings",
+    "BackendSettings",
+    "ConsoleSettings",
+    "ConsoleUser",
+    "Settings",
+    "SlackSecrets",
+    "SpecsSettings",
+    "load_settings",
+]
+
+CONFIG_ENV = "FLIGHTDECK_CONFIG"
+DEFAULT_CONFIG = Path("flightdeck.yml")
+DATABASE_ENV = "FLIGHTDECK_DATABASE_URL"
+HOME_ENV = "FLIGHTDECK_HOME"
+
+#: A policy entry: "*", a user (U/W...), a user group handle (@name) or id (S...), a channel.
+ENTRY = re.compile(r"^(\*|[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|[CG][A-Z0-9]{2,}|@[a-z0-9._-]+)$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BackendSettings(_Strict):
+    """Which backend, and its options (every key beside ``name``)."""
+
+    name: str = "local"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"name": data}
+        if isinstance(data, Mapping) and "options" not in data:
+            rest = {k: v for k, v in data.items() if k != "name"}
+            return {"name": data.get("name", "local"), "options": rest}
+        return data
+
+
+class AccessSettings(_Strict):
+    """Who may do what: Slack user ids, ``@handle`` user groups, channel ids (members), ``*``."""
+
+    deployers: tuple[str, ...] = ()
+    approvers: tuple[str, ...] = ()
+    allow_self_approval: bool = False
+
+    @field_validator("deployers", "approvers")
+    @classmethod
+    def _entries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            if not ENTRY.match(entry):
+                raise ValueError(messages.CONFIG_BAD_ENTRY.format(entry=entry))
+        return value
+
+
+class ApprovalSettings(_Strict):
+    """Approval requests expire after ``expiry_minutes``."""
+
+    expiry_minutes: float = Field(default=30, gt=0, le=7 * 24 * 60)
+
+
+class SpecsSettings(_Strict):
+    """The folder ``/deploy --spec`` reads deployment YAML files from."""
+
+    folder: Path | None = None
+
+
+class ConsoleUser(_Strict):
+    """A user the console can act as."""
+
+    id: str = Field(pattern=r"^[UW][A-Z0-9]{2,}$")
+    name: str = Field(pattern=r"^[a-z0-9._-]+$")
+
+
+class ConsoleSettings(_Strict):
+    """The offline console: its channel, its users, and the directory its Slack stand-in serves."""
+
+    channel: str = Field(default="C0CONSOLE", pattern=r"^[CG][A-Z0-9]{2,}$")
+    channel_name: str = "flightdeck"
+    users: tuple[ConsoleUser, ...] = (ConsoleUser(id="U0CONSOLE", name="you"),)
+    usergroups: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    channels: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+
+class Settings(_Strict):
+    """Everything the bot reads at start."""
+
+    backend: BackendSettings = BackendSettings()
+    access: AccessSettings | None = None
+    approvals: ApprovalSettings = ApprovalSettings()
+    specs: SpecsSettings = SpecsSettings()
+    #: Read by alerts/; kept as given here.
+    alerts: dict[str, Any] | None = None
+    console: ConsoleSettings = ConsoleSettings()
+    #: From the environment only.
+    home: Path = Path("~/.flightdeck").expanduser()
+    database_url: str | None = None
+    source: Path | None = None
+
+    def database(self) -> str:
+        """The SQLAlchemy URL: ``FLIGHTDECK_DATABASE_URL``, else SQLite in the home folder."""
+        return self.database_url or f"sqlite:///{self.home / 'bot.db'}"
+
+
+class SlackSecrets(_Strict):
+    """Slack credentials and endpoints from the environment. ``repr`` hides the secrets."""
+
+    bot_token: str | None = Field(default=None, repr=False)
+    signing_secret: str | None = Field(default=None, repr=False)
+    app_token: str | None = Field(default=None, repr=False)
+    api_url: str | None = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> SlackSecrets:
+        """``SLACK_BOT_TOKEN``, ``SLACK_SIGNING_SECRET``, ``SLACK_APP_TOKEN``, ``SLACK_API_URL``."""
+        return cls(
+            bot_token=environ.get("SLACK_BOT_TOKEN") or None,
+            signing_secret=environ.get("SLACK_SIGNING_SECRET") or None,
+            app_token=environ.get("SLACK_APP_TOKEN") or None,
+            api_url=environ.get("SLACK_API_URL") or None,
+        )
+
+
+def config_path(explicit: str | Path | None, environ: Mapping[str, str]) -> Path | None:
+    """The file: ``--config``, ``$FLIGHTDECK_CONFIG``, or ``./flightdeck.yml`` if present."""
+    if explicit:
+        return Path(explicit)
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV])
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+
+
+def load_settings(explicit: str | Path | None, environ: Mapping[str, str]) -> Settings:
+    """Read the config file (if any) and the environment; ``ConfigError`` naming what is wrong."""
+    path = config_path(explicit, environ)
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = _read(path)
+        specs = data.get("specs")
+        if isinstance(specs, dict) and isinstance(specs.get("folder"), str):
+            specs["folder"] = str((path.resolve().parent / specs["folder"]).resolve())
+    home = Path(environ.get(HOME_ENV) or "~/.flightdeck").expanduser()
+    data.update(
+        home=home,
+        database_url=environ.get(DATABASE_ENV) or None,
+        source=path.resolve() if path else None,
+    )
+    try:
+        return Settings.model_validate(data)
+    except PydanticValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(part) for part in error["loc"]) or None
+        reason = str(error["msg"]).removeprefix("Value error, ")
+        raise ConfigError(_where(path, key) + reason) from None
+
+
+def _where(path: Path | None, key: str | None) -> str:
+    prefix = f"{path}: " if path else ""
+    return prefix + (f"{key}: " if key else "")
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(messages.CONFIG_NOT_FOUND.format(path=path)) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None)
+        what = f" ({problem})" if problem else ""
+        raise ConfigError(f"{path}: {messages.CONFIG_BAD_YAML}{what}{where}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: {messages.CONFIG_NOT_MAPPING}")
+    for key in ("home", "database_url", "source"):
+        if key in data:
+            raise ConfigError(f"{path}: {key}: {messages.CONFIG_FROM_ENV}")
+    return data

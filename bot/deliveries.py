@@ -1,0 +1,42 @@
+"""Deliveries already handled: a retried slash command or click does its work once.
+
+if not await deliveries.first_time(f"command:{trigger_id}"):
+    return   # a retry of a delivery already handled
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, delete, insert
+from sqlalchemy.exc import IntegrityError
+
+from bot.db import Database, deliveries, to_db_time
+
+__all__ = ["DeliveryLog"]
+
+#: Keys older than this are forgotten (Slack retries within minutes).
+KEEP = timedelta(days=1)
+
+
+class DeliveryLog:
+    """The ``deliveries`` table: one row per delivery key seen."""
+
+    def __init__(self, *, db: Database, clock: Callable[[], datetime]) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def first_time(self, key: str) -> bool:
+        """True the first time ``key`` is seen (atomically, across bot replicas)."""
+        now = self._clock()
+
+        def work(conn: Connection) -> None:
+            conn.execute(delete(deliveries).where(deliveries.c.at < to_db_time(now - KEEP)))
+            conn.execute(insert(deliveries).values(key=key[:128], at=to_db_time(now)))
+
+        try:
+            await self._db.run(work)
+        except IntegrityError:
+            return False
+        return True

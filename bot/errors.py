@@ -1,0 +1,44 @@
+"""Errors raised by the bot.
+
+Two tiers: a ``FlightdeckError`` is shown to the user as is (ephemeral in Slack,
+one line in the terminal); anything else is logged once with its traceback at the
+edge (``bot.guard``) and the user gets a short generic message.
+
+    FlightdeckError (deploy.errors)
+     ├── ConfigError        the config file is invalid: names the file, the key and the reason
+     ├── AccessDeniedError  the access policy does not grant the user this
+     ├── SlackError         Slack refused a call the user can fix (the bot is not in the channel)
+     └── ApprovalStateError a click on a request decided or expired (its message is mrkdwn)
+"""
+
+from __future__ import annotations
+
+from deploy.errors import FlightdeckError
+
+__all__ = ["AccessDeniedError", "ApprovalStateError", "ConfigError", "SlackError"]
+
+
+class ConfigError(FlightdeckError):
+    """The config file (or an environment variable) is invalid or missing."""
+
+    code = "invalid_config"
+
+
+class AccessDeniedError(FlightdeckError):
+    """The access policy does not allow this user (or there is no policy)."""
+
+    code = "access_denied"
+
+
+class SlackError(FlightdeckError):
+    """Slack refused a call for a reason the user can fix."""
+
+    code = "slack_error"
+
+
+class ApprovalStateError(FlightdeckError):
+    """The request was decided already, or expired. The message holds mentions and dates."""
+
+    code = "approval_state"
+    #: The message is Slack mrkdwn already (mentions, dates): shown without escaping.
+    mrkdwn = True

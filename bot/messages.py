@@ -1,0 +1,98 @@
+"""Every user-facing text of the bot, in one place (Slack mrkdwn, ``str.format`` placeholders)."""
+
+from __future__ import annotations
+
+# ---------------------------------------------------------------- errors
+
+GENERIC_ERROR = (
+    "Something went wrong on Flightdeck's side; it is logged. "
+    "Try again, or ask whoever runs the bot."
+)
+NOT_IN_CHANNEL = (
+    "Flightdeck cannot post in this channel: invite it first (`/invite @Flightdeck`), "
+    "or use a channel it is in."
+)
+FOREIGN_BUTTON = "This button was not made by Flightdeck; nothing was done."
+
+# ---------------------------------------------------------------- access
+
+NO_POLICY = (
+    "Write commands are off: no access policy is configured. "
+    "Grant them in the bot's config file (flightdeck.yml), e.g.\n"
+    "```access:\n  deployers: [{user}]        # may /deploy, /scale, and request traffic shifts\n"
+    '  approvers: [U0456EFGH, "@ml-platform"]   # may approve traffic shifts```\n'
+    'Entries are Slack user IDs, @user-group handles, channel IDs (their members) or "*".'
+)
+ROLE_EMPTY = (
+    "Nobody is granted this yet: add your user ID `{user}` (or a user group or channel) to "
+    "`access.{key}` in the bot's config file."
+)
+DENIED = (
+    "You may not {what}: `access.{key}` grants it to {entries}, and your user ID `{user}` "
+    "matches none of them. Ask whoever runs Flightdeck to add you."
+)
+ROLE_WHAT = {
+    "deploy": "deploy, scale or request traffic shifts",
+    "approve": "approve or reject traffic shifts",
+}
+SELF_APPROVAL = (
+    "You cannot approve your own request: another approver has to. "
+    "(One-person teams can set `access.allow_self_approval: true`.)"
+)
+
+# ---------------------------------------------------------------- approvals
+
+APPROVAL_TITLE = "Traffic shift on {endpoint}"
+APPROVAL_ROLLBACK_TITLE = "Traffic rollback on {endpoint}"
+APPROVAL_ASK = "<@{user}> asks to shift traffic on *{endpoint}*:"
+APPROVAL_ROLLBACK_ASK = (
+    "<@{user}> asks to roll *{endpoint}* back to the split before Flightdeck's last shift:"
+)
+APPROVAL_PENDING = (
+    "Needs an approver's click (not the requester's). Expires in {minutes} minutes, at {at}."
+)
+APPROVAL_WAITING = "waiting for approval"
+APPROVE = "Approve"
+REJECT = "Reject"
+CONFIRM_TITLE = "Approve this traffic shift?"
+CONFIRM_TEXT = "{endpoint} will serve {split} as soon as you confirm."
+APPROVAL_DECIDED = {
+    "approved": ":white_check_mark: Approved by <@{user}> at {at}.",
+    "rejected": ":x: Rejected by <@{user}> at {at}. Nothing changed.",
+}
+APPROVAL_EXPIRED = ":hourglass: Expired at {at} without a decision. Nothing changed."
+STATUS_WORDS = {
+    "approved": "approved",
+    "rejected": "rejected",
+    "expired": "expired",
+    "pending": "pending",
+}
+STATUS_EXPIRED = "expired"
+APPLYING = "Applying…"
+OUTCOME_OK = ":large_green_circle:"
+OUTCOME_FAILED = ":red_circle:"
+APPLY_FAILED = "Failed to apply: {error} Nothing changed."
+ROLLBACK_STALE = (
+    "Another shift was applied after this rollback was requested; ask for a rollback again."
+)
+APPROVAL_UNKNOWN = "This request is unknown to Flightdeck (was its database reset?)."
+APPROVAL_TOO_LATE = "This request expired at {at}: nothing changed. Ask for it again."
+APPROVAL_ALREADY = "This request was already {status} by <@{user}> at {at}: nothing changed."
+
+# ---------------------------------------------------------------- config
+
+CONFIG_NOT_FOUND = "Config file {path} not found."
+CONFIG_BAD_YAML = "invalid YAML"
+CONFIG_NOT_MAPPING = "expected a mapping of keys at the top level"
+CONFIG_FROM_ENV = "is read from the environment, not from the config file"
+CONFIG_BAD_ENTRY = (
+    "'{entry}' is not a Slack user ID (U…/W…), a user group (@handle or S…), "
+    'a channel ID (C…/G…) or "*"'
+)
+
+# ---------------------------------------------------------------- serve
+
+MISSING_ENV = "{name} is not set: export it (see the README's Slack setup)."
+BAD_APP_TOKEN = "SLACK_APP_TOKEN must be an app-level token starting with xapp-."
+SOCKET_MODE_READY = "Flightdeck is connected to Slack in Socket Mode."
+HTTP_READY = "Flightdeck listens on http://{host}:{port}{path}"

@@ -1,0 +1,82 @@
+"""Everything the listeners use, built once and passed to each package's ``register``.
+
+services = Services.create(settings=settings, backend=backend, client=client)
+register_listeners(app, services)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.access import AccessPolicy, Directory, SlackDirectory
+from bot.approvals import ApprovalStore
+from bot.audit import AuditLog
+from bot.config import Settings
+from bot.db import Database
+from bot.deliveries import DeliveryLog
+from bot.history import TrafficHistoryStore
+from bot.slack_io import SlackIO
+from bot.tasks import BackgroundTasks
+from deploy.backend import Backend
+
+__all__ = ["Services", "utc_now"]
+
+
+def utc_now() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(kw_only=True)
+class Services:
+    """The bot's collaborators."""
+
+    settings: Settings
+    backend: Backend
+    db: Database
+    slack: SlackIO
+    access: AccessPolicy
+    audit: AuditLog
+    approvals: ApprovalStore
+    history: TrafficHistoryStore
+    deliveries: DeliveryLog
+    tasks: BackgroundTasks
+    clock: Callable[[], datetime]
+    #: Seconds between two updates of a progress message.
+    progress_interval: float = 1.0
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        settings: Settings,
+        backend: Backend,
+        client: AsyncWebClient,
+        db: Database | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        directory: Directory | None = None,
+        progress_interval: float = 1.0,
+    ) -> Services:
+        """Wire the collaborators; the database's tables are created when missing."""
+        database = db or Database(url=settings.database())
+        database.create_all()
+        return cls(
+            settings=settings,
+            backend=backend,
+            db=database,
+            slack=SlackIO(client=client),
+            access=AccessPolicy(
+                settings=settings.access, directory=directory or SlackDirectory(client=client)
+            ),
+            audit=AuditLog(db=database, clock=clock),
+            approvals=ApprovalStore(db=database),
+            history=TrafficHistoryStore(db=database, clock=clock),
+            deliveries=DeliveryLog(db=database, clock=clock),
+            tasks=BackgroundTasks(),
+            clock=clock,
+            progress_interval=progress_interval,
+        )

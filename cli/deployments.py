@@ -1,0 +1,197 @@
+"""``flightdeck online-deployment``: the verbs of ``az ml online-deployment``.
+
+    flightdeck online-deployment create --file blue-deployment.yml [--all-traffic]
+    flightdeck online-deployment update --file blue-deployment.yml [--set k=v ...]
+    flightdeck online-deployment update --name blue --endpoint-name product-recommender \
+        --set instance_count=3
+    flightdeck online-deployment show --name blue --endpoint-name product-recommender
+    flightdeck online-deployment list --endpoint-name product-recommender
+    flightdeck online-deployment get-logs --name blue --endpoint-name product-recommender \
+        [--lines 50] [--container inference-server|storage-initializer]
+    flightdeck online-deployment delete --name green --endpoint-name product-recommender
+
+Progress lines go to stderr as they come; the deployment's JSON to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import yaml
+
+from cli import messages
+from cli.backends import backend_options, run_with_backend
+from cli.output import print_json, print_text, progress_line, say
+from deploy.backend import Backend
+from deploy.errors import ConflictError, NotFoundError, SpecError, ValidationError
+from deploy.specs import load_deployment_spec
+from deploy.types import Deployment
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    """Add ``online-deployment`` and its verbs."""
+    group = subparsers.add_parser(
+        "online-deployment", help="create, update, scale, show, list, delete deployments; logs"
+    )
+    verbs = group.add_subparsers(dest="verb", metavar="VERB", required=True)
+    common = [backend_options()]
+
+    create = verbs.add_parser("create", parents=common, help="create a deployment from YAML")
+    create.add_argument("--file", "-f", required=True, help="deployment YAML (Azure ML v2)")
+    create.add_argument(
+        "--all-traffic", action="store_true", help="then send it 100%% of the live traffic"
+    )
+    create.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    create.set_defaults(handler=_create)
+
+    update = verbs.add_parser(
+        "update", parents=common, help="roll out a new version from YAML, or --set instance_count"
+    )
+    update.add_argument("--file", "-f", help="deployment YAML (Azure ML v2)")
+    update.add_argument("--name", "-n", help="the deployment (without --file)")
+    update.add_argument("--endpoint-name", "-e", help="its endpoint (without --file)")
+    update.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    update.set_defaults(handler=_update)
+
+    show = verbs.add_parser("show", parents=common, help="show a deployment")
+    _names(show)
+    show.set_defaults(handler=_show)
+
+    listing = verbs.add_parser("list", parents=common, help="list an endpoint's deployments")
+    listing.add_argument("--endpoint-name", "-e", required=True)
+    listing.set_defaults(handler=_list)
+
+    delete = verbs.add_parser("delete", parents=common, help="delete a deployment")
+    _names(delete)
+    delete.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    delete.set_defaults(handler=_delete)
+
+    logs = verbs.add_parser("get-logs", parents=common, help="the last lines of its logs")
+    _names(logs)
+    logs.add_argument("--lines", "-l", type=int, default=100)
+    logs.add_argument(
+        "--container",
+        choices=("inference-server", "storage-initializer"),
+        default="inference-server",
+    )
+    logs.set_defaults(handler=_get_logs)
+
+
+def _names(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", "-n", required=True)
+    parser.add_argument("--endpoint-name", "-e", required=True)
+
+
+# ---------------------------------------------------------------- handlers
+
+
+def _create(args: argparse.Namespace) -> int:
+    spec = load_deployment_spec(args.file, overrides=args.set)
+
+    async def work(backend: Backend) -> Deployment:
+        endpoint = await backend.get_endpoint(spec.endpoint_name)
+        try:
+            await backend.get_deployment(spec.endpoint_name, spec.name)
+        except NotFoundError:
+            pass
+        else:
+            raise ConflictError(messages.deployment_exists(spec.name, spec.endpoint_name))
+        deployment = await backend.create_or_update_deployment(spec, progress=progress_line)
+        if args.all_traffic:
+            others = {d.name: 0 for d in await backend.list_deployments(spec.endpoint_name)}
+            mirror = {k: v for k, v in endpoint.mirror_traffic.items() if k != spec.name}
+            await backend.set_traffic(
+                spec.endpoint_name, others | {spec.name: 100}, mirror_traffic=mirror
+            )
+            await progress_line(f"Traffic: {spec.name}=100")
+        return deployment
+
+    print_json(run_with_backend(args, work))
+    return 0
+
+
+def _update(args: argparse.Namespace) -> int:
+    if args.file:
+        spec = load_deployment_spec(args.file, overrides=args.set)
+
+        async def rollout(backend: Backend) -> Deployment:
+            await backend.get_deployment(spec.endpoint_name, spec.name)  # must exist
+            return await backend.create_or_update_deployment(spec, progress=progress_line)
+
+        print_json(run_with_backend(args, rollout))
+        return 0
+    if not args.name or not args.endpoint_name:
+        raise ValidationError("Give --file F, or --name D --endpoint-name N --set key=value.")
+    count = _instance_count(args.set)
+
+    async def scale(backend: Backend) -> Deployment:
+        return await backend.scale(args.endpoint_name, args.name, count, progress=progress_line)
+
+    print_json(run_with_backend(args, scale))
+    return 0
+
+
+def _instance_count(overrides: list[str]) -> int:
+    """The instance_count of ``--set`` items; other keys cannot be set without a file."""
+    values: dict[str, str] = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SpecError(f"'{item}' is not key=value", file="--set", key="--set")
+        values[key.strip()] = value.strip()
+    others = sorted(key for key in values if key != "instance_count")
+    if others:
+        raise ValidationError(messages.set_not_supported(others))
+    if "instance_count" not in values:
+        raise ValidationError("Nothing to update: give --set instance_count=K (or --file F).")
+    parsed = yaml.safe_load(values["instance_count"]) if values["instance_count"] else None
+    if not isinstance(parsed, int) or isinstance(parsed, bool):
+        raise ValidationError(
+            f"instance_count must be a whole number, not '{values['instance_count']}'."
+        )
+    return parsed
+
+
+def _show(args: argparse.Namespace) -> int:
+    print_json(
+        run_with_backend(
+            args, lambda backend: backend.get_deployment(args.endpoint_name, args.name)
+        )
+    )
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    print_json(run_with_backend(args, lambda backend: backend.list_deployments(args.endpoint_name)))
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    if not args.yes and sys.stdin.isatty():
+        answer = input(f"Delete deployment '{args.name}' of '{args.endpoint_name}'? (y/n): ")
+        if answer.strip().lower() not in ("y", "yes"):
+            say(messages.DELETE_ABORTED)
+            return 1
+
+    async def work(backend: Backend) -> None:
+        await backend.delete_deployment(args.endpoint_name, args.name, progress=progress_line)
+
+    run_with_backend(args, work)
+    return 0
+
+
+def _get_logs(args: argparse.Namespace) -> int:
+    if args.lines < 1:
+        raise ValidationError("--lines must be at least 1.")
+    text = run_with_backend(
+        args,
+        lambda backend: backend.get_logs(
+            args.endpoint_name, args.name, lines=args.lines, container=args.container
+        ),
+    )
+    print_text(text)
+    return 0

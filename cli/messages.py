@@ -1,0 +1,50 @@
+"""User-facing text of the ``flightdeck`` command's verbs (one place for wording)."""
+
+from __future__ import annotations
+
+__all__ = [
+    "DELETE_ABORTED",
+    "INSTANCE_LOG_HEADER",
+    "deployment_exists",
+    "endpoint_exists",
+    "invoke_failed",
+    "request_file_missing",
+    "set_not_supported",
+]
+
+DELETE_ABORTED = "Nothing deleted."
+INSTANCE_LOG_HEADER = "The instance's last log lines:"
+
+
+def endpoint_exists(name: str) -> str:
+    """``online-endpoint create`` on an existing endpoint (as az ml refuses it)."""
+    return f"Endpoint '{name}' already exists: change it with `flightdeck online-endpoint update`."
+
+
+def deployment_exists(name: str, endpoint: str) -> str:
+    """``online-deployment create`` on an existing deployment."""
+    return (
+        f"Deployment '{name}' already exists on endpoint '{endpoint}': "
+        "change it with `flightdeck online-deployment update --file ...`."
+    )
+
+
+def request_file_missing(path: str) -> str:
+    """``invoke --request-file`` names no file."""
+    return f"Request file '{path}' cannot be read."
+
+
+def invoke_failed(status: int, deployment: str | None, body: str) -> str:
+    """The scoring URI answered non-2xx."""
+    who = f" (deployment {deployment})" if deployment else ""
+    detail = " ".join(body.split())[:500]
+    return f"The endpoint answered HTTP {status}{who}: {detail or '(empty body)'}"
+
+
+def set_not_supported(keys: list[str]) -> str:
+    """``online-deployment update --name ... --set k=v`` with keys it cannot change in place."""
+    return (
+        f"--set {', '.join(keys)}: without --file only instance_count can be set; "
+        "to change anything else, edit the deployment's YAML and run "
+        "`flightdeck online-deployment update --file ...`."
+    )

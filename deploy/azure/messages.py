@@ -1,0 +1,74 @@
+"""Every user-facing line the Azure ML backend writes: errors and progress."""
+
+from __future__ import annotations
+
+ROLES_HINT = (
+    "Flightdeck's identity needs 'AzureML Data Scientist' (or a custom role with the "
+    "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/* actions) on the workspace, "
+    "'Monitoring Reader' for metrics and 'Monitoring Contributor' for autoscale settings."
+)
+
+MISSING_SETTINGS = (
+    "The azure backend needs {missing}: set them under 'backend' in the config file, "
+    "or in the environment ({env})."
+)
+BAD_NUMBER = "Setting '{key}' of the azure backend must be a positive number, not {value!r}."
+
+AUTH_FAILED = (
+    "Azure did not accept Flightdeck's credentials ({detail}). Sign in with 'az login', or set "
+    "AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET (or use a managed identity)."
+)
+FORBIDDEN = "Azure refused the operation: {detail} " + ROLES_HINT
+UNREACHABLE = "Azure ML could not be reached or failed ({detail}). Try again in a minute."
+REFUSED = "Azure ML refused the request: {detail}"
+OPERATION_FAILED = "Azure ML reports that the operation failed: {detail}"
+CONFLICT = "Azure ML reports a conflict: {detail}"
+QUOTA = (
+    "Not enough quota in the subscription: {detail} Ask for more quota for this VM family "
+    "(Azure portal > Azure Machine Learning > Quota) or choose a smaller instance_type or "
+    "instance_count."
+)
+
+WORKSPACE_NOT_FOUND = (
+    "Workspace '{workspace}' was not found in resource group '{resource_group}' of subscription "
+    "'{subscription}'. Check the azure backend settings."
+)
+ENDPOINT_NOT_FOUND = "Endpoint '{endpoint}' does not exist in workspace '{workspace}'."
+DEPLOYMENT_NOT_FOUND = "Deployment '{deployment}' does not exist on endpoint '{endpoint}'."
+MODEL_PATH_MISSING = "Model path '{path}' does not exist."
+MODEL_NOT_FOUND = "Model '{name}:{version}' is not registered in workspace '{workspace}'."
+
+DEPLOYMENT_FAILED = "Deployment '{deployment}' of '{endpoint}' failed: {detail}"
+DEPLOYMENT_HAS_TRAFFIC = (
+    "Deployment '{deployment}' takes {percent}% of {kind} traffic on '{endpoint}': move its "
+    "traffic elsewhere before deleting it."
+)
+NO_KEYS = "Endpoint '{endpoint}' uses {auth_mode} authentication: it has no keys to regenerate."
+BAD_KEY_TYPE = "Key type must be 'primary' or 'secondary', not '{key_type}'."
+BAD_WINDOW = "A metrics window is between 1 and 60 minutes, not {minutes:g}."
+BAD_LINES = "Ask for at least one log line, not {lines}."
+BAD_INSTANCE_COUNT = "Instance count must be between 1 and {most}, not {count}."
+AUTOSCALE_OVERRIDES = (
+    "Note: autoscale setting '{setting}' manages '{deployment}' between {low} and {high} "
+    "instances and will override this count when its rules fire."
+)
+AUTH_MODE_FIXED = (
+    "Endpoint '{endpoint}' uses auth_mode {current}; it cannot change to {mode} (the auth mode "
+    "is chosen when an endpoint is created: delete it and create it again)."
+)
+
+AUTOSCALE_LEFT = (
+    "Note: autoscale setting '{setting}' could not be deleted (it needs 'Monitoring Contributor'); "
+    "its deployment is gone, so it does nothing. Delete it in the Azure portal."
+)
+AUTOSCALE_NOT_SAVED = (
+    "Deployment '{deployment}' of '{endpoint}' is serving, but its autoscale setting was not "
+    "saved: {detail}"
+)
+
+TIMED_OUT = (
+    "{what} is still in progress on Azure after {seconds:.0f} s; Flightdeck stopped waiting. "
+    "Check its state later (it may still succeed)."
+)
+PROGRESS = "{what}: {status} ({seconds:.0f} s)"
+INVOKE_FAILED = "Could not call the scoring URI of '{endpoint}': {detail}"

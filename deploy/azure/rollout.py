@@ -1,0 +1,159 @@
+"""Deployment changes that provision instances: create/update and scale.
+
+Both are long-running operations on Azure. When one fails, the error carries the
+last lines of the storage-initializer and inference-server logs; a deployment
+that did not exist before is deleted again, so nothing half-made survives.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deploy.azure import messages
+from deploy.azure.autoscale import policy_from_resource
+from deploy.azure.deployments import deployment_entity, deployment_from_entity
+from deploy.azure.errors import error_detail, is_quota, translate
+from deploy.azure.workspace import Workspace
+from deploy.errors import (
+    BackendUnavailableError,
+    DeploymentFailedError,
+    FlightdeckError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from deploy.rules import MAX_INSTANCES_PER_DEPLOYMENT
+from deploy.types import ContainerType, Deployment, DeploymentSpec, ProgressCallback
+
+__all__ = ["LOG_TAIL", "apply_spec", "log_tail", "scale"]
+
+#: Log lines a failure carries, per container.
+LOG_TAIL = 20
+
+
+async def apply_spec(
+    ws: Workspace, spec: DeploymentSpec, *, progress: ProgressCallback | None
+) -> Deployment:
+    """Create or update the deployment, then its autoscale setting; wait until it serves."""
+    existed = await _exists(ws, spec.endpoint_name, spec.name)
+    verb = "Updating" if existed else "Creating"
+    what = f"{verb} deployment '{spec.name}' of '{spec.endpoint_name}'"
+    if progress is not None:
+        count = f"{spec.instance_type} x {spec.instance_count}"
+        await progress(f"{what} ({count})")
+    entity = deployment_entity(spec)
+    result = await ws.wait(
+        lambda: ws.ml().online_deployments.begin_create_or_update(entity),
+        what=what,
+        progress=progress,
+        not_found=None,
+        failed=_on_failure(ws, spec.endpoint_name, spec.name, delete=not existed),
+    )
+    try:
+        if spec.autoscale is not None:
+            await ws.put_autoscale(
+                spec.endpoint_name, spec.name, spec.autoscale, current=spec.instance_count
+            )
+        else:
+            await ws.delete_autoscale(spec.endpoint_name, spec.name)
+    except FlightdeckError as exc:
+        # The deployment changed and serves; say so rather than hide it behind the error.
+        raise type(exc)(
+            messages.AUTOSCALE_NOT_SAVED.format(
+                deployment=spec.name, endpoint=spec.endpoint_name, detail=exc.message
+            )
+        ) from exc
+    return deployment_from_entity(result, endpoint=spec.endpoint_name, autoscale=spec.autoscale)
+
+
+async def scale(
+    ws: Workspace,
+    endpoint: str,
+    deployment: str,
+    instance_count: int,
+    *,
+    progress: ProgressCallback | None,
+) -> Deployment:
+    """Set a fixed instance count (sku.capacity); note an autoscale setting that overrides it."""
+    if not 1 <= instance_count <= MAX_INSTANCES_PER_DEPLOYMENT:
+        raise ValidationError(
+            messages.BAD_INSTANCE_COUNT.format(
+                most=MAX_INSTANCES_PER_DEPLOYMENT, count=instance_count
+            )
+        )
+    missing = messages.DEPLOYMENT_NOT_FOUND.format(deployment=deployment, endpoint=endpoint)
+    entity = await ws.call(lambda: ws.ml().online_deployments.get(deployment, endpoint), missing)
+    entity.instance_count = instance_count
+    what = f"Scaling '{deployment}' of '{endpoint}' to {instance_count}"
+    result = await ws.wait(
+        lambda: ws.ml().online_deployments.begin_create_or_update(entity),
+        what=what,
+        progress=progress,
+        not_found=missing,
+        failed=_on_failure(ws, endpoint, deployment, delete=False),
+    )
+    resource = (await ws.autoscale_settings(endpoint)).get(deployment.lower())
+    policy = policy_from_resource(resource) if resource is not None else None
+    if progress is not None and resource is not None and policy is not None:
+        await progress(
+            messages.AUTOSCALE_OVERRIDES.format(
+                setting=resource.name,
+                deployment=deployment,
+                low=policy.min_instances,
+                high=policy.max_instances,
+            )
+        )
+    return deployment_from_entity(result, endpoint=endpoint, autoscale=policy)
+
+
+async def log_tail(
+    ws: Workspace, endpoint: str, deployment: str, lines: int, container: ContainerType
+) -> str:
+    """The last ``lines`` lines of a container's log."""
+    missing = messages.DEPLOYMENT_NOT_FOUND.format(deployment=deployment, endpoint=endpoint)
+    text = await ws.call(
+        lambda: ws.ml().online_deployments.get_logs(
+            deployment, endpoint, lines, container_type=container
+        ),
+        missing,
+    )
+    return str(text or "")
+
+
+async def _exists(ws: Workspace, endpoint: str, deployment: str) -> bool:
+    missing = messages.ENDPOINT_NOT_FOUND.format(
+        endpoint=endpoint, workspace=ws.settings.workspace_name
+    )
+    return deployment in await ws.deployment_names(endpoint, missing)
+
+
+def _on_failure(ws: Workspace, endpoint: str, deployment: str, *, delete: bool) -> Any:
+    """The ``failed`` hook of ``Workspace.wait``: logs, clean-up, DeploymentFailedError."""
+
+    async def failed(exc: BaseException) -> FlightdeckError | None:
+        mapped = translate(exc, not_found=None)
+        if isinstance(mapped, BackendUnavailableError | PermissionDeniedError | NotFoundError):
+            return None
+        detail = messages.QUOTA.format(detail=error_detail(exc)) if is_quota(exc) else None
+        lines: list[str] = []
+        for container in ("storage-initializer", "inference-server"):
+            try:
+                text = await log_tail(ws, endpoint, deployment, LOG_TAIL, container)
+            except FlightdeckError:
+                continue
+            lines += [f"[{container}] {line}" for line in text.splitlines() if line.strip()]
+        if delete:
+            await ws.wait(
+                lambda: ws.ml().online_deployments.begin_delete(deployment, endpoint),
+                what=f"Removing the failed deployment '{deployment}'",
+                progress=None,
+                not_found=None,
+            )
+        return DeploymentFailedError(
+            messages.DEPLOYMENT_FAILED.format(
+                deployment=deployment, endpoint=endpoint, detail=detail or error_detail(exc)
+            ),
+            log_lines=tuple(lines),
+        )
+
+    return failed

@@ -1,0 +1,234 @@
+"""The local platform daemon: Platform + Router + control API, in one process.
+
+Run by ``flightdeck local up`` (see ``daemon_control``), detached::
+
+    python -m deploy.local.daemon --home ~/.flightdeck --router-port 8787 --control-port 8786
+
+On start it takes the home's lock (one daemon per home), kills what a killed
+predecessor left running (instance processes whose command line or model dir
+points into this home), starts the router, restores every endpoint and
+deployment (``Platform.start``), opens the control API, and writes
+``daemon.json``. SIGTERM, SIGINT or ``POST /shutdown`` stop it: instances stop,
+state stays. Everything listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from typing import IO, Any
+
+import psutil
+
+from deploy.local import control_messages as messages
+from deploy.local.api import ControlAPI
+from deploy.local.home import DaemonInfo, Home
+
+__all__ = [
+    "DEFAULT_CONTROL_PORT",
+    "DEFAULT_ROUTER_PORT",
+    "CannotStartError",
+    "kill_leftovers",
+    "main",
+    "run",
+]
+
+logger = logging.getLogger("deploy.local.daemon")
+
+#: Fixed defaults, so that scoring URIs stay the same across restarts.
+DEFAULT_ROUTER_PORT = 8787
+DEFAULT_CONTROL_PORT = 8786
+HOST = "127.0.0.1"
+#: How long leftovers get to end after SIGTERM before SIGKILL (seconds).
+LEFTOVER_GRACE = 5.0
+
+
+class CannotStartError(Exception):
+    """The daemon cannot start (a port is taken): the message says which and what to do."""
+
+
+async def run(*, home: Home, router_port: int, control_port: int, python: str) -> None:
+    """Serve until SIGTERM/SIGINT or ``POST /shutdown``; stop instances, keep state."""
+    from deploy.local.metrics import MetricsRecorder
+    from deploy.local.platform import Platform
+    from deploy.local.router import Router
+
+    token = home.admin_token(create=True)
+    assert token is not None
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+
+    started_at = time.time()
+    recorder = MetricsRecorder()
+    router = Router(host=HOST, port=router_port, recorder=recorder)
+    try:
+        await router.start()
+    except OSError as exc:
+        raise CannotStartError(messages.cannot_listen("router", router_port, exc)) from None
+    platform = Platform(home=home.root, router=router, python=python, recorder=recorder)
+    api: ControlAPI | None = None
+    try:
+        await platform.start()
+        info: dict[str, Any] = {}
+
+        def status() -> dict[str, Any]:
+            return {
+                "status": "running",
+                **info,
+                "uptime_seconds": round(time.time() - started_at, 1),
+            }
+
+        api = ControlAPI(
+            backend=platform,
+            token=token,
+            host=HOST,
+            port=control_port,
+            on_shutdown=stopping.set,
+            status=status,
+        )
+        try:
+            await api.start()
+        except OSError as exc:
+            raise CannotStartError(messages.cannot_listen("control", control_port, exc)) from None
+        daemon = DaemonInfo(
+            pid=os.getpid(),
+            control_url=api.base_url,
+            router_url=router.base_url,
+            home=str(home.root),
+            started_at=started_at,
+        )
+        info.update(daemon.to_dict())
+        home.write_daemon_info(daemon)
+        logger.info("ready: control %s, router %s", api.base_url, router.base_url)
+        await stopping.wait()
+        logger.info("stopping")
+    finally:
+        home.remove_daemon_info(pid=os.getpid())
+        if api is not None:
+            await api.stop()
+        await platform.stop()
+        await router.stop()
+        logger.info("stopped")
+
+
+def kill_leftovers(home: Home) -> list[int]:
+    """Kill instance processes a dead daemon of ``home`` left running; return their pids.
+
+    A leftover is a process (not this one) whose command line points into the
+    home's deployments folder, or whose AZUREML_MODEL_DIR lies inside the home.
+    Its whole process group goes (the gunicorn master and its workers).
+    """
+    marker = str(home.deployments_dir) + os.sep
+    root = str(home.root) + os.sep
+    me = os.getpid()
+    victims: list[psutil.Process] = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        if proc.pid == me:
+            continue
+        try:
+            if _points_into(proc, marker, root):
+                victims.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    for proc in victims:
+        _signal_group(proc, signal.SIGTERM)
+    _gone, alive = psutil.wait_procs(victims, timeout=LEFTOVER_GRACE)
+    for proc in alive:
+        _signal_group(proc, signal.SIGKILL)
+    psutil.wait_procs(alive, timeout=LEFTOVER_GRACE)
+    pids = sorted(proc.pid for proc in victims)
+    if pids:
+        logger.warning("killed %d leftover instance process(es): %s", len(pids), pids)
+    return pids
+
+
+def _points_into(proc: psutil.Process, marker: str, root: str) -> bool:
+    cmdline: list[str] = proc.info.get("cmdline") or []
+    if any(marker in part for part in cmdline):
+        return True
+    if proc.uids().real != os.getuid():
+        return False
+    model_dir = proc.environ().get("AZUREML_MODEL_DIR", "")
+    return model_dir.startswith(root)
+
+
+def _signal_group(proc: psutil.Process, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError, psutil.Error):
+        pgid = os.getpgid(proc.pid)
+        if pgid != os.getpgid(0):
+            os.killpg(pgid, sig)
+        else:
+            proc.send_signal(sig)
+
+
+@contextlib.contextmanager
+def _home_lock(home: Home) -> Iterator[bool]:
+    """Hold the home's lock while the daemon runs; yields False when another holds it."""
+    handle: IO[str] = open(home.lock_file, "a+", encoding="utf-8")  # noqa: SIM115
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        yield True
+    finally:
+        handle.close()
+
+
+def _configure_logging(home: Home) -> None:
+    handler = logging.FileHandler(home.daemon_log, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m deploy.local.daemon``."""
+    parser = argparse.ArgumentParser(prog="python -m deploy.local.daemon")
+    parser.add_argument("--home", default=None)
+    parser.add_argument("--router-port", type=int, default=DEFAULT_ROUTER_PORT)
+    parser.add_argument("--control-port", type=int, default=DEFAULT_CONTROL_PORT)
+    parser.add_argument("--python", default=sys.executable)
+    args = parser.parse_args(argv)
+    home = Home.resolve(args.home)
+    home.ensure()
+    _configure_logging(home)
+    with _home_lock(home) as locked:
+        if not locked:
+            print(f"ERROR: {messages.ALREADY_RUNNING}", file=sys.stderr)
+            return 1
+        kill_leftovers(home)
+        try:
+            asyncio.run(
+                run(
+                    home=home,
+                    router_port=args.router_port,
+                    control_port=args.control_port,
+                    python=args.python,
+                )
+            )
+        except CannotStartError as exc:
+            logger.error("the daemon could not start: %s", exc)
+            print(f"ERROR: {exc}", file=sys.stderr)
+            return 1
+        except Exception:
+            logger.exception("the daemon failed")
+            print(f"ERROR: {messages.daemon_failed(str(home.daemon_log))}", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

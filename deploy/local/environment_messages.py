@@ -1,0 +1,71 @@
+"""User-facing text of deployment environments on the local platform, in one place."""
+
+from __future__ import annotations
+
+# ---------------------------------------------------------------- warnings
+#: How a warning is logged (``PreparedEnvironment.warnings`` keeps it without the prefix).
+WARNING_LINE = "Warning: {warning}"
+NO_ENVIRONMENT = "no environment given; using the platform's interpreter ({python})"
+REGISTERED_UNAVAILABLE = (
+    "environment azureml:{name} is not available locally; using the platform's interpreter "
+    "({python})"
+)
+IMAGE_UNAVAILABLE = (
+    "image {image} is not run locally and has no conda file; using the platform's interpreter "
+    "({python})"
+)
+ENVIRONMENT_GONE = (
+    "environment {key} is no longer under the platform's home; using the platform's "
+    "interpreter ({python}) until the deployment is updated"
+)
+PYTHON_PIN_DIFFERS = (
+    "the conda file pins python {pin}; the platform's interpreter is Python {version}, "
+    "which the environment uses instead"
+)
+
+# ---------------------------------------------------------------- notes (progress lines)
+IMAGE_IGNORED = "Image {image} is not run locally: its conda file goes into a virtual environment"
+CHANNELS_IGNORED = "Conda channels ignored ({channels}): packages come from PyPI"
+KEYS_IGNORED = "Conda file keys ignored locally: {keys}"
+SELECTORS_IGNORED = "Conda packages without effect locally, ignored: {names}"
+TWINS_USED = "Conda packages installed from PyPI: {pairs}"
+NOTHING_TO_INSTALL = (
+    "The conda file lists no packages to install; using the platform's interpreter ({python})"
+)
+ENVIRONMENT_CACHED = "Environment {key} is cached: {path}"
+ENVIRONMENT_WAITING = "Environment {key}: waiting for another build of it to finish"
+ENVIRONMENT_BUILDING = "Building environment {key} on Python {version}: {requirements}"
+ENVIRONMENT_CREATING_VENV = "Creating a virtual environment on {python}"
+ENVIRONMENT_PIP = "Running pip install ({count} requirement(s))"
+ENVIRONMENT_READY = "Environment {key} ready in {seconds:.1f} s: {path}"
+
+# ---------------------------------------------------------------- errors
+CONDA_FILE_KEY = "environment.conda_file"
+CONDA_NOT_MAPPING = "expected a conda environment (a mapping with dependencies:), not {kind}"
+CONDA_DEPENDENCIES_NOT_LIST = "dependencies: expected a list, not {kind}"
+CONDA_PIP_NOT_LIST = "dependencies: pip: expected a list of requirements, not {kind}"
+CONDA_ENTRY_INVALID = "dependencies: '{entry}' is not a conda package spec"
+CONDA_ENTRY_UNSUPPORTED = (
+    "dependencies: '{entry}': {what} is not supported locally; write the version as "
+    "name=1.2, name==1.2.3 or name>=1.2,<2"
+)
+CONDA_ONLY = (
+    "dependencies: {names}: conda-only package(s) with no PyPI equivalent, which the local "
+    "platform cannot install; remove them, or list a PyPI package under pip:"
+)
+PIP_ENTRY_INVALID = "dependencies: pip: '{entry}' is not a valid requirement ({reason})"
+PIP_OPTION_FILE = (
+    "dependencies: pip: '{entry}' refers to a file, which the local platform cannot read; "
+    "list the packages instead"
+)
+PIP_OPTION_UNSUPPORTED = (
+    "dependencies: pip: option '{entry}' is not supported locally (supported: {supported})"
+)
+PIP_OPTION_VALUE = "dependencies: pip: option '{option}' needs a value"
+
+BASE_PYTHON_FAILED = "The platform's interpreter {python} could not be inspected: {reason}"
+VENV_FAILED = "Building the environment {key} failed: {reason}"
+PIP_FAILED = (
+    "Building the environment {key} failed: pip install exited with code {code} "
+    "(see the storage-initializer log)"
+)

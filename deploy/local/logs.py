@@ -1,0 +1,124 @@
+"""Deployment logs: one file per instance (the inference server's output) and the
+storage-initializer log (model copy, environment), under ``<home>/logs/<endpoint>/<deployment>/``.
+
+``tail`` answers ``get-logs``: the last L lines across the instances, merged by the
+inference server's own timestamps and prefixed with the instance name when there
+are several; or the last L lines of the storage-initializer log.
+
+    logs = DeploymentLogs(folder=home / "logs" / "product-recommender" / "blue")
+    logs.storage("Copying model ...")
+    print(logs.tail(lines=50, container="inference-server"))
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+
+from deploy.types import ContainerType
+
+__all__ = ["STORAGE_LOG", "DeploymentLogs", "tail_file"]
+
+STORAGE_LOG = "storage-initializer.log"
+_INSTANCE_SUFFIX = ".log"
+_ROTATE_BYTES = 16 * 1024 * 1024
+_BLOCK = 8192
+# azmlinfsrv's logging format starts every record with "2026-11-24 18:19:38,602".
+_STAMP = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}[,.]\d{3})")
+
+
+class DeploymentLogs:
+    """The log files of one deployment."""
+
+    def __init__(self, *, folder: Path, clock: Callable[[], float] = time.time) -> None:
+        self.folder = folder
+        self._clock = clock
+
+    def instance_path(self, instance: str) -> Path:
+        """The file an instance's stdout and stderr go to (rotated when large)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{instance}{_INSTANCE_SUFFIX}"
+        try:
+            if path.stat().st_size > _ROTATE_BYTES:
+                path.replace(path.with_suffix(".log.1"))
+        except FileNotFoundError:
+            pass
+        return path
+
+    @property
+    def storage_path(self) -> Path:
+        """The storage-initializer log."""
+        return self.folder / STORAGE_LOG
+
+    def storage(self, line: str) -> None:
+        """Append a timestamped line to the storage-initializer log."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.fromtimestamp(self._clock()).strftime("%Y-%m-%d %H:%M:%S,%f")[:23]
+        with self.storage_path.open("a", encoding="utf-8") as out:
+            out.write(f"{stamp} I storage-initializer - {line}\n")
+
+    def tail(self, *, lines: int, container: ContainerType = "inference-server") -> str:
+        """The last ``lines`` lines of a container's log ("" when there is none yet)."""
+        if lines <= 0:
+            return ""
+        if container == "storage-initializer":
+            return "".join(line + "\n" for line in tail_file(self.storage_path, lines))
+        files = self._instance_files()
+        tails = [(path.stem, tail_file(path, lines)) for path in files]
+        merged = _merge(tails, prefix=len(tails) > 1)
+        return "".join(line + "\n" for line in merged[-lines:])
+
+    def remove(self) -> None:
+        """Delete the deployment's logs."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _instance_files(self) -> list[Path]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(
+            path
+            for path in self.folder.iterdir()
+            if path.suffix == _INSTANCE_SUFFIX and path.name != STORAGE_LOG
+        )
+
+
+def tail_file(path: Path, lines: int, *, since: int = 0) -> list[str]:
+    """The last ``lines`` lines of ``path`` after byte offset ``since`` ([] if absent)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return []
+    try:
+        end = os.fstat(fd).st_size
+        start = end
+        data = b""
+        while start > since and data.count(b"\n") <= lines:
+            step = min(_BLOCK, start - since)
+            start -= step
+            data = os.pread(fd, step, start) + data
+    finally:
+        os.close(fd)
+    text = data.decode("utf-8", errors="replace")
+    result = text.splitlines()
+    return result[-lines:] if lines else []
+
+
+def _merge(tails: Iterable[tuple[str, list[str]]], *, prefix: bool) -> list[str]:
+    """Merge per-instance lines by timestamp; a line without one keeps its predecessor's."""
+    keyed: list[list[tuple[str, int, int, str]]] = []
+    for index, (instance, lines) in enumerate(tails):
+        stamp = ""
+        rows: list[tuple[str, int, int, str]] = []
+        for number, line in enumerate(lines):
+            found = _STAMP.match(line)
+            if found:
+                stamp = found.group(1).replace(".", ",")
+            rows.append((stamp, index, number, f"[{instance}] {line}" if prefix else line))
+        keyed.append(rows)
+    return [row[3] for row in heapq.merge(*keyed)]

@@ -1,0 +1,158 @@
+"""Start-up and shutdown: configure, load the script, run init(), listen, serve until a signal.
+
+The order is azmlinfsrv's: settings, ``sys.path`` (``AML_APP_ROOT``, then
+``AZUREML_SOURCE_DIRECTORY``), the script, its init(), the swagger documents, then the port.
+A script that cannot be loaded or whose init() raises ends the process with exit code 3, as
+azmlinfsrv's worker does. SIGTERM or SIGINT stops accepting connections, lets the requests
+in flight finish (up to ``FASTSERVE_GRACE_S``, 30 s) and exits 0.
+
+Usage::
+
+    sys.exit(main(sys.argv[1:]))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from . import __version__
+from . import messages as msg
+from .access_log import AccessLog
+from .app import ScoringApp
+from .config import ServerConfig
+from .errors import FastserveError, StartupError
+from .scorer import Scorer
+from .swagger import SwaggerDocs
+from .user_script import UserScript
+from .workers import WorkerPool
+
+logger = logging.getLogger("fastserve")
+
+LOG_FORMAT = "%(asctime)s %(levelname).1s [%(process)d] %(name)s - %(message)s"
+_BACKLOG = 2048
+_GRACE_S = 30.0
+
+
+def main(argv: Sequence[str]) -> int:
+    """Run the server; the exit code (0 after a signal, 2 bad settings, 3 unusable script)."""
+    configure_logging()
+    try:
+        config = ServerConfig.parse(argv, os.environ, cwd=os.getcwd())
+        script = prepare(config)
+    except FastserveError as error:
+        logger.error(str(error), exc_info=isinstance(error, StartupError) and error.__cause__)
+        return error.exit_code
+    return asyncio.run(serve(config, script))
+
+
+def configure_logging() -> None:
+    """Lines like azmlinfsrv's on stdout; the script's ``azmlinfsrv.*`` loggers too."""
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    handler = logging.StreamHandler(sys.stdout)
+    formatter = logging.Formatter(LOG_FORMAT)
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    for name in ("fastserve", "azmlinfsrv"):
+        named = logging.getLogger(name)
+        named.handlers[:] = [handler]
+        named.setLevel(os.environ.get("AZUREML_LOG_LEVEL", "INFO").upper())
+        named.propagate = False
+
+
+def prepare(config: ServerConfig) -> UserScript:
+    """Set the script's environment and path, load it and run its init(); StartupError."""
+    os.environ.update(config.exported_environ())
+    sys.path.append(config.app_root)
+    if config.source_dir:
+        sys.path.append(os.path.join(config.app_root, config.source_dir))
+    _alias_azureml_contrib()
+    for option in config.unused_options:
+        logger.warning("%s is not used by fastserve: ignored", option)
+    if os.environ.get("AML_CORS_ORIGINS"):
+        logger.warning(msg.CORS_UNSUPPORTED)
+    logger.info(
+        msg.STARTING.format(
+            version=__version__,
+            script=config.script_path,
+            model_dir=config.model_dir,
+            workers=config.worker_count,
+        )
+    )
+    script = UserScript.load(Path(config.script_path))
+    logger.info(msg.INIT_STARTED)
+    started = time.perf_counter()
+    try:
+        script.init()
+    except Exception as error:
+        raise StartupError(f"{msg.INIT_FAILED}: {error!r}") from error
+    logger.info(msg.INIT_DONE)
+    logger.info(msg.INIT_TOOK.format(seconds=time.perf_counter() - started))
+    return script
+
+
+async def serve(config: ServerConfig, script: UserScript) -> int:
+    """Listen and answer until SIGTERM/SIGINT; then drain and return 0."""
+    try:
+        sock = _listening_socket(config.host, config.port)
+    except OSError as error:
+        logger.error(msg.PORT_IN_USE.format(host=config.host, port=config.port, reason=error))
+        return 1
+    pool = WorkerPool(count=config.worker_count)
+    docs = SwaggerDocs.build(run=script.user_run, config=config)
+    loop = asyncio.get_running_loop()
+    access_log = AccessLog(stream=sys.stdout, loop=loop) if config.access_log else None
+    app = ScoringApp(
+        config=config, scorer=Scorer(script), swagger=docs, pool=pool, access_log=access_log
+    )
+    server = web.Server(app.handle, access_log=None)
+    listener = await loop.create_server(server, sock=sock, backlog=_BACKLOG)
+    logger.info(msg.LISTENING.format(host=config.host, port=sock.getsockname()[1]))
+    stop: asyncio.Future[str] = loop.create_future()
+
+    def on_signal(name: str) -> None:
+        if not stop.done():
+            stop.set_result(name)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig.name)
+    name = await stop
+    logger.info(msg.STOPPING.format(signal=name, pending=app.in_flight))
+    listener.close()
+    await server.shutdown(timeout=float(os.environ.get("FASTSERVE_GRACE_S", _GRACE_S)))
+    pool.close()
+    if access_log is not None:
+        access_log.flush()
+    return 0
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(_BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def _alias_azureml_contrib() -> None:
+    """Let ``azureml.contrib.services.aml_response`` imports work, as azmlinfsrv does."""
+    try:
+        importlib.import_module("azureml_inference_server_http.server")
+    except ImportError:
+        logger.debug("azureml-inference-server-http is not installed: no AMLResponse alias")

@@ -1,0 +1,62 @@
+"""Request signing over HTTP: only Slack's signed, fresh requests reach the listeners."""
+
+from __future__ import annotations
+
+import time
+
+from bot.slackstub.payloads import signed_headers
+from tests.bot.harness import ALICE, ENDPOINT, SECRET, RunningBot
+from tests.support.fake_backend import FakeBackend
+
+SHIFT = f"{ENDPOINT} blue=90 green=10"
+
+
+async def _nothing_happened(bot: RunningBot, backend: FakeBackend) -> None:
+    await bot.settle()
+    seen = [c.method for c in bot.stub.calls]
+    assert seen == [], f"the bot called Slack: {seen}"
+    assert await bot.services.audit.entries() == []
+    assert await bot.services.approvals.pending() == []
+    assert dict((await backend.get_endpoint(ENDPOINT)).traffic) == {"blue": 100, "green": 0}
+
+
+async def test_unsigned_request_is_refused(bot: RunningBot, backend: FakeBackend) -> None:
+    body = bot.slash_body("/traffic", SHIFT, user=ALICE)
+    answer = await bot.post(body, {"Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status == 401
+    await _nothing_happened(bot, backend)
+
+
+async def test_wrongly_signed_request_is_refused(bot: RunningBot, backend: FakeBackend) -> None:
+    body = bot.slash_body("/traffic", SHIFT, user=ALICE)
+    answer = await bot.post(body, signed_headers("not-the-secret", body))
+    assert answer.status == 401
+    await _nothing_happened(bot, backend)
+
+
+async def test_tampered_body_is_refused(bot: RunningBot, backend: FakeBackend) -> None:
+    body = bot.slash_body("/traffic", f"{ENDPOINT} blue=50 green=50", user=ALICE)
+    headers = signed_headers(SECRET, body)
+    tampered = body.replace("blue%3D50", "blue%3D10").replace("green%3D50", "green%3D90")
+    assert tampered != body
+    answer = await bot.post(tampered, headers)
+    assert answer.status == 401
+    await _nothing_happened(bot, backend)
+
+
+async def test_stale_request_is_refused(bot: RunningBot, backend: FakeBackend) -> None:
+    body = bot.slash_body("/traffic", SHIFT, user=ALICE)
+    six_minutes_ago = int(time.time()) - 6 * 60
+    answer = await bot.post(body, signed_headers(SECRET, body, timestamp=six_minutes_ago))
+    assert answer.status == 401
+    await _nothing_happened(bot, backend)
+
+
+async def test_signed_fresh_request_is_handled(bot: RunningBot, backend: FakeBackend) -> None:
+    body = bot.slash_body("/traffic", SHIFT, user=ALICE)
+    four_minutes_ago = int(time.time()) - 4 * 60
+    answer = await bot.post(body, signed_headers(SECRET, body, timestamp=four_minutes_ago))
+    assert answer.status == 200
+    await bot.settle()
+    assert [c.body["channel"] for c in bot.stub.calls_to("chat.postMessage")] == ["C0DEPLOYS"]
+    assert len(await bot.services.approvals.pending()) == 1

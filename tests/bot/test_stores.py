@@ -1,0 +1,127 @@
+"""Approvals decided once (atomic compare-and-set), the traffic history, the audit log."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.approvals import ApprovalStore
+from bot.audit import AuditLog
+from bot.db import Database
+from bot.deliveries import DeliveryLog
+from bot.history import TrafficHistoryStore
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    database = Database(url=f"sqlite:///{tmp_path / 'bot.db'}")
+    database.create_all()
+    return database
+
+
+async def new_request(store: ApprovalStore) -> str:
+    approval = await store.create(
+        kind="traffic",
+        endpoint="pr",
+        payload={"traffic": {"blue": 90, "green": 10}},
+        requester="U0ALICE",
+        channel="C0DEPLOYS",
+        now=NOW,
+        expires_at=NOW + timedelta(minutes=30),
+    )
+    return approval.id
+
+
+async def test_many_concurrent_decisions_one_winner(db: Database) -> None:
+    store = ApprovalStore(db=db)
+    approval_id = await new_request(store)
+    decisions = await asyncio.gather(
+        *(
+            store.decide(approval_id, approve=i % 2 == 0, user=f"U0USER{i}", now=NOW)
+            for i in range(16)
+        )
+    )
+    winners = [d for d in decisions if d.won]
+    assert len(winners) == 1
+    final = await store.get(approval_id)
+    assert final is not None
+    assert final.decided_by == winners[0].approval.decided_by
+    assert final.status in ("approved", "rejected")
+
+
+async def test_expired_requests_cannot_be_decided(db: Database) -> None:
+    store = ApprovalStore(db=db)
+    approval_id = await new_request(store)
+    late = NOW + timedelta(minutes=30)
+    assert not (await store.decide(approval_id, approve=True, user="U0BOB", now=late)).won
+    expired = await store.expire(approval_id, now=late)
+    assert expired.won and expired.approval.status == "expired"
+    assert not (await store.expire(approval_id, now=late)).won
+
+
+async def test_pending_requests_outlive_the_process(db: Database, tmp_path: Path) -> None:
+    approval_id = await new_request(ApprovalStore(db=db))
+    db.dispose()
+    reopened = Database(url=f"sqlite:///{tmp_path / 'bot.db'}")
+    reopened.create_all()
+    pending = await ApprovalStore(db=reopened).pending()
+    assert [a.id for a in pending] == [approval_id]
+    assert pending[0].expires_at == NOW + timedelta(minutes=30)
+    assert pending[0].payload == {"traffic": {"blue": 90, "green": 10}}
+
+
+async def test_history_is_an_undo_stack(db: Database) -> None:
+    history = TrafficHistoryStore(db=db, clock=lambda: NOW)
+    assert await history.last_shift("pr") is None
+    first = await history.record(
+        endpoint="pr",
+        before={"blue": 100},
+        before_mirror={},
+        after={"blue": 90, "green": 10},
+        after_mirror={},
+        approval_id="a1",
+    )
+    second = await history.record(
+        endpoint="pr",
+        before={"blue": 90, "green": 10},
+        before_mirror={},
+        after={"blue": 50, "green": 50},
+        after_mirror={"green": 0},
+        approval_id="a2",
+    )
+    last = await history.last_shift("pr")
+    assert last is not None and last.id == second and last.before == {"blue": 90, "green": 10}
+    await history.record(
+        endpoint="pr",
+        before={"blue": 50, "green": 50},
+        before_mirror={},
+        after={"blue": 90, "green": 10},
+        after_mirror={},
+        approval_id="a3",
+        rollback_of=second,
+    )
+    last = await history.last_shift("pr")
+    assert last is not None and last.id == first
+    assert await history.last_shift("other") is None
+
+
+async def test_audit_and_deliveries(db: Database) -> None:
+    audit = AuditLog(db=db, clock=lambda: NOW)
+    await audit.record(user="U0ALICE", channel="C1", action="/scale", text="pr blue 3", result="ok")
+    (entry,) = await audit.entries()
+    assert (entry.user_id, entry.channel_id, entry.action, entry.result) == (
+        "U0ALICE",
+        "C1",
+        "/scale",
+        "ok",
+    )
+    assert entry.at == NOW
+    deliveries = DeliveryLog(db=db, clock=lambda: NOW)
+    assert await deliveries.first_time("command:1")
+    assert not await deliveries.first_time("command:1")
+    assert await deliveries.first_time("command:2")

@@ -1,0 +1,66 @@
+"""``flightdeck demo`` (what ``make demo`` runs): idempotent, run again and again on one home."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from samples.product_recommender import reference_predict
+from tests.support.flightdeck_cli import (
+    EXAMPLE,
+    ROW,
+    cleaned_up,
+    free_port,
+    run_cli,
+    write_deployment,
+)
+
+
+def _example_copy(folder: Path) -> Path:
+    """The example with short probes (same models, same scoring code)."""
+    folder.mkdir()
+    shutil.copy(EXAMPLE / "endpoint.yml", folder / "endpoint.yml")
+    for name, version in (("blue", "v1"), ("green", "v2")):
+        shutil.copytree(EXAMPLE / f"model-{version}", folder / f"model-{version}")
+        write_deployment(
+            folder,
+            name=name,
+            version=version,
+            model=folder / f"model-{version}",
+            file_name=f"{name}-deployment.yml",
+        )
+    return folder
+
+
+def test_demo_converges_and_is_idempotent(tmp_path: Path) -> None:
+    examples = _example_copy(tmp_path / "example")
+    home = tmp_path / "home"
+    ports = ["--router-port", str(free_port()), "--control-port", str(free_port())]
+    demo = ["demo", "--no-console", "--examples", str(examples), *ports]
+    with cleaned_up(home):
+        first = run_cli(*demo, home=home).ok()
+        answer = first.json()
+        assert answer["traffic"] == {"blue": 100, "green": 0}
+        assert answer["status"] == 200 and answer["answered_by"] == "blue"
+        expected = reference_predict("v1", np.array([ROW], dtype=np.float32))
+        np.testing.assert_allclose(np.array(answer["response"]["predictions"]), expected, 1e-5)
+        assert "Deploying blue" in first.stderr and "Deploying green" in first.stderr
+
+        second = run_cli(*demo, home=home).ok()
+        assert "already running" in second.stderr
+        assert "Deployment blue is up to date." in second.stderr
+        assert "Deployment green is up to date." in second.stderr
+        assert "Deploying" not in second.stderr
+        assert second.json()["response"]["predictions"] == answer["response"]["predictions"]
+
+        # A user who shifted traffic and changed green's model: the demo puts both right.
+        shift = ["online-endpoint", "update", "-n", "product-recommender"]
+        run_cli(*shift, "--traffic", "blue=50 green=50", home=home).ok()
+        shutil.copy(examples / "model-v1" / "model.onnx", examples / "model-v2" / "model.onnx")
+        third = run_cli(*demo, home=home).ok()
+        assert "Deployment blue is up to date." in third.stderr
+        assert "Deployment green changed: rolling it out ..." in third.stderr
+        assert third.json()["traffic"] == {"blue": 100, "green": 0}
+        assert third.json()["answered_by"] == "blue"

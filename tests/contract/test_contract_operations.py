@@ -1,0 +1,89 @@
+"""Contract: scale, autoscale, logs and key rotation on a serving deployment, on every backend."""
+
+from __future__ import annotations
+
+import pytest
+import pytest_asyncio
+
+from deploy.errors import NotFoundError, SpecError, ValidationError
+from deploy.types import AutoscalePolicy, EndpointSpec, ModelRef
+from tests.contract.backends import ContractCase
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+ENDPOINT = "contract-ops"
+POLICY = AutoscalePolicy(
+    min_instances=1,
+    max_instances=4,
+    target_utilization_percentage=60,
+    polling_interval=30,
+    scale_down_delay=120,
+)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def serving(case: ContractCase) -> ContractCase:
+    """An endpoint whose deployment blue takes all the traffic."""
+    backend = case.backend
+    await backend.create_or_update_endpoint(EndpointSpec(name=ENDPOINT))
+    await backend.register_model("contract-ops-model", "1", case.model_source("ops-1"))
+    model = ModelRef(name="contract-ops-model", version="1")
+    await backend.create_or_update_deployment(case.deployment(ENDPOINT, "blue", model))
+    await backend.set_traffic(ENDPOINT, {"blue": 100})
+    return case
+
+
+async def test_scale_sets_a_fixed_count(serving: ContractCase) -> None:
+    backend = serving.backend
+    scaled = await backend.scale(ENDPOINT, "blue", 2)
+    assert scaled.instance_count == 2
+    assert (await backend.get_deployment(ENDPOINT, "blue")).instance_count == 2
+    for count in (0, 51):
+        with pytest.raises(ValidationError):
+            await backend.scale(ENDPOINT, "blue", count)
+    assert (await backend.get_deployment(ENDPOINT, "blue")).instance_count == 2
+    with pytest.raises(NotFoundError):
+        await backend.scale(ENDPOINT, "purple", 2)
+
+
+async def test_autoscale_is_set_read_back_and_removed(serving: ContractCase) -> None:
+    backend = serving.backend
+    assert (await backend.set_autoscale(ENDPOINT, "blue", POLICY)).autoscale == POLICY
+    assert (await backend.get_deployment(ENDPOINT, "blue")).autoscale == POLICY
+    assert [d.autoscale for d in await backend.list_deployments(ENDPOINT)] == [POLICY]
+    with pytest.raises(SpecError, match="max_instances"):
+        await backend.set_autoscale(
+            ENDPOINT, "blue", AutoscalePolicy(min_instances=3, max_instances=2)
+        )
+    assert (await backend.get_deployment(ENDPOINT, "blue")).autoscale == POLICY
+    assert (await backend.set_autoscale(ENDPOINT, "blue", None)).autoscale is None
+    assert (await backend.get_deployment(ENDPOINT, "blue")).autoscale is None
+
+
+@pytest.mark.parametrize("container", ["inference-server", "storage-initializer"])
+async def test_logs_of_both_containers(serving: ContractCase, container: str) -> None:
+    backend = serving.backend
+    text = await backend.get_logs(ENDPOINT, "blue", lines=3, container=container)  # type: ignore[arg-type]
+    lines = text.splitlines()
+    assert 1 <= len(lines) <= 3
+    with pytest.raises(ValidationError):
+        await backend.get_logs(ENDPOINT, "blue", lines=0, container=container)  # type: ignore[arg-type]
+    with pytest.raises(NotFoundError):
+        await backend.get_logs(ENDPOINT, "purple", lines=3)
+
+
+async def test_scoring_uses_the_regenerated_key(serving: ContractCase) -> None:
+    backend = serving.backend
+    before = await backend.get_credentials(ENDPOINT)
+    after = await backend.regenerate_keys(ENDPOINT, key_type="primary")
+    assert after.primary_key != before.primary_key
+    answer = await backend.invoke(ENDPOINT, b'{"data": [[1]]}')
+    assert (answer.status, answer.deployment) == (200, "blue")
+
+
+async def test_cleanup(serving: ContractCase) -> None:
+    backend = serving.backend
+    await backend.set_traffic(ENDPOINT, {})
+    await backend.delete_deployment(ENDPOINT, "blue")
+    await backend.delete_endpoint(ENDPOINT)
+    assert ENDPOINT not in [e.name for e in await backend.list_endpoints()]

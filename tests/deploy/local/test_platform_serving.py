@@ -1,0 +1,262 @@
+"""Serving as Azure does it: instances, AZUREML_MODEL_DIR layout, environment, WORKER_COUNT,
+copies of code and model, progress, logs, credentials. Real Router, real azmlinfsrv."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import psutil
+import pytest
+import pytest_asyncio
+
+from deploy.errors import SpecError
+from deploy.local.platform import Platform
+from deploy.types import EndpointSpec, EnvironmentSpec, ModelRef
+from tests.deploy.local.platform_kit import (
+    Progress,
+    deployment_spec,
+    echo_code,
+    model_folder,
+    running_platform,
+    score,
+    wait_for,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("serving-home")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def platform(home: Path) -> AsyncIterator[Platform]:
+    async with running_platform(home) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("serving-sources")
+
+
+async def test_endpoint_scoring_uri_and_keys(platform: Platform) -> None:
+    created = await platform.create_or_update_endpoint(
+        EndpointSpec(name="ep-keys", description="first", tags={"team": "recs"})
+    )
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/ep-keys/score", created.scoring_uri)
+    assert created.swagger_uri == created.scoring_uri.replace("/score", "/swagger.json")
+    assert created.traffic == {}
+    credentials = await platform.get_credentials("ep-keys")
+    assert credentials.auth_mode == "key"
+    assert credentials.primary_key and credentials.secondary_key
+    assert credentials.primary_key != credentials.secondary_key
+    # An update changes description and tags; keys stay.
+    updated = await platform.create_or_update_endpoint(
+        EndpointSpec(name="ep-keys", description="second", tags={"team": "ml"})
+    )
+    assert (updated.description, dict(updated.tags)) == ("second", {"team": "ml"})
+    assert await platform.get_credentials("ep-keys") == credentials
+    regenerated = await platform.regenerate_keys("ep-keys", key_type="secondary")
+    assert regenerated.primary_key == credentials.primary_key
+    assert regenerated.secondary_key not in (None, credentials.secondary_key)
+    assert [e.name for e in await platform.list_endpoints()].count("ep-keys") == 1
+
+
+async def test_aml_token_endpoint_gives_expiring_tokens(platform: Platform) -> None:
+    await platform.create_or_update_endpoint(EndpointSpec(name="ep-token", auth_mode="aml_token"))
+    credentials = await platform.get_credentials("ep-token")
+    assert credentials.primary_key is None
+    assert credentials.access_token
+    assert credentials.expiry_time_utc is not None
+    assert credentials.refresh_after_time_utc is not None
+    assert credentials.refresh_after_time_utc < credentials.expiry_time_utc
+
+
+async def test_folder_model_keeps_its_name_and_env_is_passed_as_given(
+    platform: Platform, sources: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A secret in the platform's own environment must not reach the instances.
+    monkeypatch.setenv("FLIGHTDECK_TEST_SECRET", "do-not-leak")
+    code = echo_code(sources / "code-folder")
+    model = model_folder(sources / "recommender-model")
+    await platform.create_or_update_endpoint(EndpointSpec(name="ep-folder"))
+    progress = Progress()
+    spec = deployment_spec(
+        "ep-folder", "blue", code, model=ModelRef(path=str(model)), env={"TAG": "blue-tag"}
+    )
+    deployment = await platform.create_or_update_deployment(spec, progress=progress)
+    assert deployment.instance_count == 1
+    assert [(i.name, i.state) for i in deployment.instances] == [("blue-1", "ready")]
+    status, body, answered = await score(platform, "ep-folder", deployment="blue")
+    assert (status, answered) == (200, "blue")
+    assert body["model_files"] == [
+        "recommender-model/sub/vocab.txt",
+        "recommender-model/weights.bin",
+    ]
+    assert body["tag"] == "blue-tag"
+    assert body["secret"] is None
+    # WORKER_COUNT is not derived from max_concurrent_requests_per_instance: server default.
+    assert body["worker_count"] == "1"
+    lines = progress.lines
+    assert lines[0].startswith("Creating deployment blue on endpoint ep-folder")
+    assert any(line.startswith("Copying model") for line in lines)
+    assert "Starting instance blue-1 ..." in lines
+    assert "Instance blue-1 ready (1/1)" in lines
+    assert lines[-1] == "Deployment blue is ready (1 instance(s))."
+    assert not any("WORKER_COUNT" in line for line in lines)
+
+
+async def test_a_single_file_model_sits_at_the_root(platform: Platform, sources: Path) -> None:
+    code = echo_code(sources / "code-file")
+    weights = sources / "single" / "model.onnx"
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"onnx bytes")
+    await platform.create_or_update_endpoint(EndpointSpec(name="ep-file"))
+    spec = deployment_spec("ep-file", "blue", code, model=ModelRef(path=str(weights)))
+    await platform.create_or_update_deployment(spec)
+    _status, body, _ = await score(platform, "ep-file", deployment="blue")
+    assert body["model_files"] == ["model.onnx"]
+    assert (Path(body["model_dir"]) / "model.onnx").read_bytes() == b"onnx bytes"
+
+
+async def test_code_and_model_are_copies(platform: Platform, sources: Path) -> None:
+    code = echo_code(sources / "code-copy", version="v1")
+    model = model_folder(sources / "copied-model", {"a.txt": "1"})
+    await platform.create_or_update_endpoint(EndpointSpec(name="ep-copy"))
+    spec = deployment_spec("ep-copy", "blue", code, model=ModelRef(path=str(model)))
+    deployment = await platform.create_or_update_deployment(spec)
+    # Editing the source folders afterwards changes nothing that runs.
+    echo_code(code, version="edited")
+    (model / "b.txt").write_text("2")
+    await platform.set_traffic("ep-copy", {"blue": 100})
+    _status, body, _ = await score(platform, "ep-copy")
+    assert body["version"] == "v1"
+    assert body["model_files"] == ["copied-model/a.txt"]
+    assert deployment.code_path is not None
+    assert Path(deployment.code_path).is_relative_to(Path(body["model_dir"]).parents[1])
+    # clone_deployment_spec gets the uploaded copy, so a clone runs the same code.
+    clone = await platform.clone_deployment_spec(
+        "ep-copy", "blue", name="green", model=ModelRef(path=str(model))
+    )
+    assert clone.code_path == deployment.code_path
+
+
+async def test_worker_count_is_what_they_set_and_a_mismatch_warns(
+    platform: Platform, sources: Path
+) -> None:
+    code = echo_code(sources / "code-workers")
+    await platform.create_or_update_endpoint(EndpointSpec(name="ep-workers"))
+    matched = deployment_spec(
+        "ep-workers", "matched", code, env={"WORKER_COUNT": "2"}, max_concurrent=2
+    )
+    progress = Progress()
+    await platform.create_or_update_deployment(matched, progress=progress)
+    assert not any("WORKER_COUNT" in line for line in progress.lines)
+    master = psutil.Process(platform.instance_pids("ep-workers", "matched")["matched-1"])
+    await wait_for(lambda: len(master.children()) == 2, what="two gunicorn workers")
+    _status, body, _ = await score(platform, "ep-workers", deployment="matched")
+    assert body["worker_count"] == "2"
+
+    unmatched = deployment_spec("ep-workers", "unmatched", code, max_concurrent=4)
+    progress = Progress()
+    await platform.create_or_update_deployment(unmatched, progress=progress)
+    warning = [line for line in progress.lines if "WORKER_COUNT" in line]
+    assert len(warning) == 1
+    assert "WORKER_COUNT is 1" in warning[0]
+    assert "max_concurrent_requests_per_instance is 4" in warning[0]
+    log = await platform.get_logs(
+        "ep-workers", "unmatched", lines=50, container="storage-initializer"
+    )
+    assert warning[0] in log
+    pid = platform.instance_pids("ep-workers", "unmatched")["unmatched-1"]
+    assert len(psutil.Process(pid).children()) == 1
+
+
+async def test_logs_across_instances_and_storage_initializer(
+    platform: Platform, sources: Path
+) -> None:
+    code = echo_code(sources / "code-logs", version="logs-v1")
+    model = model_folder(sources / "logs-model")
+    await platform.create_or_update_endpoint(EndpointSpec(name="ep-logs"))
+    spec = deployment_spec("ep-logs", "blue", code, model=ModelRef(path=str(model)), count=2)
+    await platform.create_or_update_deployment(spec)
+    for _ in range(4):
+        assert (await score(platform, "ep-logs", deployment="blue"))[0] == 200
+    text = await platform.get_logs("ep-logs", "blue", lines=400)
+    lines = text.splitlines()
+    assert any(line.startswith("[blue-1] ") for line in lines)
+    assert any(line.startswith("[blue-2] ") for line in lines)
+    assert sum("echo init logs-v1" in line for line in lines) == 2
+    assert sum("POST /score 200" in line for line in lines) >= 4
+    last = await platform.get_logs("ep-logs", "blue", lines=3)
+    assert len(last.splitlines()) == 3
+    assert all(line.startswith(("[blue-1] ", "[blue-2] ")) for line in last.splitlines())
+    storage = await platform.get_logs("ep-logs", "blue", container="storage-initializer")
+    assert f"Copying model {model}" in storage
+    assert "AZUREML_MODEL_DIR=" in storage
+    assert "storage-initializer" in storage
+
+
+async def test_a_conda_environment_runs_in_its_own_cached_venv(
+    platform: Platform, home: Path, sources: Path
+) -> None:
+    code = echo_code(sources / "code-conda")
+    await platform.create_or_update_endpoint(EndpointSpec(name="ep-conda"))
+    # numpy is one of the platform's own packages: found through the layered venv, no download.
+    conda = {"name": "echo-env", "dependencies": ["pip", {"pip": ["numpy"]}]}
+    spec = replace(
+        deployment_spec("ep-conda", "blue", code), environment=EnvironmentSpec(conda_file=conda)
+    )
+    progress = Progress()
+    await platform.create_or_update_deployment(spec, progress=progress)
+    _status, body, _ = await score(platform, "ep-conda", deployment="blue")
+    prefix = Path(body["prefix"])
+    assert prefix.parent == home / "envs"
+    assert any(line.startswith("Environment ") and str(prefix) in line for line in progress.lines)
+    storage = await platform.get_logs("ep-conda", "blue", container="storage-initializer")
+    assert "ready in" in storage
+    # A second deployment of the same environment uses the cache.
+    progress = Progress()
+    await platform.create_or_update_deployment(replace(spec, name="green"), progress=progress)
+    assert any("is cached" in line for line in progress.lines)
+    _status, body, _ = await score(platform, "ep-conda", deployment="green")
+    assert Path(body["prefix"]) == prefix
+
+
+async def test_without_a_conda_file_the_platform_python_runs_with_a_warning(
+    platform: Platform, sources: Path
+) -> None:
+    code = echo_code(sources / "code-registered-env")
+    await platform.create_or_update_endpoint(EndpointSpec(name="ep-reg-env"))
+    spec = replace(
+        deployment_spec("ep-reg-env", "blue", code),
+        environment=EnvironmentSpec(registered="recommendation-env:1"),
+    )
+    progress = Progress()
+    await platform.create_or_update_deployment(spec, progress=progress)
+    warning = [line for line in progress.lines if "azureml:recommendation-env:1" in line]
+    assert warning and "platform's interpreter" in warning[0]
+    _status, body, _ = await score(platform, "ep-reg-env", deployment="blue")
+    assert body["prefix"] == sys.prefix
+
+
+async def test_conda_only_packages_are_refused_before_anything_runs(
+    platform: Platform, home: Path, sources: Path
+) -> None:
+    code = echo_code(sources / "code-conda-only")
+    await platform.create_or_update_endpoint(EndpointSpec(name="ep-conda-only"))
+    conda = {"dependencies": ["cudatoolkit=11.8"]}
+    spec = replace(
+        deployment_spec("ep-conda-only", "blue", code),
+        environment=EnvironmentSpec(conda_file=conda),
+    )
+    with pytest.raises(SpecError, match="cudatoolkit"):
+        await platform.create_or_update_deployment(spec)
+    assert await platform.list_deployments("ep-conda-only") == []
+    assert not (home / "deployments" / "ep-conda-only").exists()

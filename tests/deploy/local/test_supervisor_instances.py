@@ -1,0 +1,231 @@
+"""Supervisor and Instance with real azmlinfsrv processes: readiness, failures, stop, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+from deploy.errors import DeploymentFailedError
+from deploy.local.instance import Instance, InstanceConfig
+from deploy.local.launcher import probe
+from deploy.local.logs import DeploymentLogs
+from deploy.local.staging import instance_config
+from deploy.local.supervisor import InstanceNames, Supervisor
+from deploy.types import ProbeSettings
+from tests.deploy.local.platform_kit import (
+    BROKEN_INIT,
+    READINESS,
+    Progress,
+    deployment_spec,
+    echo_code,
+    wait_for,
+    write_code,
+)
+
+
+def _config(code: Path, tmp_path: Path, **probes: ProbeSettings) -> InstanceConfig:
+    spec = deployment_spec("ep-sup", "blue", code, **probes)  # type: ignore[arg-type]
+    config = instance_config(spec, folder=tmp_path / "gen", model_dir=None, python=sys.executable)
+    # Run the code folder in place (no staging here).
+    return InstanceConfig(
+        python=config.python,
+        entry_script=code / "score.py",
+        app_root=code,
+        environment=config.environment,
+        liveness=config.liveness,
+        readiness=config.readiness,
+        startup_timeout=config.startup_timeout,
+    )
+
+
+class _Hooks:
+    def __init__(self) -> None:
+        self.running: dict[int, str] = {}
+        self.ended: list[int] = []
+
+    def spawned(self, instance: Instance, pid: int, _created: float) -> None:
+        self.running[pid] = instance.name
+
+    def gone(self, pid: int) -> None:
+        self.running.pop(pid, None)
+        self.ended.append(pid)
+
+
+def _supervisor(config: InstanceConfig, tmp_path: Path, hooks: _Hooks) -> Supervisor:
+    changes: list[int] = []
+    supervisor = Supervisor(
+        deployment="blue",
+        config=config,
+        logs=DeploymentLogs(folder=tmp_path / "logs"),
+        names=InstanceNames("blue"),
+        on_change=lambda: changes.append(1),
+        spawn_hooks=(hooks.spawned, hooks.gone),
+    )
+    return supervisor
+
+
+def _get(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return int(response.status), response.read().decode()
+
+
+def test_names_are_unique_among_live_instances() -> None:
+    names = InstanceNames("blue")
+    assert [names.take(), names.take(), names.take()] == ["blue-1", "blue-2", "blue-3"]
+    names.release("blue-2")
+    assert names.take() == "blue-2"
+    assert names.take() == "blue-4"
+
+
+async def test_start_waits_for_readiness_then_stop_ends_every_process(tmp_path: Path) -> None:
+    code = echo_code(tmp_path / "code")
+    # Readiness starts late: the instance must stay out of rotation until it passes.
+    late = ProbeSettings(initial_delay=3, period=0.5, timeout=1, failure_threshold=2)
+    hooks = _Hooks()
+    supervisor = _supervisor(_config(code, tmp_path, readiness=late), tmp_path, hooks)
+    progress = Progress()
+    task = asyncio.create_task(supervisor.start(2, progress=progress))
+    try:
+        await wait_for(lambda: len(hooks.running) == 2, what="two processes")
+        for instance in supervisor.instances:
+            await _until_healthy(instance)
+        # The servers answer, but readiness has not passed yet: not in rotation.
+        assert not task.done()
+        assert supervisor.upstreams() == ()
+        await task
+        upstreams = supervisor.upstreams()
+        assert sorted(u.instance for u in upstreams) == ["blue-1", "blue-2"]
+        status, body = _get(upstreams[0].url + "/")
+        assert (status, body) == (200, "Healthy")
+        for listener in _listeners(hooks.running):
+            assert listener == "127.0.0.1"
+        assert "Instance blue-1 ready" in progress.text()
+        assert "(2/2)" in progress.text()
+    finally:
+        pids = list(hooks.running)
+        await supervisor.stop()
+    assert supervisor.instances == ()
+    assert hooks.running == {}
+    assert sorted(hooks.ended) == sorted(pids)
+    for pid in pids:
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+
+
+async def test_init_failure_fails_start_with_the_instance_log(tmp_path: Path) -> None:
+    code = write_code(tmp_path / "code", BROKEN_INIT)
+    hooks = _Hooks()
+    supervisor = _supervisor(_config(code, tmp_path), tmp_path, hooks)
+    with pytest.raises(DeploymentFailedError) as failed:
+        await supervisor.start(1)
+    error = failed.value
+    assert "blue-1" in error.message
+    assert "exited with code 3" in error.message
+    assert any("flightdeck-init-marker" in line for line in error.log_lines)
+    assert any("loading weights from" in line for line in error.log_lines)
+    # Nothing half-started survives; the name is free again.
+    assert supervisor.instances == ()
+    assert hooks.running == {}
+    assert len(hooks.ended) == 1
+    assert InstanceNames("blue").take() == "blue-1"
+
+
+async def test_scale_up_and_down(tmp_path: Path) -> None:
+    code = echo_code(tmp_path / "code")
+    hooks = _Hooks()
+    supervisor = _supervisor(_config(code, tmp_path), tmp_path, hooks)
+    try:
+        await supervisor.start(1)
+        first = supervisor.instances[0].pid
+        await supervisor.scale(3)
+        assert [i.name for i in supervisor.instances] == ["blue-1", "blue-2", "blue-3"]
+        assert len(supervisor.upstreams()) == 3
+        await supervisor.scale(1)
+        assert [i.name for i in supervisor.instances] == ["blue-1"]
+        assert supervisor.instances[0].pid == first  # the survivor was not restarted
+        assert len(hooks.running) == 1
+    finally:
+        await supervisor.stop()
+    assert hooks.running == {}
+
+
+async def test_a_killed_process_is_restarted_with_back_off(tmp_path: Path) -> None:
+    code = echo_code(tmp_path / "code")
+    hooks = _Hooks()
+    supervisor = _supervisor(_config(code, tmp_path), tmp_path, hooks)
+    try:
+        await supervisor.start(1)
+        instance = supervisor.instances[0]
+        pauses = []
+        for expected_restarts in (1, 2):
+            old = instance.pid
+            assert old is not None
+            killed = time.monotonic()
+            os.killpg(old, signal.SIGKILL)
+            await wait_for(lambda: not instance.ready, what="leaving rotation")
+            assert supervisor.upstreams() == ()
+            await wait_for(lambda old=old: instance.pid not in (None, old), what="a new process")
+            pauses.append(time.monotonic() - killed)
+            await wait_for(lambda: instance.ready, what="ready again")
+            assert instance.restarts == expected_restarts
+            assert len(supervisor.upstreams()) == 1
+        # Back-off: 0.5 s before the first restart, 1 s before the second.
+        assert pauses[0] >= 0.5
+        assert pauses[1] >= 1.0
+    finally:
+        await supervisor.stop()
+    assert hooks.running == {}
+
+
+async def test_a_hung_instance_leaves_rotation_and_is_restarted_by_liveness(
+    tmp_path: Path,
+) -> None:
+    code = echo_code(tmp_path / "code")
+    liveness = ProbeSettings(initial_delay=0.5, period=0.5, timeout=0.5, failure_threshold=3)
+    hooks = _Hooks()
+    config = _config(code, tmp_path, liveness=liveness, readiness=READINESS)
+    supervisor = _supervisor(config, tmp_path, hooks)
+    try:
+        await supervisor.start(1)
+        instance = supervisor.instances[0]
+        hung = instance.pid
+        assert hung is not None
+        os.killpg(hung, signal.SIGSTOP)  # alive but unresponsive
+        await wait_for(lambda: not instance.ready, what="readiness to fail")
+        assert supervisor.upstreams() == ()
+        await wait_for(lambda: instance.pid not in (None, hung), what="a liveness restart")
+        await wait_for(lambda: instance.ready, what="ready again")
+        assert instance.restarts == 1
+        assert hung not in hooks.running
+        assert not psutil.pid_exists(hung) or psutil.Process(hung).status() == "zombie"
+    finally:
+        await supervisor.stop()
+    assert hooks.running == {}
+
+
+async def _until_healthy(instance: Instance) -> None:
+    """Poll the server itself (not the platform's probes) until ``GET /`` answers."""
+    deadline = time.monotonic() + 20
+    while True:
+        url = instance.url
+        if url is not None and await probe(int(url.rsplit(":", 1)[1]), 1.0):
+            return
+        assert time.monotonic() < deadline, f"{instance.name} never answered"
+        await asyncio.sleep(0.05)
+
+
+def _listeners(pids: dict[int, str]) -> list[str]:
+    addresses = []
+    for pid in pids:
+        for conn in psutil.Process(pid).net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN:
+                addresses.append(conn.laddr.ip)
+    assert addresses, "no listening socket found"
+    return addresses

@@ -1,0 +1,87 @@
+"""End to end against the real inference server: swagger sample input, then a short load test."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from loadtest import LoadTestPlan, run_load_test, sample_input_from_swagger
+
+SCORE_PY = """
+import numpy as np
+from inference_schema.parameter_types.numpy_parameter_type import NumpyParameterType
+from inference_schema.schema_decorators import input_schema, output_schema
+
+
+def init():
+    pass
+
+
+@input_schema("data", NumpyParameterType(np.array([[1.0, 2.0, 3.0, 4.0, 5.0]])))
+@output_schema(NumpyParameterType(np.array([[0.1, 0.9]])))
+def run(data):
+    return {"predictions": [[0.1, 0.9]] * len(data)}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def scoring_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    azmlinfsrv = Path(sys.executable).with_name("azmlinfsrv")
+    if not azmlinfsrv.exists() and shutil.which("azmlinfsrv") is None:
+        pytest.skip("azmlinfsrv (azureml-inference-server-http) is not installed")
+    code = tmp_path_factory.mktemp("code")
+    (code / "score.py").write_text(SCORE_PY)
+    port = free_port()
+    process = subprocess.Popen(
+        [str(azmlinfsrv), "--entry_script", str(code / "score.py"), "--port", str(port)],
+        cwd=code,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/", timeout=2):
+                    break
+            except OSError:  # refused, reset or timed out (URLError is an OSError)
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("azmlinfsrv did not become ready")
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())
+
+
+async def test_swagger_sample_drives_a_load_test(scoring_uri: str) -> None:
+    swagger = await asyncio.to_thread(get_json, f"{scoring_uri}/swagger.json")
+    body = sample_input_from_swagger(swagger)
+    assert json.loads(body) == {"data": [[1.0, 2.0, 3.0, 4.0, 5.0]]}
+    plan = LoadTestPlan.closed(url=f"{scoring_uri}/score", requests=50, concurrency=2, body=body)
+    result = await run_load_test(plan)
+    assert result.ok == 50, (result.status_counts, result.error_counts)
+    assert result.latency is not None and result.latency.p50 > 0

@@ -1,0 +1,265 @@
+"""A fake Azure Resource Manager behind the Azure SDK's transport hook.
+
+``FakeArm`` is an ``azure.core`` ``HttpTransport``: hand it to ``MLClient``,
+``MonitorManagementClient`` and ``MetricsClient`` (``transport=fake``) and the
+real SDK clients run against it, offline. It keeps endpoint, deployment, asset
+and autoscale state, answers with the REST API's shapes (long-running operations
+included: ``201`` + ``Azure-AsyncOperation`` for PUT, ``202`` + ``Location`` for
+DELETE and key regeneration, with ``retry-after-ms``), enforces the service's
+rules, and records every request in ``calls`` so tests can assert what the SDK
+sent (method, path, body).
+
+    fake = FakeArm()
+    ml = MLClient(FakeCredential(), fake.subscription_id, fake.resource_group,
+                  fake.workspace, transport=fake)
+    ml.online_endpoints.begin_create_or_update(endpoint).result()
+    assert fake.find("PUT", "/onlineEndpoints/ep")[0].body["properties"]["authMode"] == "Key"
+
+Faults a test can inject: ``hold()`` keeps operations in progress until
+``release()``; ``fail_next_deployment(...)`` makes a deployment's provisioning
+fail with log lines; ``forbid(action)`` answers 403 for an RBAC action;
+``reject_tokens`` answers 401; ``quota_cores`` limits cores per VM family.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from azure.core.pipeline.transport import HttpTransport
+
+from tests.support.fake_arm_http import Call, FakeResponse, Reply, arm_error
+from tests.support.fake_arm_metrics import MetricsService
+from tests.support.fake_arm_ml import MachineLearningService
+from tests.support.fake_arm_monitor import MonitorService
+
+__all__ = ["FakeArm", "Operation"]
+
+ARM_HOST = "management.azure.com"
+_STATUS = re.compile(
+    r"^/subscriptions/[^/]+/providers/Microsoft\.MachineLearningServices/locations/[^/]+"
+    r"/(mfeOperationsStatus|mfeOperationResults)/([^/]+)$",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Operation:
+    """A long-running operation: in progress for ``polls_left`` polls, then ``finish()``.
+
+    ``finish`` applies the final state and returns an error (``{"code", "message"}``)
+    when the operation fails.
+    """
+
+    id: str
+    finish: Callable[[], dict[str, str] | None]
+    polls_left: int
+    status: str = "InProgress"
+    error: dict[str, str] | None = None
+    started: float = field(default_factory=time.time)
+
+
+class FakeArm(HttpTransport):  # type: ignore[misc]
+    """The fake ARM, Azure ML and Azure Monitor services, as an SDK transport."""
+
+    def __init__(
+        self,
+        *,
+        subscription_id: str = "00000000-1111-2222-3333-444444444444",
+        resource_group: str = "rg-flightdeck",
+        workspace: str = "mlw-flightdeck",
+        location: str = "westeurope",
+        lro_polls: int = 1,
+        retry_after_ms: int = 1,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.subscription_id = subscription_id
+        self.resource_group = resource_group
+        self.workspace = workspace
+        self.location = location
+        self.lro_polls = lro_polls
+        self.retry_after_ms = retry_after_ms
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.calls: list[Call] = []
+        self.operations: dict[str, Operation] = {}
+        self.forbidden: set[str] = set()
+        self.reject_tokens = False
+        self.scoring_base_url: str | None = None
+        self._gate = threading.Event()
+        self._gate.set()
+        self._ids = itertools.count(1)
+        self.ml = MachineLearningService(self)
+        self.monitor = MonitorService(self)
+        self.metrics = MetricsService(self)
+
+    # ------------------------------------------------------------ ids
+
+    @property
+    def workspace_id(self) -> str:
+        """The workspace's ARM id."""
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace}"
+        )
+
+    def new_id(self) -> str:
+        """A fresh id for operations and generated names."""
+        return f"{next(self._ids):08d}-fake"
+
+    # ------------------------------------------------------------ faults
+
+    def hold(self) -> None:
+        """Keep every long-running operation in progress until ``release()``."""
+        self._gate.clear()
+
+    def release(self) -> None:
+        """Let held operations finish."""
+        self._gate.set()
+
+    def forbid(self, action: str) -> None:
+        """Answer 403 AuthorizationFailed for an RBAC action, e.g. ``.../write``."""
+        self.forbidden.add(action.lower())
+
+    def fail_next_deployment(
+        self, endpoint: str, deployment: str, *, message: str, log_lines: list[str]
+    ) -> None:
+        """Make the next create/update of that deployment fail, writing ``log_lines``."""
+        self.ml.failures[(endpoint, deployment)] = (message, log_lines)
+
+    # ------------------------------------------------------------ inspection
+
+    def find(self, method: str, path_suffix: str) -> list[Call]:
+        """Recorded calls with that method whose path ends with ``path_suffix``."""
+        with self.lock:
+            return [c for c in self.calls if c.method == method and c.path_endswith(path_suffix)]
+
+    def clear_calls(self) -> None:
+        """Forget the recorded calls."""
+        with self.lock:
+            self.calls.clear()
+
+    # ------------------------------------------------------------ operations
+
+    def start_operation(
+        self, finish: Callable[[], dict[str, str] | None], *, kind: str = "async"
+    ) -> dict[str, str]:
+        """Start an LRO; the headers to answer with (``async`` or ``location`` style)."""
+        op = Operation(id=self.new_id(), finish=finish, polls_left=self.lro_polls)
+        self.operations[op.id] = op
+        base = (
+            f"https://{ARM_HOST}/subscriptions/{self.subscription_id}/providers/"
+            f"Microsoft.MachineLearningServices/locations/{self.location}"
+        )
+        headers = {"retry-after-ms": str(self.retry_after_ms)}
+        if kind == "async":
+            headers["Azure-AsyncOperation"] = (
+                f"{base}/mfeOperationsStatus/{op.id}?api-version=2023-04-01-preview"
+            )
+        else:
+            headers["Location"] = f"{base}/mfeOperationResults/{op.id}?api-version=2023-04-01"
+        return headers
+
+    def _advance(self, op: Operation) -> None:
+        if op.status != "InProgress" or not self._gate.is_set():
+            return
+        if op.polls_left > 0:
+            op.polls_left -= 1
+            return
+        op.error = op.finish()
+        op.status = "Failed" if op.error else "Succeeded"
+
+    def _operation_reply(self, kind: str, op_id: str, call: Call) -> Reply:
+        op = self.operations.get(op_id)
+        if op is None:
+            return arm_error(404, "NotFound", f"Operation {op_id} not found.")
+        self._advance(op)
+        retry = {"retry-after-ms": str(self.retry_after_ms)}
+        if kind.lower() == "mfeoperationsstatus":
+            body: dict[str, Any] = {"id": call.path, "name": op.id, "status": op.status}
+            if op.error:
+                body["error"] = op.error
+            return Reply(200, body, retry)
+        if op.status == "InProgress":
+            return Reply(202, None, {**retry, "Location": call.url})
+        if op.error:
+            return Reply(400, {"error": op.error})
+        return Reply(200, None)
+
+    # ------------------------------------------------------------ transport
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> FakeArm:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        pass
+
+    def send(self, request: Any, **kwargs: Any) -> FakeResponse:
+        call = Call.from_request(request)
+        with self.lock:
+            self.calls.append(call)
+            reply = self._dispatch(call)
+        return FakeResponse(request, reply)
+
+    def _dispatch(self, call: Call) -> Reply:
+        auth = call.headers.get("authorization", "")
+        if self.reject_tokens or not auth.startswith("Bearer "):
+            return Reply(
+                401,
+                {
+                    "error": {
+                        "code": "InvalidAuthenticationToken",
+                        "message": "The access token is invalid.",
+                    }
+                },
+                {"WWW-Authenticate": 'Bearer authorization_uri="https://login.example"'},
+            )
+        action = rbac_action(call)
+        if action.lower() in self.forbidden:
+            return arm_error(
+                403,
+                "AuthorizationFailed",
+                f"The client 'flightdeck@example.com' with object id "
+                f"'11111111-2222-3333-4444-555555555555' does not have authorization to perform "
+                f"action '{action}' over scope '{call.path}' or the scope is invalid.",
+            )
+        if call.host.endswith(".metrics.monitor.azure.com"):
+            return self.metrics.metrics_batch(call)
+        if call.host != ARM_HOST:
+            return arm_error(404, "UnknownHost", f"The fake does not serve {call.host}.")
+        status = _STATUS.match(call.path)
+        if status:
+            return self._operation_reply(status.group(1), status.group(2), call)
+        if "/providers/microsoft.insights/" in call.path.lower():
+            return self.monitor.handle(call)
+        return self.ml.handle(call)
+
+
+def rbac_action(call: Call) -> str:
+    """The RBAC action a request needs, e.g. ``Microsoft.X/workspaces/onlineEndpoints/write``."""
+    if call.host.endswith(".metrics.monitor.azure.com"):
+        return "Microsoft.Insights/metrics/read"
+    path = call.path
+    marker = path.lower().rfind("/providers/")
+    if marker < 0:
+        return f"{call.method} {path}"
+    segments = path[marker + len("/providers/") :].strip("/").split("/")
+    provider, rest = segments[0], segments[1:]
+    types = rest[0::2]
+    if call.method == "POST" and len(rest) % 2 == 1:
+        return "/".join([provider, *types[:-1], types[-1], "action"]) if types else provider
+    verb = {"GET": "read", "PUT": "write", "PATCH": "write", "DELETE": "delete"}.get(
+        call.method, "action"
+    )
+    return "/".join([provider, *types, verb])

@@ -1,0 +1,295 @@
+"""The fake Azure ML resource provider (Microsoft.MachineLearningServices).
+
+Workspace, online endpoints and deployments (assets: ``fake_arm_assets``), in
+the REST API's shapes, with the service's rules: managed deployments take only
+default scale settings; traffic sums to 0 or 100 over existing deployments; a
+mirror has one target at no more than 50% that takes no live traffic; a
+deployment with traffic cannot be deleted; 20 deployments per endpoint; core
+quota per VM family; a deployment's model must be registered.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from tests.support.fake_arm_assets import AssetService, not_found
+from tests.support.fake_arm_http import Call, Reply, arm_error, system_data
+from tests.support.fake_arm_rules import NAME, deployment_problem, traffic_problem
+
+if TYPE_CHECKING:
+    from tests.support.fake_arm import FakeArm
+
+__all__ = ["MachineLearningService"]
+
+_ROUTES: list[tuple[str, str]] = [
+    (r"", "workspace"),
+    (r"/onlineEndpoints", "endpoints"),
+    (r"/onlineEndpoints/(?P<ep>[^/]+)", "endpoint"),
+    (r"/onlineEndpoints/(?P<ep>[^/]+)/(?P<verb>listKeys|regenerateKeys|token)", "endpoint_action"),
+    (r"/onlineEndpoints/(?P<ep>[^/]+)/deployments", "deployments"),
+    (r"/onlineEndpoints/(?P<ep>[^/]+)/deployments/(?P<d>[^/]+)", "deployment"),
+    (r"/onlineEndpoints/(?P<ep>[^/]+)/deployments/(?P<d>[^/]+)/getLogs", "logs"),
+    (r"/(?P<kind>codes|models|environments)", "containers"),
+    (r"/(?P<kind>codes|models|environments)/(?P<name>[^/]+)", "container"),
+    (r"/(?P<kind>codes|models|environments)/(?P<name>[^/]+)/versions", "versions"),
+    (r"/(?P<kind>codes|models|environments)/(?P<name>[^/]+)/versions/(?P<v>[^/]+)", "version"),
+]
+
+
+class MachineLearningService:
+    """State and handlers of the fake Azure ML workspace."""
+
+    def __init__(self, arm: FakeArm) -> None:
+        self.arm = arm
+        self.endpoints: dict[str, dict[str, Any]] = {}
+        self.keys: dict[str, dict[str, str]] = {}
+        self.tokens: dict[str, str] = {}
+        self.deployments: dict[str, dict[str, dict[str, Any]]] = {}
+        self.logs: dict[tuple[str, str], dict[str, list[str]]] = {}
+        self.asset_service = AssetService(arm)
+        self.assets = self.asset_service.assets
+        self.failures: dict[tuple[str, str], tuple[str, list[str]]] = {}
+        self.quota_cores = 100
+        prefix = re.escape(arm.workspace_id)
+        self._routes = [
+            (re.compile(f"^{prefix}{pattern}$", re.IGNORECASE), name) for pattern, name in _ROUTES
+        ]
+
+    # ------------------------------------------------------------ dispatch
+
+    def add_environment(self, name: str, version: str, image: str) -> None:
+        """Register an environment (as ``az ml environment create`` would have)."""
+        self.asset_service.add_environment(name, version, image)
+
+    def handle(self, call: Call) -> Reply:
+        for pattern, name in self._routes:
+            match = pattern.match(call.path)
+            if match:
+                method = f"_{name}_{call.method.lower()}"
+                handler = getattr(self, method, None) or getattr(self.asset_service, method, None)
+                if handler is None:
+                    return arm_error(405, "MethodNotAllowed", f"{call.method} {call.path}")
+                result: Reply = handler(call, **match.groupdict())
+                return result
+        return arm_error(
+            404,
+            "ResourceNotFound",
+            f"The Resource '{call.path}' under resource group "
+            f"'{self.arm.resource_group}' was not found.",
+        )
+
+    def endpoint_id(self, ep: str) -> str:
+        return f"{self.arm.workspace_id}/onlineEndpoints/{ep}"
+
+    def scoring_uri(self, ep: str) -> str:
+        if self.arm.scoring_base_url:
+            return f"{self.arm.scoring_base_url}/{ep}/score"
+        return f"https://{ep}.{self.arm.location}.inference.ml.azure.com/score"
+
+    # ------------------------------------------------------------ workspace
+
+    def _workspace_get(self, call: Call) -> Reply:
+        return Reply(
+            200,
+            {
+                "id": self.arm.workspace_id,
+                "name": self.arm.workspace,
+                "type": "Microsoft.MachineLearningServices/workspaces",
+                "location": self.arm.location,
+                "kind": "Default",
+                "properties": {
+                    "friendlyName": self.arm.workspace,
+                    "provisioningState": "Succeeded",
+                },
+            },
+        )
+
+    # ------------------------------------------------------------ endpoints
+
+    def _endpoints_get(self, call: Call) -> Reply:
+        return Reply(200, {"value": list(self.endpoints.values())})
+
+    def _endpoint_get(self, call: Call, ep: str) -> Reply:
+        if ep not in self.endpoints:
+            return not_found(self.arm, "onlineEndpoints", ep)
+        return Reply(200, self.endpoints[ep])
+
+    def _endpoint_put(self, call: Call, ep: str) -> Reply:
+        if not NAME.match(ep):
+            return arm_error(400, "BadArgument", f"Invalid endpoint name '{ep}'.")
+        props = dict(call.body.get("properties") or {})
+        existing = self.endpoints.get(ep)
+        traffic = {k: int(v) for k, v in (props.get("traffic") or {}).items()}
+        mirror = {k: int(v) for k, v in (props.get("mirrorTraffic") or {}).items()}
+        problem = traffic_problem(self, ep, traffic, mirror)
+        if problem:
+            return arm_error(400, "BadArgument", problem)
+        resource = {
+            "id": self.endpoint_id(ep),
+            "name": ep,
+            "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+            "location": self.arm.location,
+            "kind": "Managed",
+            "tags": call.body.get("tags") or {},
+            "identity": {
+                "type": "SystemAssigned",
+                "principalId": "99999999-0000-0000-0000-000000000001",
+                "tenantId": "99999999-0000-0000-0000-000000000002",
+            },
+            "properties": {
+                "authMode": props.get("authMode", "Key"),
+                "description": props.get("description"),
+                "properties": {"azureml.onlineendpointid": self.endpoint_id(ep)},
+                "scoringUri": self.scoring_uri(ep),
+                "swaggerUri": self.scoring_uri(ep).removesuffix("/score") + "/swagger.json",
+                "traffic": traffic,
+                "mirrorTraffic": mirror,
+                "publicNetworkAccess": props.get("publicNetworkAccess", "Enabled"),
+                "provisioningState": "Updating" if existing else "Creating",
+            },
+            "systemData": system_data(),
+        }
+        self.endpoints[ep] = resource
+        self.deployments.setdefault(ep, {})
+        self.keys.setdefault(ep, {"primaryKey": _key(), "secondaryKey": _key()})
+
+        def finish() -> None:
+            resource["properties"]["provisioningState"] = "Succeeded"
+
+        return Reply(201, resource, self.arm.start_operation(finish))
+
+    def _endpoint_delete(self, call: Call, ep: str) -> Reply:
+        if ep not in self.endpoints:
+            return Reply(204)
+        self.endpoints[ep]["properties"]["provisioningState"] = "Deleting"
+
+        def finish() -> None:
+            self.endpoints.pop(ep, None)
+            for name in self.deployments.pop(ep, {}):
+                self.logs.pop((ep, name), None)
+            self.keys.pop(ep, None)
+
+        return Reply(202, None, self.arm.start_operation(finish, kind="location"))
+
+    def _endpoint_action_post(self, call: Call, ep: str, verb: str) -> Reply:
+        if ep not in self.endpoints:
+            return not_found(self.arm, "onlineEndpoints", ep)
+        verb = verb.lower()
+        auth = self.endpoints[ep]["properties"]["authMode"]
+        if verb == "token":
+            if auth != "AMLToken":
+                return arm_error(400, "BadArgument", "This endpoint does not use AMLToken.")
+            token = self.tokens[ep] = _key()
+            now = int(self.arm.clock())
+            return Reply(
+                200,
+                {
+                    "accessToken": token,
+                    "expiryTimeUtc": now + 3600,
+                    "refreshAfterTimeUtc": now + 1800,
+                    "tokenType": "Bearer",
+                },
+            )
+        if auth != "Key":
+            return arm_error(400, "BadArgument", "This endpoint does not use keys.")
+        if verb == "listkeys":
+            return Reply(200, dict(self.keys[ep]))
+        which = "primaryKey" if call.body.get("keyType") == "Primary" else "secondaryKey"
+
+        def finish() -> None:
+            self.keys[ep][which] = _key()
+
+        return Reply(202, None, self.arm.start_operation(finish, kind="location"))
+
+    # ------------------------------------------------------------ deployments
+
+    def _deployments_get(self, call: Call, ep: str) -> Reply:
+        if ep not in self.endpoints:
+            return not_found(self.arm, "onlineEndpoints", ep)
+        return Reply(200, {"value": list(self.deployments[ep].values())})
+
+    def _deployment_get(self, call: Call, ep: str, d: str) -> Reply:
+        found = self.deployments.get(ep, {}).get(d)
+        if found is None:
+            return not_found(self.arm, "onlineEndpoints/deployments", f"{ep}/{d}")
+        return Reply(200, found)
+
+    def _deployment_put(self, call: Call, ep: str, d: str) -> Reply:
+        if ep not in self.endpoints:
+            return not_found(self.arm, "onlineEndpoints", ep)
+        if not NAME.match(d):
+            return arm_error(400, "BadArgument", f"Invalid deployment name '{d}'.")
+        props = dict(call.body.get("properties") or {})
+        sku = dict(call.body.get("sku") or {"name": "Default", "capacity": 1})
+        problem = deployment_problem(self, ep, d, props, int(sku.get("capacity") or 0))
+        if problem:
+            return problem
+        props.setdefault("scaleSettings", {"scaleType": "Default"})
+        existing = self.deployments[ep].get(d)
+        props["provisioningState"] = "Updating" if existing else "Creating"
+        resource = {
+            "id": f"{self.endpoint_id(ep)}/deployments/{d}",
+            "name": d,
+            "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments",
+            "location": self.arm.location,
+            "kind": "Managed",
+            "tags": call.body.get("tags") or {},
+            "sku": sku,
+            "properties": props,
+            "systemData": system_data(),
+        }
+        self.deployments[ep][d] = resource
+        failure = self.failures.pop((ep, d), None)
+
+        def finish() -> dict[str, str] | None:
+            logs = self.logs.setdefault((ep, d), {"StorageInitializer": [], "InferenceServer": []})
+            logs["StorageInitializer"] += [
+                f"Downloading model {props.get('model')}",
+                "Model download complete.",
+            ]
+            if failure:
+                props["provisioningState"] = "Failed"
+                logs["InferenceServer"] += failure[1]
+                return {"code": "ResourceNotReady", "message": failure[0]}
+            logs["InferenceServer"] += [
+                "Azure ML Inferencing HTTP server v1.5.1",
+                f"Scoring script: {(props.get('codeConfiguration') or {}).get('scoringScript')}",
+                "Users's init has completed successfully",
+                "Listening at: http://0.0.0.0:31311",
+            ]
+            props["provisioningState"] = "Succeeded"
+            return None
+
+        return Reply(201, resource, self.arm.start_operation(finish))
+
+    def _deployment_delete(self, call: Call, ep: str, d: str) -> Reply:
+        if d not in self.deployments.get(ep, {}):
+            return Reply(204)
+        props = self.endpoints[ep]["properties"]
+        if props["traffic"].get(d, 0) > 0 or props["mirrorTraffic"].get(d, 0) > 0:
+            return arm_error(
+                400,
+                "BadArgument",
+                f"Deployment '{d}' has traffic on endpoint '{ep}' and cannot be deleted.",
+            )
+        self.deployments[ep][d]["properties"]["provisioningState"] = "Deleting"
+
+        def finish() -> None:
+            self.deployments.get(ep, {}).pop(d, None)
+            self.logs.pop((ep, d), None)
+
+        return Reply(202, None, self.arm.start_operation(finish, kind="location"))
+
+    def _logs_post(self, call: Call, ep: str, d: str) -> Reply:
+        if d not in self.deployments.get(ep, {}):
+            return not_found(self.arm, "onlineEndpoints/deployments", f"{ep}/{d}")
+        container = call.body.get("containerType") or "InferenceServer"
+        lines = self.logs.get((ep, d), {}).get(container, [])
+        tail = int(call.body.get("tail") or len(lines))
+        return Reply(200, {"content": "\n".join(lines[-tail:] if tail else [])})
+
+
+def _key() -> str:
+    return secrets.token_urlsafe(24)
