@@ -10,11 +10,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
+from alerts import messages
 from deploy.types import MinuteMetrics
 
-__all__ = ["DEFAULT_RULES", "Rule", "RuleKind"]
+__all__ = ["DEFAULT_RULES", "MODEL_FAILURES", "Rule", "RuleKind"]
 
 RuleKind = Literal["latency_p99", "error_rate", "no_traffic"]
+
+#: Status codes the scoring URI answers when the model failed: 408 (it took longer than
+#: ``request_timeout_ms``) and 424 (it answered non-200). Counted as errors like 5xx.
+MODEL_FAILURES: tuple[str, ...] = ("408", "424")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,8 +27,11 @@ class Rule:
     """One condition watched on every deployment of an endpoint.
 
     - ``latency_p99``: RequestLatency_P99 above ``threshold`` milliseconds;
-    - ``error_rate``: 5xx (and 4xx when ``include_4xx``) above ``threshold`` percent
-      of the requests (no requests, no error rate);
+    - ``error_rate``: failed requests above ``threshold`` percent of the requests (no
+      requests, no error rate). Failed: 5xx, and the endpoint's answers for a failing
+      model, 424 (the model answered non-200) and 408 (the model timed out), which are
+      what a model's own 500 becomes at the scoring URI (``MODEL_FAILURES``); every
+      other 4xx too when ``include_4xx``;
     - ``no_traffic``: no request at all (``threshold`` is ignored).
     """
 
@@ -40,8 +48,14 @@ class Rule:
             return float(metrics.requests)
         if metrics.requests == 0:
             return None
-        errors = metrics.errors_5xx + (metrics.errors_4xx if self.include_4xx else 0)
-        return 100.0 * errors / metrics.requests
+        return 100.0 * self.errors(metrics) / metrics.requests
+
+    def errors(self, metrics: MinuteMetrics) -> int:
+        """How many of ``metrics``' requests count as failed for an ``error_rate`` rule."""
+        if self.include_4xx:
+            return metrics.errors_5xx + metrics.errors_4xx
+        by_status = metrics.requests_by_status
+        return metrics.errors_5xx + sum(by_status.get(code, 0) for code in MODEL_FAILURES)
 
     def breached(self, value: float | None) -> bool:
         """True when ``value`` (from ``measure``) violates the rule."""
@@ -57,13 +71,33 @@ class Rule:
         if self.kind == "latency_p99":
             return f"P99 latency > {self.threshold:g} ms for {span}"
         if self.kind == "error_rate":
-            which = "5xx+4xx" if self.include_4xx else "5xx"
+            which = "5xx+4xx" if self.include_4xx else "5xx, 408, 424"
             return f"error rate ({which}) > {self.threshold:g}% for {span}"
         return f"no traffic for {span}"
 
     def unit(self) -> str:
         """The unit of the rule's value."""
         return {"latency_p99": "ms", "error_rate": "%", "no_traffic": "requests"}[self.kind]
+
+    def label(self) -> str:
+        """What is measured, e.g. ``P99 latency``."""
+        return messages.RULE_LABELS[self.kind]
+
+    def format_value(self, value: float | None) -> str:
+        """A value of this rule for people, e.g. ``742 ms``, ``3.2%``, ``0 requests``."""
+        if value is None:
+            return messages.NO_DATA
+        if self.kind == "latency_p99":
+            return f"{value:,.0f} ms"
+        if self.kind == "error_rate":
+            return f"{value:.3g}%"
+        return f"{value:,.0f} requests"
+
+    def format_threshold(self) -> str:
+        """The threshold for people, e.g. ``500 ms``; for ``no_traffic``, ``no requests``."""
+        if self.kind == "no_traffic":
+            return messages.NO_REQUESTS
+        return self.format_value(self.threshold)
 
 
 def _span(duration: timedelta) -> str:

@@ -6,6 +6,11 @@
 ``reminder`` every repeat interval while it fires (unless acknowledged or
 silenced), ``resolved`` once when it clears. It reads no clock and keeps no
 state of its own, so it is tested with fixed datetimes.
+
+A silence holds back the ``firing`` notice too: an alert that started firing while
+silenced is announced (``firing``) at the first observation after the silence ends
+if it still fires, and clears without a ``resolved`` notice if nobody was told it
+fired (``last_notified_at`` is ``None`` until something was announced).
 """
 
 from __future__ import annotations
@@ -48,9 +53,17 @@ class AlertState:
     value: float | None = None
     peak: float | None = None
     acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
     silenced_until: datetime | None = None
+    silenced_by: str | None = None
     channel: str | None = None
     message_ts: str | None = None
+    #: What a failing metrics source said (source alerts only).
+    detail: str | None = None
+
+    def silenced(self, now: datetime) -> bool:
+        """True while a silence is on."""
+        return self.silenced_until is not None and now < self.silenced_until
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,6 +96,8 @@ def evaluate(
             resolved_at=None,
             peak=value,
             acknowledged_by=None,
+            acknowledged_at=None,
+            last_notified_at=None,
             message_ts=None,
         )
         previous = state
@@ -93,26 +108,24 @@ def evaluate(
         peak = _peak(previous.peak, value)
         if now - since < rule.duration:
             return Decision(state=replace(state, status="pending", since=since, peak=peak))
-        firing = replace(
-            state, status="firing", since=since, fired_at=now, last_notified_at=now, peak=peak
-        )
-        return Decision(state=firing, notice=None if _silenced(previous, now) else "firing")
+        firing = replace(state, status="firing", since=since, fired_at=now, peak=peak)
+        if previous.silenced(now):
+            return Decision(state=replace(firing, last_notified_at=None))
+        return Decision(state=replace(firing, last_notified_at=now), notice="firing")
     # firing
     if not breached:
-        return Decision(
-            state=replace(state, status="resolved", resolved_at=now, last_notified_at=now),
-            notice="resolved",
-        )
+        resolved = replace(state, status="resolved", resolved_at=now)
+        if previous.last_notified_at is None:  # nobody was told it fired
+            return Decision(state=resolved)
+        return Decision(state=replace(resolved, last_notified_at=now), notice="resolved")
     state = replace(state, peak=_peak(previous.peak, value))
-    quiet = previous.acknowledged_by is not None or _silenced(previous, now)
-    last = previous.last_notified_at or previous.fired_at or now
-    if quiet or now - last < repeat_interval:
+    if previous.acknowledged_by is not None or previous.silenced(now):
+        return Decision(state=state)
+    if previous.last_notified_at is None:  # held back by a silence that has ended
+        return Decision(state=replace(state, last_notified_at=now), notice="firing")
+    if now - previous.last_notified_at < repeat_interval:
         return Decision(state=state)
     return Decision(state=replace(state, last_notified_at=now), notice="reminder")
-
-
-def _silenced(state: AlertState, now: datetime) -> bool:
-    return state.silenced_until is not None and now < state.silenced_until
 
 
 def _peak(peak: float | None, value: float | None) -> float | None:

@@ -3,6 +3,8 @@
 Each step is the real ``flightdeck`` command in a subprocess (so Python start-up and
 imports count, as they do for a user), on a fresh tmp home, ports on 127.0.0.1:
 
+- start-up alone (``flightdeck --help``) and loading a spec with azure-ai-ml (a
+  fresh interpreter), the fixed costs inside every command below that takes ``--file``;
 - ``local up`` (cold, empty home) and ``local up`` again (already running);
 - ``online-endpoint create``; ``online-deployment create`` of blue (1 instance) and
   green (1 instance), with the example's model and scoring code and short probes;
@@ -67,6 +69,10 @@ def _run(home: Path, *args: str) -> None:
         raise SystemExit(f"flightdeck {' '.join(args)} failed:\n{done.stderr}")
 
 
+def _python(code: str) -> None:
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
 def _timed(step: Callable[[], None]) -> float:
     started = time.perf_counter()
     step()
@@ -81,6 +87,15 @@ def one_run() -> dict[str, float]:
     blue, green = _deployment(root, "blue", "v1"), _deployment(root, "green", "v2")
     ep = ["-e", "product-recommender"]
     steps: list[tuple[str, Callable[[], None]]] = [
+        ("flightdeck --help (start-up only)", lambda: _run(home, "--help")),
+        (
+            "load endpoint.yml (azure-ai-ml)",
+            lambda: _python(
+                "from deploy.specs import load_endpoint_spec as f; f({!r})".format(
+                    str(EXAMPLE / "endpoint.yml")
+                )
+            ),
+        ),
         ("local up (cold)", lambda: _run(home, "local", "up", *ports)),
         ("local up (running)", lambda: _run(home, "local", "up", *ports)),
         (

@@ -8,14 +8,21 @@ edge (``bot.guard``) and the user gets a short generic message.
      ├── ConfigError        the config file is invalid: names the file, the key and the reason
      ├── AccessDeniedError  the access policy does not grant the user this
      ├── SlackError         Slack refused a call the user can fix (the bot is not in the channel)
-     └── ApprovalStateError a click on a request decided or expired (its message is mrkdwn)
+     ├── ApprovalStateError a click on a request decided or expired (its message is mrkdwn)
+     └── AlertStateError    a click on an alert that moved on (resolved, acknowledged already)
 """
 
 from __future__ import annotations
 
 from deploy.errors import FlightdeckError
 
-__all__ = ["AccessDeniedError", "ApprovalStateError", "ConfigError", "SlackError"]
+__all__ = [
+    "AccessDeniedError",
+    "AlertStateError",
+    "ApprovalStateError",
+    "ConfigError",
+    "SlackError",
+]
 
 
 class ConfigError(FlightdeckError):
@@ -40,5 +47,13 @@ class ApprovalStateError(FlightdeckError):
     """The request was decided already, or expired. The message holds mentions and dates."""
 
     code = "approval_state"
+    #: The message is Slack mrkdwn already (mentions, dates): shown without escaping.
+    mrkdwn = True
+
+
+class AlertStateError(FlightdeckError):
+    """A click on an alert that has moved on. The message holds mentions and dates."""
+
+    code = "alert_state"
     #: The message is Slack mrkdwn already (mentions, dates): shown without escaping.
     mrkdwn = True

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot import messages
-from bot.errors import AccessDeniedError, ApprovalStateError
+from bot.errors import AccessDeniedError, AlertStateError, ApprovalStateError
 from bot.services import Services
 from bot.slack_io import Origin
 from commands.blocks import section
@@ -43,7 +43,13 @@ def result_for(error: FlightdeckError) -> str:
     if isinstance(error, AccessDeniedError):
         return "denied"
     if isinstance(
-        error, UsageError | ValidationError | NotFoundError | SpecError | ApprovalStateError
+        error,
+        UsageError
+        | ValidationError
+        | NotFoundError
+        | SpecError
+        | ApprovalStateError
+        | AlertStateError,
     ):
         return "invalid"
     return "failed"

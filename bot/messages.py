@@ -79,6 +79,21 @@ APPROVAL_UNKNOWN = "This request is unknown to Flightdeck (was its database rese
 APPROVAL_TOO_LATE = "This request expired at {at}: nothing changed. Ask for it again."
 APPROVAL_ALREADY = "This request was already {status} by <@{user}> at {at}: nothing changed."
 
+# ---------------------------------------------------------------- alerts
+
+ALERT_UNKNOWN = "This alert is unknown to Flightdeck (was its database reset?). Nothing was done."
+ALERT_OLD_MESSAGE = (
+    "This message is about an earlier episode of the alert; use the latest one. Nothing was done."
+)
+ALERT_NOT_FIRING = "This alert is {status} now: nothing to {what}."
+ALERT_ALREADY_ACKED = "Already acknowledged by <@{user}> at {at}."
+ALERT_WHAT = {"acknowledge": "acknowledge", "silence": "silence"}
+ALERT_DENIED = (
+    "You may not acknowledge or silence alerts: `access.deployers` and `access.approvers` grant "
+    "it, and your user ID `{user}` matches neither. Ask whoever runs Flightdeck to add you."
+)
+ALERT_SILENCED_UNTIL = "Silenced until {until}: no messages about it until then."
+
 # ---------------------------------------------------------------- config
 
 CONFIG_NOT_FOUND = "Config file {path} not found."
@@ -95,4 +110,8 @@ CONFIG_BAD_ENTRY = (
 MISSING_ENV = "{name} is not set: export it (see the README's Slack setup)."
 BAD_APP_TOKEN = "SLACK_APP_TOKEN must be an app-level token starting with xapp-."
 SOCKET_MODE_READY = "Flightdeck is connected to Slack in Socket Mode."
+ALERTS_WATCHING = (
+    "Alerts: polling every endpoint's metrics every {poll}, posting to {channel} (rules: {rules})."
+)
+ALERTS_OFF = "Alerts are off (no alerts: section with a channel in the config file)."
 HTTP_READY = "Flightdeck listens on http://{host}:{port}{path}"

@@ -5,8 +5,9 @@
     await runner.cleanup()
 
 ``serve`` is what ``flightdeck serve`` runs: Socket Mode when an app token is set,
-HTTP otherwise, until ``stop`` is set (SIGINT/SIGTERM); then the bot's work in
-flight is given a deadline to finish.
+HTTP otherwise, with the alert watcher's scheduler (when alerts are configured),
+until ``stop`` is set (SIGINT/SIGTERM); then the bot's work in flight is given a
+deadline to finish.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 from bot import messages
+from bot.alert_watch import watching_alerts
 from bot.app import build_app, build_client
 from bot.approval_flow import expire_overdue
 from bot.config import Settings, SlackSecrets
@@ -104,7 +106,8 @@ async def serve(
             runner, bound = await start_http(app, host=host, port=port)
             announce(messages.HTTP_READY.format(host=host, port=bound, path=EVENTS_PATH))
         sweeper = asyncio.create_task(_expire_every(services, stop), name="expire approvals")
-        await stop.wait()
+        async with watching_alerts(services, announce=announce):
+            await stop.wait()
     finally:
         stop.set()
         if sweeper is not None:

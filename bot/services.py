@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from alerts.settings import AlertSettings, parse_alert_settings
+from alerts.store import AlertStore
 from bot.access import AccessPolicy, Directory, SlackDirectory
 from bot.approvals import ApprovalStore
 from bot.audit import AuditLog
@@ -46,6 +48,9 @@ class Services:
     deliveries: DeliveryLog
     tasks: BackgroundTasks
     clock: Callable[[], datetime]
+    alert_store: AlertStore
+    #: ``None`` when the config has no ``alerts:`` section (alerts off).
+    alert_settings: AlertSettings | None = None
     #: Seconds between two updates of a progress message.
     progress_interval: float = 1.0
 
@@ -61,9 +66,15 @@ class Services:
         directory: Directory | None = None,
         progress_interval: float = 1.0,
     ) -> Services:
-        """Wire the collaborators; the database's tables are created when missing."""
+        """Wire the collaborators; the database's tables are created when missing.
+
+        The ``alerts:`` section is read here: ``AlertConfigError`` naming the key.
+        """
+        alert_settings = parse_alert_settings(settings.alerts, source=settings.source)
         database = db or Database(url=settings.database())
         database.create_all()
+        alert_store = AlertStore(engine=database.engine, clock=clock)
+        alert_store.create_all()
         return cls(
             settings=settings,
             backend=backend,
@@ -78,5 +89,7 @@ class Services:
             deliveries=DeliveryLog(db=database, clock=clock),
             tasks=BackgroundTasks(),
             clock=clock,
+            alert_store=alert_store,
+            alert_settings=alert_settings,
             progress_interval=progress_interval,
         )

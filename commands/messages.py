@@ -46,6 +46,13 @@ LOADTEST_HELP = """\
 Load testing from Slack is not available in this version yet; \
 the command is registered so that Slack knows it."""
 
+ALERTS_HELP = """\
+*/alerts*: what is firing, acknowledged, pending and silenced, per endpoint (only you see it).
+`/alerts [<endpoint>]`  every watched endpoint, or one.
+Alert messages have buttons: Acknowledge (stops the reminders), Silence 1 h / 4 h, and \
+Shift traffic away (asks for approval to move the deployment's traffic to the others).
+Example: `/alerts product-recommender`"""
+
 # ---------------------------------------------------------------- arguments
 
 UNBALANCED_QUOTES = "A quote is not closed."
@@ -150,3 +157,92 @@ LOGS_EMPTY = "No log lines yet."
 LOGS_NO_MATCH = "No line matches."
 LOGS_CUT = "… {count} earlier line(s) in the file"
 LOGS_AS_FILE = "(too long for a message: the end below, all of it in the file)"
+
+# ---------------------------------------------------------------- alerts
+
+ALERT_TITLE = "{label} alert on {endpoint}"
+ALERT_SHARE = "{share}% of traffic"
+ALERT_FIRING = (
+    ":red_circle: *Firing* · deployment *{deployment}* ({share})\n"
+    "{label} *{value}*, above the {threshold} threshold since {since}."
+)
+ALERT_FIRING_NO_TRAFFIC = (
+    ":red_circle: *Firing* · deployment *{deployment}* ({share})\n"
+    "No requests answered since {since}."
+)
+ALERT_RESOLVED = (
+    ":large_green_circle: *Resolved* · deployment *{deployment}*\n"
+    "{label} back to *{value}* (threshold {threshold}) at {at}, after firing for {span}."
+)
+ALERT_RESOLVED_QUIET = (
+    ":large_green_circle: *Resolved* · deployment *{deployment}*\n"
+    "No requests since the last poll, so no {label_lower} to judge, at {at}; "
+    "it fired for {span}."
+)
+ALERT_RESOLVED_TRAFFIC = (
+    ":large_green_circle: *Resolved* · deployment *{deployment}*\n"
+    "Requests again at {at}, after {span} without."
+)
+ALERT_RULE = "Rule: {rule} · peak {peak}"
+ALERT_RULE_ONLY = "Rule: {rule}"
+ALERT_ACKNOWLEDGED = ":white_check_mark: Acknowledged by <@{user}> at {at}."
+ALERT_SILENCED = ":hourglass: Silenced by <@{user}> until {until}."
+ALERT_REMINDER = (
+    ":red_circle: Still firing after {span}: {label} *{value}* (threshold {threshold}) on "
+    "*{deployment}* ({share})."
+)
+ALERT_REMINDER_NO_TRAFFIC = (
+    ":red_circle: Still firing after {span}: no requests on *{deployment}* ({share})."
+)
+ALERT_RESOLVED_REPLY = ":large_green_circle: Resolved at {at}, after firing for {span}: {what}."
+ALERT_RESOLVED_VALUE = "{label} {value} (threshold {threshold})"
+ALERT_RESOLVED_NO_DATA = "no requests to judge"
+ALERT_TEXT_FIRING = "{label} alert firing on {endpoint}/{deployment}: {value} > {threshold}"
+ALERT_TEXT_RESOLVED = "Resolved: {label} alert on {endpoint}/{deployment}"
+ALERT_ACK_BUTTON = "Acknowledge"
+ALERT_SILENCE_BUTTON = "Silence {hours} h"
+ALERT_SHIFT_BUTTON = "Shift traffic away"
+ALERT_SHIFT_CONFIRM_TITLE = "Shift traffic away?"
+ALERT_SHIFT_CONFIRM = (
+    "Ask for approval to move {deployment}'s traffic on {endpoint} to the other deployments."
+)
+ALERT_SHIFT_CONFIRM_OK = "Ask for approval"
+
+SOURCE_TITLE = "Metrics of {what} cannot be read"
+SOURCE_TITLE_BACK = "Metrics of {what} answer again"
+SOURCE_ALL = "the endpoint listing"
+SOURCE_FAILING = (
+    ":warning: *Failing* since {since}: {detail}\n"
+    "Alerts on it wait until it answers again; this is said once, and once when it recovers."
+)
+SOURCE_RECOVERED = ":large_green_circle: *Answering again* since {at}, after failing for {span}."
+SOURCE_TEXT_FAILING = "Metrics of {what} cannot be read: {detail}"
+SOURCE_TEXT_BACK = "Metrics of {what} answer again"
+
+ALERTS_TITLE = "Alerts"
+ALERTS_TITLE_ONE = "Alerts on {endpoint}"
+ALERTS_NONE = "Nothing is firing, pending or silenced."
+ALERTS_NONE_ONE = "Nothing is firing, pending or silenced on {endpoint}."
+ALERTS_OFF = (
+    "Alerts are off: add an `alerts:` section with a channel to the bot's config file, e.g. "
+    "`alerts: {channel: C0123ABCD}`."
+)
+ALERTS_ROW = "{icon} *{deployment}* · {label} {value} (threshold {threshold}) · {status}"
+ALERTS_SOURCE_ROW = ":warning: metrics cannot be read since {since}: {detail}"
+ALERTS_FIRING_SINCE = "firing since {since}"
+ALERTS_PENDING_SINCE = "pending since {since} (fires after {duration})"
+ALERTS_STATUS_OK = "ok"
+ALERTS_STATUS_RESOLVED = "resolved at {at}"
+ALERTS_ACKED = "acknowledged by <@{user}>"
+ALERTS_SILENCED = "silenced by <@{user}> until {until}"
+ALERTS_FOOTER = (
+    "Polled every {poll}; reminders every {repeat} while firing; posted in <#{channel}>."
+)
+ALERTS_ICONS = {
+    "firing": ":red_circle:",
+    "pending": ":large_yellow_circle:",
+    "silenced": ":hourglass:",
+    "acknowledged": ":white_check_mark:",
+    "ok": ":large_green_circle:",
+    "resolved": ":large_green_circle:",
+}

@@ -162,7 +162,8 @@ class Driver:
                 now = clock()
                 if now - intended > self._late_ns:
                     recorder.late += 1
-                conn.intended_ns = intended if intended > now else now
+                # Timed from the intended send, or from the actual one if that was earlier.
+                conn.intended_ns = intended if intended < now else now
                 conn.sent_ns = now
                 recorder.sent += 1
                 conn.send(request)

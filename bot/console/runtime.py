@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TextIO
 
+from bot.alert_watch import watching_alerts
 from bot.app import build_app, build_client
 from bot.config import Settings
 from bot.console import messages
@@ -52,18 +53,21 @@ async def console_session(
         services = Services.create(settings=settings, backend=backend, client=client, db=db)
         secret = secrets.token_hex(16)
         app = build_app(services=services, signing_secret=secret)
-        yield ConsoleSession(
-            app=app,
-            services=services,
-            stub=stub,
-            signing_secret=secret,
-            settings=console,
-            write=write,
-            read=read,
-            files_dir=files_dir,
-            deadline=deadline,
-            working_hint=working_hint,
-        )
+        # The alert watcher runs while the loop does: between two lines of input it waits, and
+        # what it posted shows with the next line's output.
+        async with watching_alerts(services):
+            yield ConsoleSession(
+                app=app,
+                services=services,
+                stub=stub,
+                signing_secret=secret,
+                settings=console,
+                write=write,
+                read=read,
+                files_dir=files_dir,
+                deadline=deadline,
+                working_hint=working_hint,
+            )
     finally:
         if services is not None:
             if not await services.tasks.wait_idle(deadline=deadline):

@@ -14,10 +14,6 @@ IMAGE_UNAVAILABLE = (
     "image {image} is not run locally and has no conda file; using the platform's interpreter "
     "({python})"
 )
-ENVIRONMENT_GONE = (
-    "environment {key} is no longer under the platform's home; using the platform's "
-    "interpreter ({python}) until the deployment is updated"
-)
 PYTHON_PIN_DIFFERS = (
     "the conda file pins python {pin}; the platform's interpreter is Python {version}, "
     "which the environment uses instead"

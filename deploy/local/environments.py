@@ -36,17 +36,12 @@ __all__ = [
     "PreparedEnvironment",
     "check_environment",
     "environment_key",
-    "load_prepared",
     "prepare_environment",
-    "save_prepared",
 ]
 
 #: Where environments live under the platform's home.
 ENVS_DIR = "envs"
 _KEY_CHARS = 16
-
-#: Written into a deployment's generation folder: the environment its instances run with.
-RECORD_FILE = "environment.json"
 
 Log = Callable[[str], Awaitable[None]]
 
@@ -142,42 +137,6 @@ def environment_key(conda: CondaEnvironment, base: BaseInterpreter) -> str:
     }
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
     return digest[:_KEY_CHARS]
-
-
-def save_prepared(prepared: PreparedEnvironment, folder: Path) -> None:
-    """Remember, in a deployment's generation folder, the environment its instances run with."""
-    record = {
-        "python": prepared.python,
-        "key": prepared.key,
-        "path": str(prepared.path) if prepared.path else None,
-        "warnings": list(prepared.warnings),
-    }
-    (folder / RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-
-
-def load_prepared(folder: Path, *, base_python: str) -> PreparedEnvironment:
-    """What ``save_prepared`` remembered, to restore a deployment without building anything.
-
-    The platform's interpreter when nothing was remembered (a folder staged before
-    environments existed); also when the remembered environment is gone, with a
-    warning then (preparing the environment again rebuilds it).
-    """
-    try:
-        record = json.loads((folder / RECORD_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return PreparedEnvironment(python=base_python)
-    python = str(record.get("python") or base_python)
-    key = record.get("key")
-    if key and not Path(python).exists():
-        warning = msg.ENVIRONMENT_GONE.format(key=key, python=base_python)
-        return PreparedEnvironment(python=base_python, warnings=(warning,))
-    path = record.get("path")
-    return PreparedEnvironment(
-        python=python,
-        warnings=tuple(str(w) for w in record.get("warnings") or ()),
-        path=Path(path) if path else None,
-        key=str(key) if key else None,
-    )
 
 
 def _fallback_warning(env: EnvironmentSpec | None, python: str) -> str:

@@ -6,7 +6,9 @@ goes to the instance's log file. Probes follow the deployment's settings:
 
 - readiness (``GET /`` every ``period`` after ``initial_delay``): ``success_threshold``
   successes put the instance in rotation, ``failure_threshold`` failures take it out;
-- liveness: ``failure_threshold`` failures in a row restart it;
+- liveness (every ``period`` after ``initial_delay``, once the process has been ready):
+  ``failure_threshold`` failures in a row restart it; before its first readiness a
+  process has ``startup_timeout`` instead, so short probes never kill a slow start;
 - a process that exits is restarted with back-off (0.5 s doubling to 30 s), unless it
   never became ready and ``restart_before_ready`` is off: then the instance fails, and
   ``failure`` holds the reason and the process's own last log lines.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import logging
 import os
 import signal
 import subprocess
@@ -52,6 +55,8 @@ __all__ = [
     "InstanceHooks",
     "InstanceState",
 ]
+
+logger = logging.getLogger(__name__)
 
 _PORT_TAKEN = ("Address already in use", "Connection in use")
 _PORT_RETRIES = 3
@@ -116,6 +121,7 @@ class _Run:
     started: float
     exited: asyncio.Event
     watched: bool = False
+    was_ready: bool = False
     unresponsive: bool = False
 
 
@@ -172,7 +178,8 @@ class Instance:
             self._task = asyncio.create_task(self._main(), name=f"instance {self.name}")
 
     async def wait_settled(self) -> None:
-        """Return once the instance was ready for the first time, or has failed."""
+        """Return once the instance was ready for the first time, or has failed (with
+        ``restart_before_ready``: or its first process ended, and it goes on restarting)."""
         await self._settled.wait()
 
     async def stop(self) -> None:
@@ -189,6 +196,15 @@ class Instance:
     # ------------------------------------------------------------ the loop
 
     async def _main(self) -> None:
+        try:
+            await self._loop()
+        except Exception:  # a bug: logged once here, and the instance fails visibly
+            logger.exception("instance %s stopped on an unexpected error", self.name)
+            self.failure = InstanceFailure(reason=msg.UNKNOWN_FAILURE)
+            self._set(InstanceState.FAILED)
+            self._settled.set()
+
+    async def _loop(self) -> None:
         backoff = _BACKOFF_START
         port_retries = 0
         while not self._stop.is_set():
@@ -207,7 +223,16 @@ class Instance:
                 self._settled.set()
                 return
             self.restarts += 1
+            logger.warning(
+                "instance %s %s; restart %d in %.1f s",
+                self.name,
+                failure.reason,
+                self.restarts,
+                backoff,
+            )
             self._set(InstanceState.RESTARTING)
+            # Restoring: a first attempt that failed settles too (it goes on restarting).
+            self._settled.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), backoff)
             backoff = min(backoff * 2, _BACKOFF_MAX)
@@ -240,7 +265,7 @@ class Instance:
         ready_ok = ready_failed = live_failed = 0
         while True:
             wake = min(next_ready, next_live)
-            if not self._ever_ready:
+            if not run.was_ready:
                 wake = min(wake, deadline)
             timeout = max(0.0, wake - time.monotonic())
             if not run.watched:
@@ -250,15 +275,17 @@ class Instance:
                 return None
             if run.exited.is_set() or run.process.poll() is not None:
                 code = run.process.wait()
-                return self._failure(run, msg.INSTANCE_EXITED.format(code=code))
+                text = msg.INSTANCE_CRASHED if run.was_ready else msg.INSTANCE_EXITED
+                return self._failure(run, text.format(code=code))
             now = time.monotonic()
-            if not self._ever_ready and now >= deadline:
+            if not run.was_ready and now >= deadline:
                 return self._failure(run, msg.INSTANCE_NOT_READY.format(seconds=now - run.started))
             if now >= next_ready:
                 next_ready = now + readiness.period
                 if await probe(run.port, readiness.timeout):
                     ready_ok, ready_failed = ready_ok + 1, 0
                     if ready_ok >= readiness.success_threshold and not self.ready:
+                        run.was_ready = True
                         self._became_ready()
                 else:
                     ready_ok, ready_failed = 0, ready_failed + 1
@@ -266,7 +293,9 @@ class Instance:
                         self._set(InstanceState.UNREADY)
             if now >= next_live:
                 next_live = now + liveness.period
-                if await probe(run.port, liveness.timeout):
+                # Before its first readiness a process has the startup deadline instead:
+                # a slow start under load is not killed over and over by short probes.
+                if not run.was_ready or await probe(run.port, liveness.timeout):
                     live_failed = 0
                 else:
                     live_failed += 1

@@ -91,6 +91,10 @@ class Platform(Backend):
         recorder: MetricsSource | None = None,
         min_startup_timeout: float = 120.0,
     ) -> None:
+        """``home``: the state folder; ``router``: where routes are pushed (scoring URIs are
+        under its ``base_url``); ``python``: the interpreter instances run on without a
+        conda environment; ``recorder``: the metrics source (default: ``router.recorder``);
+        ``min_startup_timeout``: the least time a new instance gets to become ready."""
         self._home = Home(root=Path(home))
         self._router = router
         self._python = python

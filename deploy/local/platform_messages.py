@@ -70,6 +70,7 @@ DEPLOYMENT_MODEL_MISSING = "The model path '{path}' does not exist."
 
 # ---------------------------------------------------------------- instance outcomes
 INSTANCE_EXITED = "exited with code {code} before it was ready"
+INSTANCE_CRASHED = "exited with code {code}"
 INSTANCE_NOT_READY = "was not ready after {seconds:.0f} s"
 INSTANCE_LIVENESS = "failed {count} liveness probes in a row"
 INSTANCE_SPAWN_FAILED = "could not be started: {error}"

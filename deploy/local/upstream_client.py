@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 from multidict import CIMultiDict
 
@@ -62,11 +63,12 @@ class _Connection(asyncio.Protocol):
         self._keep_alive = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A socket transport (asyncio's, or uvloop's, which subclasses neither class).
+        self.transport = cast(asyncio.Transport, transport)
 
     def send(self, data: bytes, waiter: asyncio.Future[UpstreamAnswer]) -> None:
-        assert self.transport is not None
+        if self.transport is None:
+            raise UpstreamError("the connection was not made")
         self._waiter = waiter
         self._head = None
         self._chunks = []

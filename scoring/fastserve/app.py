@@ -42,6 +42,7 @@ logger = logging.getLogger("fastserve")
 HEADER_LIMIT = 100
 _SCORE_METHODS = frozenset({"GET", "POST", "OPTIONS", "HEAD"})
 _GET_METHODS = frozenset({"GET", "HEAD"})
+_HEALTHY = msg.HEALTHY.encode()
 
 
 class ScoringApp:
@@ -77,7 +78,7 @@ class ScoringApp:
             if request.method not in _GET_METHODS:
                 return _response(error_reply(405, msg.METHOD_NOT_ALLOWED))
             ids, refused = _request_ids(request.headers)
-            reply = refused or Reply(status=200, body=b"Healthy", content_type=TEXT_TYPE)
+            reply = refused or Reply(status=200, body=_HEALTHY, content_type=TEXT_TYPE)
         elif path == "/swagger.json":
             if request.method not in _GET_METHODS:
                 return _response(error_reply(405, msg.METHOD_NOT_ALLOWED))
@@ -99,15 +100,18 @@ class ScoringApp:
         return _response(reply)
 
     async def _score(self, request: web.BaseRequest) -> Reply:
+        if request.headers.get("Expect", "").lower() == "100-continue":
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # as gunicorn does
+        raw = self._scorer.script.style == "raw"  # only @rawhttp needs the server's address
         incoming = Incoming(
             method=request.method,
             path=request.path,
             query_string=request.query_string,
             headers=request.headers,
             body=await request.content.read(),
-            remote=request.remote or "",
-            server_host=request.host.rsplit(":", 1)[0],
-            server_port=_local_port(request),
+            remote=(request.remote or "") if raw else "",
+            server_host=request.host.rsplit(":", 1)[0] if raw else "",
+            server_port=_local_port(request) if raw else 0,
         )
         self.in_flight += 1
         try:

@@ -20,12 +20,15 @@ flag                             variable                         default
 ``--host ADDR``                  ``FASTSERVE_HOST``               ``0.0.0.0`` (as azmlinfsrv)
 (none)                           ``FASTSERVE_ACCESS_LOG``         ``true``: one line per
                                                                   /score and /swagger.json
+(none)                           ``FASTSERVE_PROCESSES``          ``1``; ``auto``: one per core
 ================================ ================================ ===========================
 
 ``WORKER_COUNT`` is the number of run() calls in flight at once: threads of one process here,
-where azmlinfsrv starts that many processes. ``--health_port``, ``--config_file``,
-``--appinsights_instrumentation_key`` and ``--access_control_allow_origins`` are accepted
-so that command lines carry over; fastserve logs that it does not use them.
+where azmlinfsrv starts that many processes. ``FASTSERVE_PROCESSES`` starts that many server
+processes on the port (see :mod:`.processes`), each with ``WORKER_COUNT`` threads.
+``--health_port``, ``--config_file``, ``--appinsights_instrumentation_key`` and
+``--access_control_allow_origins`` are accepted so that command lines carry over; fastserve
+logs that it does not use them.
 
 Usage::
 
@@ -66,6 +69,7 @@ class ServerConfig:
     service_path_prefix: str = ""
     server_version_header: str | None = None
     access_log: bool = True
+    processes: int = 1
     unused_options: tuple[str, ...] = ()
 
     @classmethod
@@ -107,6 +111,7 @@ class ServerConfig:
             service_path_prefix=environ.get("SERVICE_PATH_PREFIX", ""),
             server_version_header=_server_version(environ),
             access_log=_switch(environ, "FASTSERVE_ACCESS_LOG", True),
+            processes=_processes(environ),
             unused_options=unused,
         )
 
@@ -175,6 +180,12 @@ def _switch(environ: Mapping[str, str], name: str, default: bool) -> bool:
     if value not in _TRUE | _FALSE:
         raise ConfigError(msg.BAD_SWITCH.format(name=name, value=environ[name]))
     return value in _TRUE
+
+
+def _processes(environ: Mapping[str, str]) -> int:
+    if environ.get("FASTSERVE_PROCESSES", "").strip().lower() == "auto":
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    return _number(environ, "FASTSERVE_PROCESSES", 1, minimum=1)
 
 
 def _server_version(environ: Mapping[str, str]) -> str | None:

@@ -3,8 +3,9 @@
 The order is azmlinfsrv's: settings, ``sys.path`` (``AML_APP_ROOT``, then
 ``AZUREML_SOURCE_DIRECTORY``), the script, its init(), the swagger documents, then the port.
 A script that cannot be loaded or whose init() raises ends the process with exit code 3, as
-azmlinfsrv's worker does. SIGTERM or SIGINT stops accepting connections, lets the requests
-in flight finish (up to ``FASTSERVE_GRACE_S``, 30 s) and exits 0.
+azmlinfsrv's worker does. With ``FASTSERVE_PROCESSES`` above 1, this process supervises that
+many servers instead (:mod:`.processes`). SIGTERM or SIGINT stops accepting connections, lets
+the requests in flight finish (up to ``FASTSERVE_GRACE_S``, 30 s) and exits 0.
 
 Usage::
 
@@ -32,6 +33,7 @@ from .access_log import AccessLog
 from .app import ScoringApp
 from .config import ServerConfig
 from .errors import FastserveError, StartupError
+from .processes import CHILD_ENV, supervise
 from .scorer import Scorer
 from .swagger import SwaggerDocs
 from .user_script import UserScript
@@ -49,6 +51,8 @@ def main(argv: Sequence[str]) -> int:
     configure_logging()
     try:
         config = ServerConfig.parse(argv, os.environ, cwd=os.getcwd())
+        if config.processes > 1 and not os.environ.get(CHILD_ENV):
+            return supervise(count=config.processes, argv=argv)
         script = prepare(config)
     except FastserveError as error:
         logger.error(str(error), exc_info=isinstance(error, StartupError) and error.__cause__)
@@ -78,7 +82,7 @@ def prepare(config: ServerConfig) -> UserScript:
         sys.path.append(os.path.join(config.app_root, config.source_dir))
     _alias_azureml_contrib()
     for option in config.unused_options:
-        logger.warning("%s is not used by fastserve: ignored", option)
+        logger.warning(msg.UNUSED_OPTION.format(option=option))
     if os.environ.get("AML_CORS_ORIGINS"):
         logger.warning(msg.CORS_UNSUPPORTED)
     logger.info(
@@ -104,7 +108,7 @@ def prepare(config: ServerConfig) -> UserScript:
 async def serve(config: ServerConfig, script: UserScript) -> int:
     """Listen and answer until SIGTERM/SIGINT; then drain and return 0."""
     try:
-        sock = _listening_socket(config.host, config.port)
+        sock = _listening_socket(config.host, config.port, shared=bool(os.environ.get(CHILD_ENV)))
     except OSError as error:
         logger.error(msg.PORT_IN_USE.format(host=config.host, port=config.port, reason=error))
         return 1
@@ -136,11 +140,13 @@ async def serve(config: ServerConfig, script: UserScript) -> int:
     return 0
 
 
-def _listening_socket(host: str, port: int) -> socket.socket:
+def _listening_socket(host: str, port: int, *, shared: bool) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if shared:  # sibling processes listen on the same port; the kernel spreads connections
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         sock.listen(_BACKLOG)
     except OSError:

@@ -123,3 +123,53 @@ def test_peak_is_the_worst_value_of_the_episode() -> None:
         ).state
     assert state.status == "firing"
     assert state.peak == 950
+
+
+def test_an_alert_that_fired_under_a_silence_is_announced_when_the_silence_ends() -> None:
+    silenced = AlertState(key=KEY, silenced_until=T0 + timedelta(minutes=10))
+    steps = run([900] * 13, start=silenced)
+    assert steps[3] == ("firing", None)  # fired at minute 3, silenced
+    assert [n for _, n in steps[3:10]] == [None] * 7
+    assert steps[10] == ("firing", "firing")  # minute 10: the silence is over
+    assert steps[11:] == [("firing", None), ("firing", None)]
+
+
+def test_an_alert_nobody_was_told_about_resolves_quietly() -> None:
+    silenced = AlertState(key=KEY, silenced_until=T0 + timedelta(hours=1))
+    assert run([900, 900, 900, 900, 10], start=silenced)[-2:] == [
+        ("firing", None),
+        ("resolved", None),
+    ]
+
+
+def test_silence_does_not_hold_back_the_resolved_notice_of_an_announced_alert() -> None:
+    firing = AlertState(
+        key=KEY,
+        status="firing",
+        since=T0,
+        fired_at=T0,
+        last_notified_at=T0,
+        silenced_until=T0 + timedelta(hours=4),
+    )
+    decision = evaluate(
+        firing, rule=P99, value=10, now=T0 + timedelta(hours=1), repeat_interval=REPEAT
+    )
+    assert (decision.state.status, decision.notice) == ("resolved", "resolved")
+
+
+def test_a_new_episode_keeps_the_silence_but_forgets_the_acknowledgement_time() -> None:
+    resolved = AlertState(
+        key=KEY,
+        status="resolved",
+        acknowledged_by="U1",
+        acknowledged_at=T0,
+        silenced_until=T0 + timedelta(hours=1),
+        last_notified_at=T0,
+    )
+    state = evaluate(resolved, rule=P99, value=900, now=T0, repeat_interval=REPEAT).state
+    assert (state.acknowledged_by, state.acknowledged_at, state.last_notified_at) == (
+        None,
+        None,
+        None,
+    )
+    assert state.silenced_until == T0 + timedelta(hours=1)

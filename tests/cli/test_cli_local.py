@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -70,7 +71,7 @@ def test_up_status_down_and_up_again(tmp_path: Path) -> None:
         assert all(token not in text for text in outputs + logs)
 
 
-def test_a_second_daemon_on_the_same_home_refuses(tmp_path: Path) -> None:
+def test_a_second_daemon_refuses_and_sigterm_stops_the_first(tmp_path: Path) -> None:
     home = tmp_path / "home"
     with local_platform(home) as platform:
         second = subprocess.run(
@@ -85,7 +86,13 @@ def test_a_second_daemon_on_the_same_home_refuses(tmp_path: Path) -> None:
         )
         assert second.returncode == 1
         assert "already runs with this home" in second.stderr
-        assert platform.cli("local", "status").ok().json()["pid"] == platform.pid()
+        pid = platform.pid()
+        assert pid is not None
+        assert platform.cli("local", "status").ok().json()["pid"] == pid
+        os.kill(pid, signal.SIGTERM)  # as `kill` or a service manager would stop it
+        poll(lambda: not process_alive(pid), what="the daemon to stop on SIGTERM")
+        assert not (home / "daemon.json").exists()
+        assert "stopped" in (home / "logs" / "daemon.log").read_text(encoding="utf-8")
 
 
 def test_a_taken_port_is_a_one_line_error(tmp_path: Path) -> None:

@@ -262,3 +262,12 @@ async def test_cancel_before_the_start_sends_nothing(target: Target) -> None:
     assert result.sent == result.completed == 0
     assert result.latency is None
     assert target.get_json(f"/count/{name}") == 0
+
+
+async def test_open_loop_latency_never_undercuts_the_service_time(target: Target) -> None:
+    # Ticks send up to 1 ms ahead of the intended time: those requests must be timed
+    # from their actual send, never from the (later) intended time.
+    plan = LoadTestPlan.open(url=target.url("/slow?ms=20"), rate=200, duration=1)
+    result = await run_load_test(plan, limits=LIMITS)
+    assert result.ok == 200
+    assert result.latency is not None and result.latency.min >= 20.0

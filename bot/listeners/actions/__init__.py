@@ -1,10 +1,11 @@
-"""Button listeners: Approve / Reject, and the traffic-shift button under a fresh deployment."""
+"""Button listeners: Approve / Reject, the traffic-shift button under a fresh deployment, and
+the buttons of alert messages."""
 
 from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.listeners.actions import approval, shift
+from bot.listeners.actions import alerts, approval, shift
 from bot.services import Services
 
 __all__ = ["register"]
@@ -14,3 +15,4 @@ def register(app: AsyncApp, services: Services) -> None:
     """Register every button listener."""
     approval.register(app, services)
     shift.register(app, services)
+    alerts.register(app, services)

@@ -27,7 +27,8 @@ from deploy.types import DeploymentSpec, ModelRef, ProbeSettings, RequestSetting
 READINESS = ProbeSettings(
     initial_delay=0, period=0.5, timeout=1.0, success_threshold=1, failure_threshold=2
 )
-#: Liveness leaves a slow start (two busy cores) several seconds before it restarts.
+#: Liveness: a hung instance is restarted after 5 s of failed probes (not sooner: a busy
+#: worker on two loaded cores may miss a probe or two).
 LIVENESS = ProbeSettings(
     initial_delay=0.5, period=0.5, timeout=1.0, success_threshold=1, failure_threshold=10
 )

@@ -7,7 +7,6 @@ import asyncio
 import json
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +14,7 @@ import pytest
 
 from deploy.errors import DeploymentFailedError, SpecError
 from deploy.local.conda import parse_conda_file
-from deploy.local.environments import (
-    ENVS_DIR,
-    PreparedEnvironment,
-    environment_key,
-    load_prepared,
-    prepare_environment,
-    save_prepared,
-)
+from deploy.local.environments import ENVS_DIR, environment_key, prepare_environment
 from deploy.local.venvs import MANIFEST, inspect_interpreter
 from deploy.types import EnvironmentSpec
 
@@ -213,20 +205,3 @@ async def test_an_interpreter_that_cannot_run_is_a_deployment_failure(tmp_path: 
             env, home=tmp_path, base_python=str(tmp_path / "no-python"), log=Lines()
         )
     assert not (tmp_path / ENVS_DIR).exists()
-
-
-async def test_a_deployment_folder_remembers_its_environment(home: Path, tmp_path: Path) -> None:
-    prepared = await _prepare(EnvironmentSpec(conda_file=SATISFIED), home, Lines())
-    folder = tmp_path / "generation"
-    folder.mkdir()
-    assert load_prepared(folder, base_python=sys.executable) == PreparedEnvironment(
-        python=sys.executable
-    )
-    save_prepared(prepared, folder)
-    assert load_prepared(folder, base_python=sys.executable) == replace(prepared, built=False)
-    # The environment removed behind the platform's back: its interpreter, with a warning.
-    gone = replace(prepared, python=str(tmp_path / "gone" / "bin" / "python"))
-    save_prepared(gone, folder)
-    restored = load_prepared(folder, base_python=sys.executable)
-    assert restored.python == sys.executable
-    assert f"environment {prepared.key} is no longer under" in restored.warnings[0]

@@ -116,7 +116,7 @@ async def test_a_deployment_of_a_registered_model_uses_the_registered_copy(
     assert not any(line.startswith("Copying model") for line in progress.lines)
     # Nothing was copied into the deployment's own folder.
     generation = home / "deployments" / "ep-registered" / "blue" / "1"
-    assert sorted(p.name for p in generation.iterdir()) == ["code"]
+    assert sorted(p.name for p in generation.iterdir()) == ["code", "environment.json"]
 
 
 def _read(path: str) -> bytes:

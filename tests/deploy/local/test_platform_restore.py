@@ -21,6 +21,7 @@ import psutil
 from deploy.local.store import ProcessRecord, Store
 from deploy.types import EndpointSpec, ModelRef
 from tests.deploy.local.platform_kit import (
+    BROKEN_INIT,
     deployment_spec,
     echo_code,
     model_folder,
@@ -28,6 +29,7 @@ from tests.deploy.local.platform_kit import (
     running_platform,
     score,
     wait_for,
+    wait_until,
 )
 from tests.support.azmlinfsrv import start_azmlinfsrv
 
@@ -133,6 +135,14 @@ asyncio.run(main())
 """
 
 
+def _gone(pid: int) -> bool:
+    """Not running: no such process, or a zombie its (dead) parent never reaped."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def _start(*command: str, stdout: int | None = None) -> subprocess.Popen[bytes]:
     """A child process in its own session, run from the repository's root."""
     return subprocess.Popen(command, stdout=stdout, cwd=_ROOT, start_new_session=True)
@@ -155,7 +165,7 @@ async def test_a_killed_platform_leaves_no_instance_and_is_restored(tmp_path: Pa
         await wait_for(
             lambda: not processes_under(home), what="the instances of the killed platform to end"
         )
-        assert not any(psutil.pid_exists(p) for p in pids.values())
+        assert all(_gone(pid) for pid in pids.values())
     finally:
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)
@@ -206,3 +216,35 @@ async def test_recorded_leftovers_of_a_dead_platform_are_ended(tmp_path: Path) -
         leftover.stop()
         bystander.kill()
         bystander.wait(timeout=10)
+
+
+async def test_a_restored_deployment_that_crashes_does_not_hold_up_the_others(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    code = echo_code(tmp_path / "code", version="v1")
+    async with running_platform(home) as first:
+        await first.create_or_update_endpoint(EndpointSpec(name="ep-mixed"))
+        for name in ("blue", "green"):
+            await first.create_or_update_deployment(deployment_spec("ep-mixed", name, code))
+        await first.set_traffic("ep-mixed", {"blue": 100})
+    # The uploaded copy of green breaks behind the platform's back.
+    (home / "deployments" / "ep-mixed" / "green" / "1" / "code" / "score.py").write_text(
+        BROKEN_INIT
+    )
+    started = time.monotonic()
+    async with running_platform(home) as second:
+        # start() came back without waiting out green's 120 s startup timeout.
+        assert time.monotonic() - started < 60
+        status, body, answered = await score(second, "ep-mixed")
+        assert (status, body["version"], answered) == (200, "v1", "blue")
+
+        async def green_restarts() -> bool:
+            green = await second.get_deployment("ep-mixed", "green")
+            return green.instances[0].restarts >= 1
+
+        await wait_until(green_restarts, "green to be restarted")
+        green = await second.get_deployment("ep-mixed", "green")
+        assert green.instances[0].state != "ready"
+        logs = await second.get_logs("ep-mixed", "green", lines=200)
+        assert "flightdeck-init-marker" in logs

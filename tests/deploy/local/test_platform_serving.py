@@ -3,27 +3,33 @@ copies of code and model, progress, logs, credentials. Real Router, real azmlinf
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
+import aiohttp
 import psutil
 import pytest
 import pytest_asyncio
 
-from deploy.errors import SpecError
+from deploy.errors import NotFoundError, SpecError
 from deploy.local.platform import Platform
 from deploy.types import EndpointSpec, EnvironmentSpec, ModelRef
 from tests.deploy.local.platform_kit import (
+    STATUS,
     Progress,
     deployment_spec,
     echo_code,
     model_folder,
+    processes_under,
     running_platform,
     score,
     wait_for,
+    write_code,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -260,3 +266,53 @@ async def test_conda_only_packages_are_refused_before_anything_runs(
         await platform.create_or_update_deployment(spec)
     assert await platform.list_deployments("ep-conda-only") == []
     assert not (home / "deployments" / "ep-conda-only").exists()
+
+
+async def test_a_model_answering_non_200_gives_424(platform: Platform, sources: Path) -> None:
+    code = write_code(sources / "code-status", STATUS)
+    await platform.create_or_update_endpoint(EndpointSpec(name="ep-status"))
+    await platform.create_or_update_deployment(deployment_spec("ep-status", "blue", code))
+    result = await platform.invoke("ep-status", b'{"data": []}', deployment="blue")
+    assert result.status == 424
+    assert result.headers["ms-azureml-model-error-statuscode"] == "400"
+    assert json.loads(result.body) == {"message": "no rows in the request"}
+
+
+async def test_metrics_come_from_the_router(platform: Platform, sources: Path) -> None:
+    code = echo_code(sources / "code-metrics")
+    await platform.create_or_update_endpoint(EndpointSpec(name="ep-metrics"))
+    await platform.create_or_update_deployment(deployment_spec("ep-metrics", "blue", code))
+    for _ in range(5):
+        assert (await score(platform, "ep-metrics", deployment="blue"))[0] == 200
+    snapshot = await platform.metrics("ep-metrics", timedelta(minutes=5))
+    assert snapshot.endpoint == "ep-metrics"
+    window = snapshot.deployments["blue"].window
+    assert window.requests == 5
+    assert window.requests_by_status == {"200": 5}
+    assert window.latency_p50_ms is not None
+
+
+async def test_deleting_an_endpoint_removes_everything(
+    platform: Platform, home: Path, sources: Path
+) -> None:
+    code = echo_code(sources / "code-delete")
+    await platform.create_or_update_endpoint(EndpointSpec(name="ep-delete"))
+    await platform.create_or_update_deployment(deployment_spec("ep-delete", "blue", code, count=2))
+    await platform.set_traffic("ep-delete", {"blue": 100})
+    uri = (await platform.get_endpoint("ep-delete")).scoring_uri
+    key = (await platform.get_credentials("ep-delete")).bearer()
+    pids = set(platform.instance_pids("ep-delete", "blue").values())
+    progress = Progress()
+    await platform.delete_endpoint("ep-delete", progress=progress)
+    assert progress.lines == ["Deleting endpoint ep-delete ..."]
+    assert "ep-delete" not in [e.name for e in await platform.list_endpoints()]
+    assert not pids & {p.pid for p in processes_under(home)}
+    assert not (home / "deployments" / "ep-delete").exists()
+    assert not (home / "logs" / "ep-delete").exists()
+    with pytest.raises(NotFoundError):
+        await platform.invoke("ep-delete", b"{}")
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(uri, data=b"{}", headers={"Authorization": f"Bearer {key}"}) as answer,
+    ):
+        assert answer.status == 404

@@ -7,7 +7,6 @@ import os
 import signal
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
@@ -72,11 +71,6 @@ def _supervisor(config: InstanceConfig, tmp_path: Path, hooks: _Hooks) -> Superv
     return supervisor
 
 
-def _get(url: str) -> tuple[int, str]:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return int(response.status), response.read().decode()
-
-
 def test_names_are_unique_among_live_instances() -> None:
     names = InstanceNames("blue")
     assert [names.take(), names.take(), names.take()] == ["blue-1", "blue-2", "blue-3"]
@@ -87,36 +81,38 @@ def test_names_are_unique_among_live_instances() -> None:
 
 async def test_start_waits_for_readiness_then_stop_ends_every_process(tmp_path: Path) -> None:
     code = echo_code(tmp_path / "code")
-    # Readiness starts late: the instance must stay out of rotation until it passes.
-    late = ProbeSettings(initial_delay=3, period=0.5, timeout=1, failure_threshold=2)
+    # Readiness probes start after 2 s: until then no instance may be in rotation, even
+    # once its server answers.
+    late = ProbeSettings(initial_delay=2, period=0.5, timeout=1, failure_threshold=2)
     hooks = _Hooks()
     supervisor = _supervisor(_config(code, tmp_path, readiness=late), tmp_path, hooks)
     progress = Progress()
+    started = time.monotonic()
     task = asyncio.create_task(supervisor.start(2, progress=progress))
     try:
-        await wait_for(lambda: len(hooks.running) == 2, what="two processes")
-        for instance in supervisor.instances:
-            await _until_healthy(instance)
-        # The servers answer, but readiness has not passed yet: not in rotation.
-        assert not task.done()
-        assert supervisor.upstreams() == ()
+        while time.monotonic() - started < late.initial_delay - 0.2:
+            assert supervisor.upstreams() == ()
+            assert not task.done()
+            await asyncio.sleep(0.05)
         await task
+        assert time.monotonic() - started >= late.initial_delay
         upstreams = supervisor.upstreams()
         assert sorted(u.instance for u in upstreams) == ["blue-1", "blue-2"]
-        status, body = _get(upstreams[0].url + "/")
-        assert (status, body) == (200, "Healthy")
+        for upstream in upstreams:
+            assert await probe(int(upstream.url.rsplit(":", 1)[1]), 2.0)
         for listener in _listeners(hooks.running):
             assert listener == "127.0.0.1"
-        assert "Instance blue-1 ready" in progress.text()
-        assert "(2/2)" in progress.text()
+        assert "Starting instance blue-2 ..." in progress.lines
+        assert sum(line.endswith("ready (2/2)") for line in progress.lines) == 1
     finally:
         pids = list(hooks.running)
         await supervisor.stop()
+    assert len(pids) == 2
     assert supervisor.instances == ()
     assert hooks.running == {}
     assert sorted(hooks.ended) == sorted(pids)
     for pid in pids:
-        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+        assert not psutil.pid_exists(pid)
 
 
 async def test_init_failure_fails_start_with_the_instance_log(tmp_path: Path) -> None:
@@ -208,17 +204,6 @@ async def test_a_hung_instance_leaves_rotation_and_is_restarted_by_liveness(
     finally:
         await supervisor.stop()
     assert hooks.running == {}
-
-
-async def _until_healthy(instance: Instance) -> None:
-    """Poll the server itself (not the platform's probes) until ``GET /`` answers."""
-    deadline = time.monotonic() + 20
-    while True:
-        url = instance.url
-        if url is not None and await probe(int(url.rsplit(":", 1)[1]), 1.0):
-            return
-        assert time.monotonic() < deadline, f"{instance.name} never answered"
-        await asyncio.sleep(0.05)
 
 
 def _listeners(pids: dict[int, str]) -> list[str]:

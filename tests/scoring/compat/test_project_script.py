@@ -7,6 +7,7 @@ request ids, swagger versions).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,6 +85,15 @@ def test_bad_bodies_get_the_same_400(pair: ServerPair, payload: object) -> None:
 def test_body_parsing_agrees(pair: ServerPair, body: bytes, content_type: str | None) -> None:
     headers = {} if content_type is None else {"Content-Type": content_type}
     both(pair, "POST", "/score", body=body, headers=headers)
+
+
+def test_expect_100_continue_is_answered(pair: ServerPair) -> None:
+    body = json.dumps({"data": [[1, 2, 3, 4, 5]] * 200}).encode()  # large: curl would Expect
+    headers = {"Content-Type": "application/json", "Expect": "100-continue"}
+    azml = exchange(pair.azmlinfsrv, "POST", "/score", body=body, headers=headers)
+    assert azml.status == 200 and azml.json()["batch_size"] == 200
+    assert_same(azml, exchange(pair.fastserve, "POST", "/score", body=body, headers=headers),
+                normalise=SAME_RESULT)  # fmt: skip
 
 
 def test_get_score_parses_the_query(pair: ServerPair) -> None:

@@ -167,3 +167,41 @@ def test_no_entry_script_exits_2(tmp_path: Path) -> None:
     server = AzmlinfsrvProcess(process=process, port=0, log_path=log_path)
     assert wait_until_exited(server, timeout=DEADLINE_S) == 2
     assert "no scoring script: give --entry_script PATH" in server.log_text()
+
+
+def test_processes_share_the_port_and_stop_together(tmp_path: Path, sample_models: Path) -> None:
+    script = code_folder(tmp_path, "pid.py") / "pid.py"
+    server = start_fastserve(
+        entry_script=script, model_dir=sample_models, log_path=tmp_path / "fastserve.log",
+        cwd=script.parent, env={"FASTSERVE_PROCESSES": "2"},
+    )  # fmt: skip
+    try:
+        seen: set[int] = set()
+        deadline = time.monotonic() + DEADLINE_S
+        while len(seen) < 2 and time.monotonic() < deadline:  # new connection each time
+            seen.add(exchange(server, "POST", "/score", body=b"x").json()["pid"])
+        assert len(seen) == 2 and server.process.pid not in seen
+        os.kill(server.process.pid, signal.SIGTERM)  # the parent alone: it passes it on
+        assert wait_until_exited(server, timeout=DEADLINE_S) == 0
+        for pid in seen:
+            wait_for(lambda pid=pid: not _alive(pid), f"server process {pid} to exit")
+    finally:
+        server.stop()
+
+
+def test_a_child_that_cannot_start_stops_the_parent(tmp_path: Path, sample_models: Path) -> None:
+    script = code_folder(tmp_path, "failing_init.py") / "failing_init.py"
+    server = launch_fastserve(
+        entry_script=script, model_dir=sample_models, log_path=tmp_path / "fastserve.log",
+        port=free_port(), cwd=script.parent, env={"FASTSERVE_PROCESSES": "2"},
+    )  # fmt: skip
+    assert wait_until_exited(server, timeout=DEADLINE_S * 2) == 3
+    assert "could not start (exit 3): stopping all" in server.log_text()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text()[:64]
