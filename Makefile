@@ -31,6 +31,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/scoring.py
 	$(BIN)/python bench/router.py
 	$(BIN)/python bench/loadgen.py
+	$(BIN)/python bench/fastserve.py
+	$(BIN)/python bench/local_platform.py
+	$(BIN)/python bench/bot_ack.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

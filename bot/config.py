@@ -15,6 +15,8 @@ Keys (every one optional)::
     approvals: {expiry_minutes: 30}
     specs:     {folder: specs/}          # relative to the config file
     alerts:    {...}                     # read by alerts/ (its own keys)
+    loadtest:  {max_requests: 100000, max_duration: 300, max_rate: 10000, max_concurrency: 256,
+                progress_seconds: 3}
     console:   {channel: C0CONSOLE, channel_name: flightdeck, users: [{id, name}],
                 usergroups: {"@handle": [user ids]}, channels: {C0123: [user ids]}}
 """
@@ -39,6 +41,7 @@ __all__ = [
     "BackendSettings",
     "ConsoleSettings",
     "ConsoleUser",
+    "LoadTestSettings",
     "Settings",
     "SlackSecrets",
     "SpecsSettings",
@@ -103,6 +106,17 @@ class SpecsSettings(_Strict):
     folder: Path | None = None
 
 
+class LoadTestSettings(_Strict):
+    """Caps on every load test (``/loadtest``, ``flightdeck loadtest``), and how often
+    ``/loadtest`` updates its progress message."""
+
+    max_requests: int = Field(default=100_000, gt=0)
+    max_duration: float = Field(default=300.0, gt=0)
+    max_rate: float = Field(default=10_000.0, gt=0)
+    max_concurrency: int = Field(default=256, gt=0)
+    progress_seconds: float = Field(default=3.0, gt=0)
+
+
 class ConsoleUser(_Strict):
     """A user the console can act as."""
 
@@ -130,6 +144,7 @@ class Settings(_Strict):
     #: Read by alerts/; kept as given here.
     alerts: dict[str, Any] | None = None
     console: ConsoleSettings = ConsoleSettings()
+    loadtest: LoadTestSettings = LoadTestSettings()
     #: From the environment only.
     home: Path = Path("~/.flightdeck").expanduser()
     database_url: str | None = None

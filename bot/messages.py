@@ -13,6 +13,7 @@ NOT_IN_CHANNEL = (
     "or use a channel it is in."
 )
 FOREIGN_BUTTON = "This button was not made by Flightdeck; nothing was done."
+LOADTEST_NOT_RUNNING = "That load test is no longer running: nothing to cancel."
 
 # ---------------------------------------------------------------- access
 

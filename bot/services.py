@@ -7,7 +7,7 @@ register_listeners(app, services)
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.db import Database
 from bot.deliveries import DeliveryLog
 from bot.history import TrafficHistoryStore
+from bot.loadtests import LoadTestRuns
 from bot.slack_io import SlackIO
 from bot.tasks import BackgroundTasks
 from deploy.backend import Backend
@@ -53,6 +54,8 @@ class Services:
     alert_settings: AlertSettings | None = None
     #: Seconds between two updates of a progress message.
     progress_interval: float = 1.0
+    #: Load tests running now (for their Cancel buttons).
+    loadtests: LoadTestRuns = field(default_factory=LoadTestRuns)
 
     @classmethod
     def create(

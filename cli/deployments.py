@@ -2,15 +2,20 @@
 
     flightdeck online-deployment create --file blue-deployment.yml [--all-traffic]
     flightdeck online-deployment update --file blue-deployment.yml [--set k=v ...]
+    flightdeck online-deployment create|update --file F --server fast|azmlinfsrv
     flightdeck online-deployment update --name blue --endpoint-name product-recommender \
         --set instance_count=3
+    flightdeck online-deployment update --name blue --endpoint-name product-recommender \
+        --set scale_settings.min_instances=1 --set scale_settings.max_instances=3
     flightdeck online-deployment show --name blue --endpoint-name product-recommender
     flightdeck online-deployment list --endpoint-name product-recommender
     flightdeck online-deployment get-logs --name blue --endpoint-name product-recommender \
         [--lines 50] [--container inference-server|storage-initializer]
     flightdeck online-deployment delete --name green --endpoint-name product-recommender
 
-Progress lines go to stderr as they come; the deployment's JSON to stdout.
+Progress lines go to stderr as they come; the deployment's JSON to stdout. ``--server`` sets
+``FLIGHTDECK_SERVER`` in the spec's environment variables: the local platform's inference
+server for its instances (azmlinfsrv by default, or fast: fastserve).
 """
 
 from __future__ import annotations
@@ -24,8 +29,11 @@ import yaml
 from cli import messages
 from cli.backends import backend_options, run_with_backend
 from cli.output import print_json, print_text, progress_line, say
+from cli.scale_settings import split_scale_settings, updated_policy
 from deploy.backend import Backend
 from deploy.errors import ConflictError, NotFoundError, SpecError, ValidationError
+from deploy.local.servers import SERVER_ENV, SERVERS
+from deploy.rules import MAX_INSTANCES_PER_DEPLOYMENT
 from deploy.specs import load_deployment_spec
 from deploy.types import Deployment
 
@@ -46,6 +54,7 @@ def register(subparsers: Any) -> None:
         "--all-traffic", action="store_true", help="then send it 100%% of the live traffic"
     )
     create.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    _server_option(create)
     create.set_defaults(handler=_create)
 
     update = verbs.add_parser(
@@ -55,6 +64,7 @@ def register(subparsers: Any) -> None:
     update.add_argument("--name", "-n", help="the deployment (without --file)")
     update.add_argument("--endpoint-name", "-e", help="its endpoint (without --file)")
     update.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    _server_option(update)
     update.set_defaults(handler=_update)
 
     show = verbs.add_parser("show", parents=common, help="show a deployment")
@@ -81,6 +91,20 @@ def register(subparsers: Any) -> None:
     logs.set_defaults(handler=_get_logs)
 
 
+def _server_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--server",
+        choices=SERVERS,
+        help=f"the local platform's inference server (sets {SERVER_ENV}; default azmlinfsrv)",
+    )
+
+
+def _overrides(args: argparse.Namespace) -> list[str]:
+    """``--set`` items, plus ``--server`` as the FLIGHTDECK_SERVER variable."""
+    server = [f"environment_variables.{SERVER_ENV}={args.server}"] if args.server else []
+    return [*args.set, *server]
+
+
 def _names(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", "-n", required=True)
     parser.add_argument("--endpoint-name", "-e", required=True)
@@ -90,7 +114,7 @@ def _names(parser: argparse.ArgumentParser) -> None:
 
 
 def _create(args: argparse.Namespace) -> int:
-    spec = load_deployment_spec(args.file, overrides=args.set)
+    spec = load_deployment_spec(args.file, overrides=_overrides(args))
 
     async def work(backend: Backend) -> Deployment:
         endpoint = await backend.get_endpoint(spec.endpoint_name)
@@ -116,7 +140,7 @@ def _create(args: argparse.Namespace) -> int:
 
 def _update(args: argparse.Namespace) -> int:
     if args.file:
-        spec = load_deployment_spec(args.file, overrides=args.set)
+        spec = load_deployment_spec(args.file, overrides=_overrides(args))
 
         async def rollout(backend: Backend) -> Deployment:
             await backend.get_deployment(spec.endpoint_name, spec.name)  # must exist
@@ -126,10 +150,25 @@ def _update(args: argparse.Namespace) -> int:
         return 0
     if not args.name or not args.endpoint_name:
         raise ValidationError("Give --file F, or --name D --endpoint-name N --set key=value.")
-    count = _instance_count(args.set)
+    if args.server:
+        raise ValidationError(messages.SERVER_NEEDS_FILE)
+    rest, settings = split_scale_settings(args.set)
+    count = _instance_count(rest) if rest or not settings else None
+    if count is not None and not 1 <= count <= MAX_INSTANCES_PER_DEPLOYMENT:
+        raise ValidationError(
+            f"instance_count must be between 1 and {MAX_INSTANCES_PER_DEPLOYMENT}, not {count}."
+        )
 
     async def scale(backend: Backend) -> Deployment:
-        return await backend.scale(args.endpoint_name, args.name, count, progress=progress_line)
+        deployment = await backend.get_deployment(args.endpoint_name, args.name)
+        if settings:  # checked in full before anything changes
+            policy = updated_policy(deployment.autoscale, settings)
+            deployment = await backend.set_autoscale(args.endpoint_name, args.name, policy)
+        if count is not None:
+            deployment = await backend.scale(
+                args.endpoint_name, args.name, count, progress=progress_line
+            )
+        return deployment
 
     print_json(run_with_backend(args, scale))
     return 0

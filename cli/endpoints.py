@@ -9,6 +9,7 @@
     flightdeck online-endpoint invoke --name product-recommender --request-file req.json \
         [--deployment-name green]
     flightdeck online-endpoint delete --name product-recommender [--yes]
+    flightdeck online-endpoint metrics --name product-recommender [--window 5m]
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from cli import messages
 from cli.backends import backend_options, run_with_backend
+from cli.metrics import add_metrics_verb
 from cli.output import print_json, print_text, progress_line, say
 from deploy.backend import Backend
 from deploy.errors import ConflictError, FlightdeckError, NotFoundError, ValidationError
@@ -81,6 +83,8 @@ def register(subparsers: Any) -> None:
         "--deployment-name", "-d", help="send to this deployment, whatever its share"
     )
     invoke.set_defaults(handler=_invoke)
+
+    add_metrics_verb(verbs, common)
 
 
 # ---------------------------------------------------------------- handlers

@@ -5,6 +5,8 @@ from __future__ import annotations
 __all__ = [
     "DELETE_ABORTED",
     "INSTANCE_LOG_HEADER",
+    "LOADTEST_CANCELLING",
+    "LOADTEST_CHART_SAVED",
     "deployment_exists",
     "endpoint_exists",
     "invoke_failed",
@@ -13,7 +15,12 @@ __all__ = [
 ]
 
 DELETE_ABORTED = "Nothing deleted."
+SERVER_NEEDS_FILE = (
+    "--server changes the deployment's spec: give it with --file F (a rolling update)."
+)
 INSTANCE_LOG_HEADER = "The instance's last log lines:"
+LOADTEST_CANCELLING = "Stopping the load test (Ctrl-C): partial results follow."
+LOADTEST_CHART_SAVED = "Chart saved to {path}."
 
 
 def endpoint_exists(name: str) -> str:
@@ -44,7 +51,8 @@ def invoke_failed(status: int, deployment: str | None, body: str) -> str:
 def set_not_supported(keys: list[str]) -> str:
     """``online-deployment update --name ... --set k=v`` with keys it cannot change in place."""
     return (
-        f"--set {', '.join(keys)}: without --file only instance_count can be set; "
+        f"--set {', '.join(keys)}: without --file only instance_count and scale_settings.* "
+        "can be set; "
         "to change anything else, edit the deployment's YAML and run "
         "`flightdeck online-deployment update --file ...`."
     )

@@ -7,6 +7,7 @@ __all__ = [
     "ALERT_SHIFT_AWAY",
     "ALERT_SILENCE",
     "APPROVE",
+    "LOADTEST_CANCEL",
     "REJECT",
     "SHIFT_TO_NEW",
 ]
@@ -25,3 +26,5 @@ ALERT_ACK = "flightdeck_alert_ack"
 ALERT_SILENCE = {"flightdeck_alert_silence_1h": 1, "flightdeck_alert_silence_4h": 4}
 #: Ask for approval to move the deployment's traffic to the others.
 ALERT_SHIFT_AWAY = "flightdeck_alert_shift_away"
+#: Stop a running load test (partial results are posted); the value is the run's id.
+LOADTEST_CANCEL = "flightdeck_loadtest_cancel"

@@ -1,19 +1,21 @@
 """``/deploy``: a new or updated deployment, cloned with another model or read from a spec file.
 
     /deploy <endpoint> <deployment> --model <name>:<version>
-            [--instance-type T] [--instance-count K]
-    /deploy --spec <file>
+            [--instance-type T] [--instance-count K] [--server fast|azmlinfsrv]
+    /deploy --spec <file> [--server fast|azmlinfsrv]
 
 A clone takes the settings of the deployment itself when it exists, else of the
 endpoint's live deployment (the one with the most traffic); a new deployment
-starts at 0% traffic. Spec files are read from the configured folder only.
+starts at 0% traffic. Spec files are read from the configured folder only. ``--server``
+picks the inference server of the local platform (``FLIGHTDECK_SERVER`` in the spec's
+environment variables).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -22,6 +24,7 @@ from commands.args import is_help, parse_args
 from commands.errors import UsageError
 from deploy.backend import Backend
 from deploy.errors import FlightdeckError, ValidationError
+from deploy.local.servers import SERVER_ENV, SERVERS
 from deploy.rules import MAX_INSTANCES_PER_DEPLOYMENT, validate_name
 from deploy.specs import load_deployment_spec
 from deploy.types import Deployment, DeploymentSpec, Endpoint, ModelRef, ProgressCallback
@@ -61,6 +64,8 @@ class DeployFromModel:
     model: ModelRef
     instance_type: str | None = None
     instance_count: int | None = None
+    #: ``FLIGHTDECK_SERVER`` for the deployment (``None``: as the cloned one has it).
+    server: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,6 +74,8 @@ class DeployFromSpec:
 
     writes: ClassVar[bool] = True
     spec_file: str
+    #: ``FLIGHTDECK_SERVER`` for the deployment (``None``: as the file has it).
+    server: str | None = None
 
 
 DeployRequest = DeployHelp | DeployFromModel | DeployFromSpec
@@ -81,13 +88,17 @@ def parse(text: str) -> DeployRequest:
     args = parse_args(
         text,
         help_text=HELP,
-        options={"--model", "--instance-type", "--instance-count", "--spec"},
+        options={"--model", "--instance-type", "--instance-count", "--spec", "--server"},
     )
+    server = args.options.get("--server")
+    if server is not None and server not in SERVERS:
+        raise args.usage(messages.DEPLOY_BAD_SERVER.format(server=server))
     if "--spec" in args.options:
-        extra = [*args.positionals, *(o for o in args.options if o != "--spec")]
+        alone = ("--spec", "--server")
+        extra = [*args.positionals, *(o for o in args.options if o not in alone)]
         if extra:
             raise args.usage(messages.DEPLOY_SPEC_ALONE.format(extra=" ".join(extra)))
-        return DeployFromSpec(spec_file=args.options["--spec"])
+        return DeployFromSpec(spec_file=args.options["--spec"], server=server)
     if len(args.positionals) < 2:
         raise args.usage(messages.DEPLOY_MISSING_NAMES)
     if len(args.positionals) > 2:
@@ -108,6 +119,7 @@ def parse(text: str) -> DeployRequest:
         instance_count=args.int_option(
             "--instance-count", default=None, low=1, high=MAX_INSTANCES_PER_DEPLOYMENT
         ),
+        server=server,
     )
 
 
@@ -141,6 +153,7 @@ async def plan(
         spec = await asyncio.to_thread(load_spec, file)
         names = await _deployment_names(backend, spec.endpoint_name)
         await _check_model(backend, spec.model)
+        spec = _with_server(spec, request.server)
         return DeployPlan(spec=spec, exists=spec.name in names, spec_file=request.spec_file)
     names = await _deployment_names(backend, request.endpoint)
     exists = request.deployment in names
@@ -154,7 +167,13 @@ async def plan(
         instance_type=request.instance_type,
         instance_count=request.instance_count,
     )
-    return DeployPlan(spec=spec, exists=exists, source=source)
+    return DeployPlan(spec=_with_server(spec, request.server), exists=exists, source=source)
+
+
+def _with_server(spec: DeploymentSpec, server: str | None) -> DeploymentSpec:
+    if server is None:
+        return spec
+    return replace(spec, environment_variables={**spec.environment_variables, SERVER_ENV: server})
 
 
 async def _deployment_names(backend: Backend, endpoint: str) -> set[str]:

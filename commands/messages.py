@@ -14,6 +14,7 @@ DEPLOY_HELP = """\
     clones the deployment (or, when new, the endpoint's live deployment) with another model.
 `/deploy --spec <file>`
     deploys a deployment YAML (Azure ML v2 schema) from the configured spec folder.
+`--server fast|azmlinfsrv` (either form, local platform): the inference server of its instances.
 Example: `/deploy product-recommender green --model recommendation-model:2`"""
 
 TRAFFIC_HELP = """\
@@ -41,10 +42,16 @@ LOGS_HELP = """\
 Example: `/logs product-recommender blue --lines 500 --grep error`"""
 
 LOADTEST_HELP = """\
-*/loadtest*: load tests of an endpoint, measured from the channel.
-`/loadtest <endpoint> [--deployment D] [--requests N --concurrency C | --rate R --duration D]`
-Load testing from Slack is not available in this version yet; \
-the command is registered so that Slack knows it."""
+*/loadtest*: a bounded load test of an endpoint, measured from the channel (deployers only: \
+it puts load on the endpoint).
+`/loadtest <endpoint> [--deployment D] [--requests N --concurrency C]`
+    closed loop: N requests (default 100), C at a time (default 10).
+`/loadtest <endpoint> [--deployment D] --rate R --duration D [--concurrency C]`
+    open loop: R requests per second for D seconds, latency from each intended send time.
+The body is the endpoint's sample input (its swagger); --deployment sends the \
+azureml-model-deployment header. Counts, rate and duration are capped by the configuration. \
+One message shows progress (with a Cancel button), then the summary and a chart.
+Example: `/loadtest product-recommender --requests 1000 --concurrency 10`"""
 
 ALERTS_HELP = """\
 */alerts*: what is firing, acknowledged, pending and silenced, per endpoint (only you see it).
@@ -98,7 +105,10 @@ APPLIED = "Live now: {split}."
 DEPLOY_MISSING_NAMES = "Name the endpoint and the deployment, or give `--spec <file>`."
 DEPLOY_NO_MODEL = "Give the model to deploy: `--model <name>:<version>`."
 DEPLOY_BAD_MODEL = "`--model {model}` must be `<name>:<version>` of a registered model."
-DEPLOY_SPEC_ALONE = "`--spec` comes alone: the file names the endpoint and the rest ({extra})."
+DEPLOY_BAD_SERVER = "`--server {server}` is not a server: use `fast` or `azmlinfsrv`."
+DEPLOY_SPEC_ALONE = (
+    "`--spec` comes alone (or with `--server`): the file names the endpoint and the rest ({extra})."
+)
 DEPLOY_NO_SOURCE = (
     "{endpoint} has no live deployment to clone: deploy the first one with `/deploy --spec <file>`."
 )
@@ -246,3 +256,28 @@ ALERTS_ICONS = {
     "ok": ":large_green_circle:",
     "resolved": ":large_green_circle:",
 }
+
+
+# ---------------------------------------------------------------- /loadtest
+
+LOADTEST_NO_ENDPOINT = "Name the endpoint."
+LOADTEST_NOT_POSITIVE = "`{option}` must be above 0."
+LOADTEST_NO_DEPLOYMENT = "{endpoint} has no deployment {deployment} (deployments: {known})."
+LOADTEST_NO_SWAGGER = (
+    "{endpoint} publishes no swagger to take a sample input from: give a request file."
+)
+LOADTEST_SWAGGER_FAILED = "Could not read the endpoint's swagger at {uri} ({reason})."
+LOADTEST_TITLE = "Load test of {endpoint}"
+LOADTEST_TITLE_DEPLOYMENT = "Load test of {deployment} on {endpoint}"
+LOADTEST_RUNNING = "Running: {progress}"
+LOADTEST_STARTING = "Starting…"
+LOADTEST_PLAN_CLOSED = "{requests} requests, {concurrency} at a time. Requested by {user}."
+LOADTEST_PLAN_OPEN = "{rate:g} requests/s for {duration:g} s. Requested by {user}."
+LOADTEST_CANCEL = "Cancel"
+LOADTEST_CANCELLED_BY = "Cancelled by {user}."
+LOADTEST_DONE_TITLE = "{title}: done"
+LOADTEST_CANCELLED_TITLE = "{title}: cancelled, partial results"
+LOADTEST_FAILED_TITLE = "{title}: failed"
+LOADTEST_FAILED = "*Failed:* {error}"
+LOADTEST_CHART_TITLE = "Latency of {endpoint}"
+LOADTEST_CHART_NOTE = "The chart of the latency distribution and over time follows as a file."

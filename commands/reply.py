@@ -25,11 +25,11 @@ TEXT_LIMIT = 3000
 
 @dataclass(frozen=True, kw_only=True)
 class FileAttachment:
-    """A text file to upload beside the message (long logs)."""
+    """A file to upload beside the message (long logs as text, a load-test chart as PNG)."""
 
     filename: str
     title: str
-    content: str
+    content: str | bytes
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,6 +21,8 @@ Routes (all but ``/health`` need ``Authorization: Bearer <admin token>``)::
     GET  /endpoints/{e}/deployments          GET|PUT*|DELETE* /endpoints/{e}/deployments/{d}
     PUT* /endpoints/{e}/deployments/{d}/scale    PUT /endpoints/{e}/deployments/{d}/autoscale
     GET  /endpoints/{e}/deployments/{d}/logs
+    GET  /endpoints/{e}/deployments/{d}/autoscale-decisions
+    GET  /metrics  (Prometheus text: every endpoint's last ``window_minutes``, default 1)
     GET  /models    GET|PUT /models/{name}/versions/{version}          (* = long operation)
 """
 
@@ -37,8 +39,10 @@ from aiohttp import web
 
 from deploy.backend import Backend
 from deploy.errors import FlightdeckError, NotFoundError, ValidationError
+from deploy.local import prometheus
 from deploy.local.api_operations import Operations, Work
 from deploy.local.api_wire import INTERNAL_ERROR_CODE, encode_error, encode_invoke, status_for
+from deploy.local.autoscale import ScaleDecision
 from deploy.types import (
     AutoscalePolicy,
     ContainerType,
@@ -71,13 +75,16 @@ class ControlAPI:
         port: int = 0,
         on_shutdown: Callable[[], None] | None = None,
         status: Callable[[], Mapping[str, Any]] | None = None,
+        decisions: Callable[[str, str], list[ScaleDecision]] | None = None,
     ) -> None:
+        """``decisions(endpoint, deployment)``: the autoscaler's last decisions, if any."""
         self._backend = backend
         self._token = token
         self._host = host
         self._port = port
         self._on_shutdown = on_shutdown
         self._status = status
+        self._decisions = decisions
         self._operations = Operations()
         self._runner: web.AppRunner | None = None
 
@@ -116,6 +123,8 @@ class ControlAPI:
         add("PUT", "/endpoints/{e}/deployments/{d}/scale", self._scale)
         add("PUT", "/endpoints/{e}/deployments/{d}/autoscale", self._autoscale)
         add("GET", "/endpoints/{e}/deployments/{d}/logs", self._logs)
+        add("GET", "/endpoints/{e}/deployments/{d}/autoscale-decisions", self._autoscale_decisions)
+        add("GET", "/metrics", self._prometheus)
         add("GET", "/models", self._list_models)
         add("GET", "/models/{name}/versions/{version}", self._get_model)
         add("PUT", "/models/{name}/versions/{version}", self._register_model)
@@ -262,6 +271,23 @@ class ControlAPI:
             raise ValidationError("window_seconds must be a number.") from None
         snapshot = await self._backend.metrics(request.match_info["e"], timedelta(seconds=seconds))
         return web.json_response(to_json(snapshot))
+
+    async def _prometheus(self, request: web.Request) -> web.StreamResponse:
+        window = timedelta(minutes=_int_param(request, "window_minutes", 1))
+        snapshots = [
+            await self._backend.metrics(endpoint.name, window)
+            for endpoint in await self._backend.list_endpoints()
+        ]
+        body = prometheus.render(snapshots)
+        return web.Response(body=body, headers={"Content-Type": prometheus.CONTENT_TYPE_LATEST})
+
+    async def _autoscale_decisions(self, request: web.Request) -> web.StreamResponse:
+        endpoint, name = request.match_info["e"], request.match_info["d"]
+        deployment = await self._backend.get_deployment(endpoint, name)
+        made = self._decisions(endpoint, name) if self._decisions is not None else []
+        return web.json_response(
+            {"policy": to_json(deployment.autoscale), "decisions": [to_json(d) for d in made]}
+        )
 
     # ------------------------------------------------------------ deployments
 

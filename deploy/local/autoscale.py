@@ -83,7 +83,12 @@ def decide(
     if recommended > current:
         return result(recommended, "scale up: utilization above target", ScalerState())
     if recommended == current:
-        reason = "within tolerance" if raw == current else "at the policy's bounds"
+        if abs(ratio - 1.0) <= TOLERANCE:
+            reason = "within tolerance"
+        elif raw != current:
+            reason = "at the policy's bounds"
+        else:
+            reason = "no change once rounded up"
         return result(current, reason, ScalerState())
     since = state.lower_since if state.lower_since is not None else now
     lower = (*state.lower_recommendations, recommended)

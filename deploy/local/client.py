@@ -23,6 +23,7 @@ from deploy.backend import Backend
 from deploy.errors import BackendUnavailableError, FlightdeckError
 from deploy.local import control_messages as messages
 from deploy.local.api_wire import decode_error, decode_invoke
+from deploy.local.autoscale import ScaleDecision
 from deploy.local.home import Home, process_alive
 from deploy.types import (
     AutoscalePolicy,
@@ -181,6 +182,12 @@ class LocalBackend(Backend):
         path = _path("endpoints", endpoint, "deployments", deployment, "autoscale")
         body = {"policy": None if policy is None else to_json(policy)}
         return from_json(Deployment, await self._call("PUT", path, json=body))
+
+    async def autoscale_decisions(self, endpoint: str, deployment: str) -> list[ScaleDecision]:
+        """The daemon autoscaler's last decisions for a deployment, oldest first."""
+        path = _path("endpoints", endpoint, "deployments", deployment, "autoscale-decisions")
+        result = await self._call("GET", path)
+        return from_json(list[ScaleDecision], result["decisions"])
 
     async def get_logs(
         self,

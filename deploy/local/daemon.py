@@ -24,13 +24,17 @@ import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import psutil
 
 from deploy.local import control_messages as messages
 from deploy.local.api import ControlAPI
 from deploy.local.home import DaemonInfo, Home
+
+if TYPE_CHECKING:
+    from deploy.local.metrics import MetricsRecorder
+    from deploy.local.metrics_archive import MetricsArchive
 
 __all__ = [
     "DEFAULT_CONTROL_PORT",
@@ -47,6 +51,9 @@ logger = logging.getLogger("deploy.local.daemon")
 DEFAULT_ROUTER_PORT = 8787
 DEFAULT_CONTROL_PORT = 8786
 HOST = "127.0.0.1"
+#: The per-minute metrics of the last day, and how often they are stored.
+METRICS_DB = "metrics.db"
+METRICS_FLUSH_SECONDS = 30.0
 #: How long leftovers get to end after SIGTERM before SIGKILL (seconds).
 LEFTOVER_GRACE = 5.0
 
@@ -57,7 +64,9 @@ class CannotStartError(Exception):
 
 async def run(*, home: Home, router_port: int, control_port: int, python: str) -> None:
     """Serve until SIGTERM/SIGINT or ``POST /shutdown``; stop instances, keep state."""
+    from deploy.local.autoscaler import Autoscaler
     from deploy.local.metrics import MetricsRecorder
+    from deploy.local.metrics_archive import MetricsArchive
     from deploy.local.platform import Platform
     from deploy.local.router import Router
 
@@ -70,6 +79,9 @@ async def run(*, home: Home, router_port: int, control_port: int, python: str) -
 
     started_at = time.time()
     recorder = MetricsRecorder()
+    archive = MetricsArchive.open(home.root / METRICS_DB)
+    loaded = archive.load(recorder, now=time.time())
+    logger.info("metrics: %d stored minute(s) loaded", loaded)
     router = Router(host=HOST, port=router_port, recorder=recorder)
     try:
         await router.start()
@@ -77,8 +89,12 @@ async def run(*, home: Home, router_port: int, control_port: int, python: str) -
         raise CannotStartError(messages.cannot_listen("router", router_port, exc)) from None
     platform = Platform(home=home.root, router=router, python=python, recorder=recorder)
     api: ControlAPI | None = None
+    flusher: asyncio.Task[None] | None = None
+    autoscaler = Autoscaler(platform=platform, in_flight=router.in_flight, recorder=recorder)
     try:
         await platform.start()
+        autoscaler.start()
+        flusher = asyncio.create_task(_flush_every(archive, recorder, stopping))
         info: dict[str, Any] = {}
 
         def status() -> dict[str, Any]:
@@ -95,6 +111,7 @@ async def run(*, home: Home, router_port: int, control_port: int, python: str) -
             port=control_port,
             on_shutdown=stopping.set,
             status=status,
+            decisions=autoscaler.decisions,
         )
         try:
             await api.start()
@@ -116,9 +133,28 @@ async def run(*, home: Home, router_port: int, control_port: int, python: str) -
         home.remove_daemon_info(pid=os.getpid())
         if api is not None:
             await api.stop()
+        await autoscaler.stop()
+        stopping.set()
+        if flusher is not None:
+            await flusher
+        archive.flush(recorder, now=time.time())
+        archive.close()
         await platform.stop()
         await router.stop()
         logger.info("stopped")
+
+
+async def _flush_every(
+    archive: MetricsArchive, recorder: MetricsRecorder, stopping: asyncio.Event
+) -> None:
+    """Store the recorder's recent minutes every ``METRICS_FLUSH_SECONDS`` until stopping."""
+    while not stopping.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), METRICS_FLUSH_SECONDS)
+        try:
+            archive.flush(recorder, now=time.time())
+        except Exception:
+            logger.exception("storing metrics failed")
 
 
 def kill_leftovers(home: Home) -> list[int]:

@@ -1,8 +1,9 @@
-"""One instance of a deployment: an azmlinfsrv process, its probes and its restarts.
+"""One instance of a deployment: a server process, its probes and its restarts.
 
-The process is Azure's inference server, started on a free loopback port in its
-own process group (the gunicorn master and its workers end together). Its output
-goes to the instance's log file. Probes follow the deployment's settings:
+The process is Azure's inference server (or fastserve, see ``InstanceConfig.server``),
+started on a free loopback port in its own process group (the gunicorn master and its
+workers end together). Its output goes to the instance's log file. Probes follow the
+deployment's settings:
 
 - readiness (``GET /`` every ``period`` after ``initial_delay``): ``success_threshold``
   successes put the instance in rotation, ``failure_threshold`` failures take it out;
@@ -46,6 +47,7 @@ from deploy.local.launcher import (
     watch_exit,
 )
 from deploy.local.logs import tail_file
+from deploy.local.servers import AZMLINFSRV
 from deploy.types import InstanceStatus, ProbeSettings
 
 __all__ = [
@@ -92,6 +94,8 @@ class InstanceConfig:
     readiness: ProbeSettings = field(default_factory=ProbeSettings)
     #: The longest a new process may take to be ready before it counts as failed.
     startup_timeout: float = 120.0
+    #: The inference server: ``azmlinfsrv`` or ``fast`` (see ``deploy.local.servers``).
+    server: str = AZMLINFSRV
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,7 +130,7 @@ class _Run:
 
 
 class Instance:
-    """An azmlinfsrv process kept alive by probes and restarts."""
+    """A server process (azmlinfsrv or fastserve) kept alive by probes and restarts."""
 
     def __init__(
         self,
@@ -314,7 +318,13 @@ class Instance:
         port = free_port()
         path = self._log_path()
         env = {**self.config.environment, PARENT_ENV: str(os.getpid())}
-        command = launch_command(self.config.python, self.config.entry_script, port=port)
+        command = launch_command(
+            self.config.python,
+            self.config.entry_script,
+            port=port,
+            server=self.config.server,
+            app_root=self.config.app_root,
+        )
         with path.open("ab") as log:
             offset = log.tell()
             process = subprocess.Popen(

@@ -1,7 +1,8 @@
-"""Starting azmlinfsrv as an instance process, and small process and probe helpers.
+"""Starting an instance process (azmlinfsrv or fastserve), and small process and probe helpers.
 
-The command runs Azure's inference server (``azureml_inference_server_http.amlserver``)
-with two changes made before it starts, in the child only:
+The command runs Azure's inference server (``azureml_inference_server_http.amlserver``),
+or with ``server="fast"`` a fastserve folder, with two changes made before it starts, in
+the child only:
 
 - it binds 127.0.0.1 (the server's own default host is 0.0.0.0);
 - on Linux the gunicorn master, and every process it forks (the workers), gets
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import os
 import signal
 import socket
@@ -24,10 +26,14 @@ from pathlib import Path
 
 import psutil
 
+from deploy.local import platform_messages as msg
+from deploy.local.servers import AZMLINFSRV
+
 __all__ = [
     "HOST",
     "PARENT_ENV",
     "create_time",
+    "fastserve_folder",
     "free_port",
     "launch_command",
     "probe",
@@ -39,10 +45,9 @@ __all__ = [
 HOST = "127.0.0.1"
 #: The variable telling the launcher which process must outlive the instance.
 PARENT_ENV = "FLIGHTDECK_PLATFORM_PID"
-#: Runs azmlinfsrv bound to loopback only (its own default host is 0.0.0.0). On Linux the
-#: gunicorn master, and every process it forks (the workers), is killed when its parent
-#: dies (PR_SET_PDEATHSIG): no instance outlives a killed daemon or test run.
-_LAUNCHER = (
+#: On Linux the server process, and every process it forks, is killed when its parent dies
+#: (PR_SET_PDEATHSIG): no instance outlives a killed daemon or test run.
+_GUARD = (
     "import os, signal, sys\n"
     f"parent = int(os.environ.pop('{PARENT_ENV}', '0'))\n"
     "if sys.platform.startswith('linux'):\n"
@@ -55,16 +60,58 @@ _LAUNCHER = (
     "    guard(parent)\n"
     "    master = os.getpid()\n"
     "    os.register_at_fork(after_in_child=lambda: guard(master))\n"
-    "from azureml_inference_server_http import amlserver\n"
+)
+#: Runs azmlinfsrv bound to loopback only (its own default host is 0.0.0.0); the gunicorn
+#: workers are forks of the guarded master.
+_AZMLINFSRV = (
+    _GUARD + "from azureml_inference_server_http import amlserver\n"
     "amlserver.DEFAULT_HOST = '127.0.0.1'\n"
     "sys.argv[0] = 'azmlinfsrv'\n"
     "sys.exit(amlserver.run())\n"
 )
+#: Runs a fastserve folder (its ``__main__``) as ``python <folder>`` would; the folder is
+#: the first argument. Its server processes (``FASTSERVE_PROCESSES``) are started with
+#: subprocess, not forked: they get the guard through ``preexec_fn``.
+_FASTSERVE = (
+    _GUARD + "import runpy, subprocess\n"
+    "if sys.platform.startswith('linux'):\n"
+    "    class GuardedPopen(subprocess.Popen):\n"
+    "        def __init__(self, *args, **kwargs):\n"
+    "            kwargs.setdefault('preexec_fn', lambda parent=os.getpid(): guard(parent))\n"
+    "            super().__init__(*args, **kwargs)\n"
+    "    subprocess.Popen = GuardedPopen\n"
+    "sys.argv[:2] = [sys.argv[1]]\n"
+    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+)
 
 
-def launch_command(python: str, entry_script: Path, *, port: int) -> list[str]:
-    """The command line of an instance serving ``entry_script`` on ``port``."""
-    return [python, "-c", _LAUNCHER, "--entry_script", str(entry_script), "--port", str(port)]
+def launch_command(
+    python: str,
+    entry_script: Path,
+    *,
+    port: int,
+    server: str = AZMLINFSRV,
+    app_root: Path | None = None,
+) -> list[str]:
+    """The command line of an instance serving ``entry_script`` on ``port`` with ``server``
+    (``azmlinfsrv``, or ``fast``: the code folder's own ``fastserve/`` if ``app_root`` has
+    one, else the installed ``scoring.fastserve``)."""
+    arguments = ["--entry_script", str(entry_script), "--port", str(port)]
+    if server == AZMLINFSRV:
+        return [python, "-c", _AZMLINFSRV, *arguments]
+    folder = fastserve_folder(app_root)
+    return [python, "-c", _FASTSERVE, str(folder), *arguments, "--host", HOST]
+
+
+def fastserve_folder(app_root: Path | None) -> Path:
+    """The fastserve package folder to run: ``<app_root>/fastserve`` when the uploaded code
+    ships it (the ``scoring/`` folder does), else the one installed with Flightdeck."""
+    if app_root is not None and (app_root / "fastserve" / "__main__.py").is_file():
+        return app_root / "fastserve"
+    found = importlib.util.find_spec("scoring.fastserve")
+    if found is None or not found.submodule_search_locations:
+        raise OSError(msg.FASTSERVE_MISSING)
+    return Path(next(iter(found.submodule_search_locations)))
 
 
 def free_port() -> int:

@@ -30,6 +30,7 @@ from typing import ClassVar
 from deploy.backend import Backend
 from deploy.errors import NotFoundError, ValidationError
 from deploy.local import platform_messages as msg
+from deploy.local.autoscaler import ScaleTarget
 from deploy.local.endpoint_records import (
     check_endpoint_spec,
     credentials_for,
@@ -331,6 +332,30 @@ class Platform(Backend):
         """The running process (gunicorn master) of each instance of a deployment."""
         version = self._version(endpoint, deployment)
         return {i.name: i.pid for i in version.supervisor.instances if i.pid is not None}
+
+    def scale_targets(self) -> list[ScaleTarget]:
+        """Every running deployment, its policy, instance count and instance pids (for the
+        autoscaler)."""
+        targets = []
+        for endpoint, state in sorted(self._endpoints.items()):
+            for name, version in sorted(state.deployments.items()):
+                spec = version.record.spec
+                settings = spec.request_settings
+                targets.append(
+                    ScaleTarget(
+                        endpoint=endpoint,
+                        deployment=name,
+                        policy=spec.autoscale,
+                        instances=spec.instance_count,
+                        max_concurrent_per_instance=settings.max_concurrent_requests_per_instance,
+                        pids=tuple(i.pid for i in version.supervisor.instances if i.pid),
+                    )
+                )
+        return targets
+
+    def note(self, endpoint: str, deployment: str, line: str) -> None:
+        """Append a line to a deployment's storage-initializer log (autoscale decisions)."""
+        self._version(endpoint, deployment).logs.storage(line)
 
     # ------------------------------------------------------------ helpers
 

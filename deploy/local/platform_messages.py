@@ -40,6 +40,8 @@ REQUEST_SETTINGS_INVALID = (
     "Deployment '{name}': request_settings.{key} must be {rule}, not {value}."
 )
 PROBE_INVALID = "Deployment '{name}': {probe}.{key} must be {rule}, not {value}."
+SERVER_INVALID = "Deployment '{name}': {variable} must be {choices}, not '{value}'."
+FASTSERVE_MISSING = "fastserve is not installed (the scoring.fastserve package was not found)"
 DEPLOYMENT_TAKES_TRAFFIC = (
     "Deployment '{name}' takes {percent}% of endpoint '{endpoint}''s live traffic; "
     "set its traffic to 0 first."

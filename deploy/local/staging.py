@@ -27,6 +27,7 @@ from deploy.local.environments import check_environment, prepare_environment
 from deploy.local.instance import InstanceConfig
 from deploy.local.logs import DeploymentLogs
 from deploy.local.models import ModelRegistry, stage_model
+from deploy.local.servers import deployment_server
 from deploy.rules import MAX_INSTANCES_PER_DEPLOYMENT, validate_name
 from deploy.specs import validate_policy
 from deploy.types import DeploymentSpec, ProbeSettings, ProgressCallback
@@ -79,6 +80,7 @@ def check_deployment_spec(spec: DeploymentSpec) -> None:
     _check_probe(name, "readiness_probe", spec.readiness_probe)
     if spec.autoscale is not None:
         validate_policy(spec.autoscale)
+    deployment_server(spec.environment_variables, name=name)
     check_environment(spec.environment)
 
 
@@ -224,6 +226,7 @@ def instance_config(
         liveness=spec.liveness_probe,
         readiness=readiness,
         startup_timeout=max(by_probe + readiness.timeout, min_startup_timeout),
+        server=deployment_server(spec.environment_variables, name=spec.name),
     )
 
 

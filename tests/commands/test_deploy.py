@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from deploy.types import DeploymentSpec, ModelRef
 from tests.support.fake_backend import FakeBackend
 
 EP = "product-recommender"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "product-recommender"
 
 
 def test_parse() -> None:
@@ -41,6 +44,8 @@ def test_parse() -> None:
         (f"{EP} green extra --model m:1", "Unexpected words: `extra`"),
         (f"{EP} green-- --model m:1", "Invalid deployment name"),
         ("--spec a.yml pr", "`--spec` comes alone"),
+        ("--spec a.yml --server turbo", "`--server turbo` is not a server"),
+        (f"{EP} green --model m:1 --server Fast", "`--server Fast` is not a server"),
     ],
 )
 def test_parse_errors(text: str, problem: str) -> None:
@@ -59,6 +64,41 @@ async def test_a_new_deployment_clones_the_live_one(backend: FakeBackend) -> Non
     assert isinstance(request, DeployFromModel)
     planned = await plan(backend, request, spec_folder=None)
     assert (planned.exists, planned.source, planned.spec.instance_count) == (True, "green", 4)
+
+
+def test_parse_server() -> None:
+    assert deploy.parse("--spec green.yml --server fast") == DeployFromSpec(
+        spec_file="green.yml", server="fast"
+    )
+    request = deploy.parse(f"{EP} green --server=azmlinfsrv --model recommendation-model:2")
+    assert isinstance(request, DeployFromModel) and request.server == "azmlinfsrv"
+    assert deploy.parse(f"{EP} green --model recommendation-model:2") == DeployFromModel(
+        endpoint=EP, deployment="green", model=ModelRef(name="recommendation-model", version="2")
+    )
+
+
+async def test_server_goes_into_the_specs_environment(backend: FakeBackend, tmp_path: Path) -> None:
+    request = deploy.parse(f"{EP} canary --model recommendation-model:2 --server fast")
+    assert isinstance(request, DeployFromModel)
+    planned = await plan(backend, request, spec_folder=None)
+    without = deploy.parse(f"{EP} canary --model recommendation-model:2")
+    assert isinstance(without, DeployFromModel)
+    plain = await plan(backend, without, spec_folder=None)
+    # The clone as it would be, with the variable added to its own.
+    assert planned.spec == replace(
+        plain.spec,
+        environment_variables={**plain.spec.environment_variables, "FLIGHTDECK_SERVER": "fast"},
+    )
+    assert "FLIGHTDECK_SERVER" not in plain.spec.environment_variables
+    # The sample's YAML, laid out as in the repository (../../scoring, ./model-v1).
+    folder = tmp_path / "examples" / "specs"
+    shutil.copytree(EXAMPLE, folder)
+    (tmp_path / "scoring").mkdir()
+    (tmp_path / "scoring" / "score.py").write_text("def init(): pass\n")
+    from_file = deploy.parse("--spec blue-deployment --server fast")
+    assert isinstance(from_file, DeployFromSpec)
+    planned = await plan(backend, from_file, spec_folder=folder)
+    assert planned.spec.environment_variables == {"WORKER_COUNT": "2", "FLIGHTDECK_SERVER": "fast"}
 
 
 async def test_plan_checks(backend: FakeBackend) -> None:

@@ -1,11 +1,11 @@
 """Button listeners: Approve / Reject, the traffic-shift button under a fresh deployment, and
-the buttons of alert messages."""
+the buttons of alert messages, and Cancel on a running load test."""
 
 from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.listeners.actions import alerts, approval, shift
+from bot.listeners.actions import alerts, approval, loadtest, shift
 from bot.services import Services
 
 __all__ = ["register"]
@@ -16,3 +16,4 @@ def register(app: AsyncApp, services: Services) -> None:
     approval.register(app, services)
     shift.register(app, services)
     alerts.register(app, services)
+    loadtest.register(app, services)

@@ -1,0 +1,100 @@
+"""``flightdeck online-endpoint metrics``: an endpoint's metrics under Azure Monitor's names.
+
+    flightdeck online-endpoint metrics --name product-recommender [--window 5m]
+
+Prints, per deployment, the window's totals and one row a minute: RequestsPerMinute
+(and by status code), RequestLatency_P50/P90/P95/P99 (ms), CpuUtilizationPercentage,
+CpuMemoryUtilizationPercentage and DeploymentCapacity; on the local platform also the
+autoscaler's last decisions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import timedelta
+from typing import Any
+
+from cli.backends import run_with_backend
+from cli.output import print_json
+from deploy.backend import Backend
+from deploy.errors import ValidationError
+from deploy.types import MetricsSnapshot, MinuteMetrics, to_json
+
+__all__ = ["add_metrics_verb", "azure_names", "parse_window"]
+
+_WINDOW = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "": 60.0}
+
+
+def add_metrics_verb(verbs: Any, common: list[argparse.ArgumentParser]) -> None:
+    """Add ``metrics`` to ``online-endpoint``."""
+    metrics = verbs.add_parser(
+        "metrics", parents=common, help="requests, latency, CPU, memory, capacity per deployment"
+    )
+    metrics.add_argument("--name", "-n", required=True)
+    metrics.add_argument("--window", "-w", default="5m", help="1m to 60m (e.g. 5m, 1h, 90s)")
+    metrics.set_defaults(handler=_metrics)
+
+
+def parse_window(text: str) -> timedelta:
+    """``5m``, ``1h``, ``90s`` or ``5`` (minutes), between 1 and 60 minutes."""
+    match = _WINDOW.match(text)
+    if match is None:
+        raise ValidationError(f"--window '{text}' is not a duration like 5m, 1h or 90s.")
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if not 60 <= seconds <= 3600:
+        raise ValidationError(f"--window '{text}' must be between 1m and 60m.")
+    return timedelta(seconds=seconds)
+
+
+def _row(row: MinuteMetrics) -> dict[str, Any]:
+    return {
+        "RequestsPerMinute": row.requests,
+        "RequestsByStatusCode": dict(row.requests_by_status),
+        "RequestLatency_P50": row.latency_p50_ms,
+        "RequestLatency_P90": row.latency_p90_ms,
+        "RequestLatency_P95": row.latency_p95_ms,
+        "RequestLatency_P99": row.latency_p99_ms,
+        "CpuUtilizationPercentage": row.cpu_utilization_percentage,
+        "CpuMemoryUtilizationPercentage": row.cpu_memory_utilization_percentage,
+        "DeploymentCapacity": row.deployment_capacity,
+    }
+
+
+def azure_names(snapshot: MetricsSnapshot) -> dict[str, Any]:
+    """The snapshot as JSON under Azure Monitor's metric names."""
+    minutes = max((snapshot.end - snapshot.start).total_seconds() / 60, 1.0)
+    deployments = {}
+    for name, metrics in sorted(snapshot.deployments.items()):
+        window = _row(metrics.window)
+        window["RequestsPerMinute"] = round(metrics.window.requests / minutes, 2)
+        window["Requests"] = metrics.window.requests
+        deployments[name] = {
+            "window": window,
+            "minutes": [
+                {"timestamp": row.timestamp.isoformat(), **_row(row)} for row in metrics.minutes
+            ],
+        }
+    return {
+        "endpoint": snapshot.endpoint,
+        "start": snapshot.start.isoformat(),
+        "end": snapshot.end.isoformat(),
+        "deployments": deployments,
+    }
+
+
+def _metrics(args: argparse.Namespace) -> int:
+    window = parse_window(args.window)
+
+    async def work(backend: Backend) -> dict[str, Any]:
+        result = azure_names(await backend.metrics(args.name, window))
+        decisions = getattr(backend, "autoscale_decisions", None)
+        if decisions is not None:
+            for name, entry in result["deployments"].items():
+                made = await decisions(args.name, name)
+                entry["autoscale_decisions"] = [to_json(d) for d in made[-10:]]
+        return result
+
+    print_json(run_with_backend(args, work))
+    return 0
