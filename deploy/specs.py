@@ -38,6 +38,8 @@ __all__ = [
     "endpoint_spec_from_yaml",
     "load_deployment_spec",
     "load_endpoint_spec",
+    "probe_from_sdk",
+    "request_settings_from_sdk",
 ]
 
 _SCALE_KEYS = {
@@ -108,9 +110,9 @@ def deployment_spec_from_yaml(data: Mapping[str, Any], *, file: Path) -> Deploym
         environment=_environment(entity.environment, file),
         instance_type=entity.instance_type or "Standard_DS3_v2",
         instance_count=count,
-        request_settings=_request_settings(entity.request_settings),
-        liveness_probe=_probe(entity.liveness_probe),
-        readiness_probe=_probe(entity.readiness_probe),
+        request_settings=request_settings_from_sdk(entity.request_settings),
+        liveness_probe=probe_from_sdk(entity.liveness_probe),
+        readiness_probe=probe_from_sdk(entity.readiness_probe),
         environment_variables={k: str(v) for k, v in (entity.environment_variables or {}).items()},
         autoscale=autoscale,
         description=entity.description,
@@ -354,7 +356,8 @@ def _environment(env: Any, file: Path) -> EnvironmentSpec | None:
     )
 
 
-def _request_settings(settings: Any) -> RequestSettings:
+def request_settings_from_sdk(settings: Any) -> RequestSettings:
+    """``RequestSettings`` from azure-ai-ml's request settings (Azure's defaults for gaps)."""
     default = RequestSettings()
     if settings is None:
         return default
@@ -366,14 +369,20 @@ def _request_settings(settings: Any) -> RequestSettings:
     )
 
 
-def _probe(probe: Any) -> ProbeSettings:
+def probe_from_sdk(probe: Any) -> ProbeSettings:
+    """``ProbeSettings`` from azure-ai-ml's ``ProbeSettings`` (Azure's defaults for gaps)."""
     default = ProbeSettings()
     if probe is None:
         return default
+
+    def pick(name: str) -> Any:
+        value = getattr(probe, name, None)
+        return getattr(default, name) if value is None else value
+
     return ProbeSettings(
-        initial_delay=probe.initial_delay if probe.initial_delay is not None else 10,
-        period=probe.period or default.period,
-        timeout=probe.timeout or default.timeout,
-        success_threshold=probe.success_threshold or default.success_threshold,
-        failure_threshold=probe.failure_threshold or default.failure_threshold,
+        initial_delay=pick("initial_delay"),
+        period=pick("period"),
+        timeout=pick("timeout"),
+        success_threshold=pick("success_threshold"),
+        failure_threshold=pick("failure_threshold"),
     )

@@ -32,6 +32,7 @@ from azure.ai.ml.entities import (
 from azure.ai.ml.entities import ProbeSettings as SdkProbe
 
 from deploy.azure.endpoints import state_text
+from deploy.specs import probe_from_sdk, request_settings_from_sdk
 from deploy.types import (
     AutoscalePolicy,
     Deployment,
@@ -39,7 +40,6 @@ from deploy.types import (
     EnvironmentSpec,
     ModelRef,
     ProbeSettings,
-    RequestSettings,
 )
 
 __all__ = [
@@ -95,9 +95,9 @@ def deployment_from_entity(
         instance_type=str(entity.instance_type or "Standard_DS3_v2"),
         instance_count=int(entity.instance_count or 1),
         provisioning_state=state_text(entity.provisioning_state),
-        request_settings=_request_settings(entity.request_settings),
-        liveness_probe=_probe(entity.liveness_probe),
-        readiness_probe=_probe(entity.readiness_probe),
+        request_settings=request_settings_from_sdk(entity.request_settings),
+        liveness_probe=probe_from_sdk(entity.liveness_probe),
+        readiness_probe=probe_from_sdk(entity.readiness_probe),
         environment_variables={
             str(k): str(v) for k, v in (entity.environment_variables or {}).items()
         },
@@ -149,34 +149,4 @@ def _sdk_probe(probe: ProbeSettings) -> Any:
         timeout=max(1, math.ceil(probe.timeout)),
         success_threshold=probe.success_threshold,
         failure_threshold=probe.failure_threshold,
-    )
-
-
-def _request_settings(settings: Any) -> RequestSettings:
-    default = RequestSettings()
-    if settings is None:
-        return default
-    return RequestSettings(
-        request_timeout_ms=settings.request_timeout_ms or default.request_timeout_ms,
-        max_concurrent_requests_per_instance=settings.max_concurrent_requests_per_instance
-        or default.max_concurrent_requests_per_instance,
-        max_queue_wait_ms=settings.max_queue_wait_ms or default.max_queue_wait_ms,
-    )
-
-
-def _probe(probe: Any) -> ProbeSettings:
-    default = ProbeSettings()
-    if probe is None:
-        return default
-
-    def pick(name: str) -> Any:
-        value = getattr(probe, name, None)
-        return getattr(default, name) if value is None else value
-
-    return ProbeSettings(
-        initial_delay=pick("initial_delay"),
-        period=pick("period"),
-        timeout=pick("timeout"),
-        success_threshold=pick("success_threshold"),
-        failure_threshold=pick("failure_threshold"),
     )
