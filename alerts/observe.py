@@ -24,18 +24,16 @@ made from two polls' readings of the same rows:
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from deploy.metrics_window import Reading, growth, total
 from deploy.types import MetricsSnapshot, MinuteMetrics
 
 __all__ = ["Observation", "Sampler"]
 
 _MINUTE = timedelta(minutes=1)
-
-#: A row's counts: (requests, requests by status code).
-_Counts = tuple[int, Mapping[str, int]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,12 +50,6 @@ class Observation:
     exact: bool = False
 
 
-@dataclass(frozen=True)
-class _Reading:
-    at: datetime
-    rows: dict[datetime, _Counts] = field(default_factory=dict)
-
-
 class Sampler:
     """Keeps the last readings of each (endpoint, deployment); see the module docstring."""
 
@@ -65,7 +57,7 @@ class Sampler:
         self._polls = max(1, round(window / poll_interval))
         self._window = window
         self._max_age = window + 2 * poll_interval
-        self._readings: dict[tuple[str, str], deque[_Reading]] = {}
+        self._readings: dict[tuple[str, str], deque[Reading]] = {}
 
     def observe(
         self, snapshot: MetricsSnapshot, *, now: datetime, deployments: Iterable[str] = ()
@@ -98,62 +90,14 @@ class Sampler:
         if baseline is not None and now - baseline.at > self._max_age:
             baseline = None
         if baseline is not None:
-            metrics = _growth(rows, baseline, now)
+            metrics = growth(rows, baseline, now=now)
         else:
             start = now - self._window
             overlapping = [r for r in rows if r.timestamp + _MINUTE > start and r.timestamp <= now]
-            metrics = _total(overlapping, now)
-        readings.append(
-            _Reading(
-                at=now, rows={r.timestamp: (r.requests, dict(r.requests_by_status)) for r in rows}
-            )
-        )
+            metrics = total(overlapping, now=now)
+        readings.append(Reading.of(rows, at=now))
         while len(readings) > self._polls:
             readings.popleft()
         return Observation(
             deployment=deployment, metrics=metrics, minutes=rows, exact=baseline is not None
         )
-
-
-def _growth(rows: Iterable[MinuteMetrics], baseline: _Reading, now: datetime) -> MinuteMetrics:
-    """Requests answered since ``baseline``; P99 of the minutes that grew."""
-    requests = 0
-    by_status: dict[str, int] = {}
-    latencies: list[float] = []
-    for row in rows:
-        before_requests, before_status = baseline.rows.get(row.timestamp, (0, {}))
-        grown = row.requests - before_requests
-        if grown <= 0:
-            continue
-        requests += grown
-        for code, count in row.requests_by_status.items():
-            more = count - before_status.get(code, 0)
-            if more > 0:
-                by_status[code] = by_status.get(code, 0) + more
-        if row.latency_p99_ms is not None:
-            latencies.append(row.latency_p99_ms)
-    return MinuteMetrics(
-        timestamp=now,
-        requests=requests,
-        requests_by_status=dict(sorted(by_status.items())),
-        latency_p99_ms=max(latencies) if requests and latencies else None,
-    )
-
-
-def _total(rows: Iterable[MinuteMetrics], now: datetime) -> MinuteMetrics:
-    """The rows added up; P99 the highest of theirs."""
-    requests = 0
-    by_status: dict[str, int] = {}
-    latencies: list[float] = []
-    for row in rows:
-        requests += row.requests
-        for code, count in row.requests_by_status.items():
-            by_status[code] = by_status.get(code, 0) + count
-        if row.requests and row.latency_p99_ms is not None:
-            latencies.append(row.latency_p99_ms)
-    return MinuteMetrics(
-        timestamp=now,
-        requests=requests,
-        requests_by_status=dict(sorted(by_status.items())),
-        latency_p99_ms=max(latencies) if requests and latencies else None,
-    )

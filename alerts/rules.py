@@ -11,15 +11,11 @@ from datetime import timedelta
 from typing import Literal
 
 from alerts import messages
-from deploy.types import MinuteMetrics
+from deploy.types import MODEL_FAILURES, MinuteMetrics
 
 __all__ = ["DEFAULT_RULES", "MODEL_FAILURES", "Rule", "RuleKind"]
 
 RuleKind = Literal["latency_p99", "error_rate", "no_traffic"]
-
-#: Status codes the scoring URI answers when the model failed: 408 (it took longer than
-#: ``request_timeout_ms``) and 424 (it answered non-200). Counted as errors like 5xx.
-MODEL_FAILURES: tuple[str, ...] = ("408", "424")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,10 +48,7 @@ class Rule:
 
     def errors(self, metrics: MinuteMetrics) -> int:
         """How many of ``metrics``' requests count as failed for an ``error_rate`` rule."""
-        if self.include_4xx:
-            return metrics.errors_5xx + metrics.errors_4xx
-        by_status = metrics.requests_by_status
-        return metrics.errors_5xx + sum(by_status.get(code, 0) for code in MODEL_FAILURES)
+        return metrics.failures(include_4xx=self.include_4xx)
 
     def breached(self, value: float | None) -> bool:
         """True when ``value`` (from ``measure``) violates the rule."""

@@ -15,6 +15,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import listeners
+from bot.rollout_flow import build_engine
 from bot.services import Services
 
 __all__ = ["DEFAULT_API_URL", "build_app", "build_client"]
@@ -37,8 +38,9 @@ def build_client(*, token: str | None, api_url: str | None = None) -> AsyncWebCl
 def build_app(
     *, services: Services, signing_secret: str | None, client: AsyncWebClient | None = None
 ) -> AsyncApp:
-    """The app with every listener; requests are signature-checked unless ``signing_secret``
-    is ``None`` (Socket Mode, where Slack's connection is the proof)."""
+    """The app with every listener, and the rollout engine wired to its Slack client;
+    requests are signature-checked unless ``signing_secret`` is ``None`` (Socket Mode,
+    where Slack's connection is the proof)."""
     app = AsyncApp(
         client=client or services.slack.client,
         signing_secret=signing_secret,
@@ -50,5 +52,7 @@ def build_app(
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
         log.error("unhandled error in a listener (%s)", body.get("type"), exc_info=error)
 
+    if services.rollouts is None:
+        services.rollouts = build_engine(services)
     listeners.register(app, services)
     return app

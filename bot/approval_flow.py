@@ -1,7 +1,8 @@
-"""Traffic shifts through approval: post the request, decide a click once, apply, report.
+"""Requests through approval: post the request, decide a click once, apply, report.
 
-Used by ``/traffic``, by the shift button under a fresh deployment, and by anything
-else that proposes a split (alerts' "shift traffic away").
+Every kind of request (``bot.approval_kinds``: a traffic shift, a rollout's start, a
+rollout's promotion) goes through here: ``/traffic``, the shift button under a fresh
+deployment, alerts' "shift traffic away", a rollout's "Promote now".
 
     approval = await request_traffic_shift(services, plan=plan, origin=origin)
     outcome = await decide(services, approval_id=approval.id, approve=True, origin=clicker)
@@ -9,44 +10,61 @@ else that proposes a split (alerts' "shift traffic away").
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from bot import messages
+from bot.approval_kinds import ApprovalKind, TrafficShiftKind, failure_text
 from bot.approval_view import render_approval, slack_time
 from bot.approvals import Approval
+from bot.endpoint_guard import require_no_rollout, require_unlocked
 from bot.errors import AccessDeniedError, ApprovalStateError
 from bot.guard import Outcome
-from bot.services import Services
+from bot.rollout_kinds import RolloutPromoteKind, RolloutStartKind
 from bot.slack_io import Origin
 from commands.reply import Reply
-from commands.traffic import TrafficPlan, apply_plan
-from commands.traffic_view import format_split, render_applied
-from deploy.errors import FlightdeckError, ValidationError
+from commands.traffic import TrafficPlan
+from deploy.errors import ValidationError
 
-__all__ = ["decide", "expire_overdue", "request_traffic_shift"]
+if TYPE_CHECKING:
+    from bot.services import Services
 
-log = logging.getLogger(__name__)
+__all__ = ["KINDS", "decide", "expire_overdue", "request_approval", "request_traffic_shift"]
 
-KIND_TRAFFIC = "traffic"
+#: Every kind of request, by its ``kind`` column.
+KINDS: Mapping[str, ApprovalKind] = {
+    kind.kind: kind for kind in (TrafficShiftKind(), RolloutStartKind(), RolloutPromoteKind())
+}
+
+
+def _kind(approval: Approval) -> ApprovalKind:
+    kind = KINDS.get(approval.kind)
+    if kind is None:
+        raise ValidationError(messages.APPROVAL_UNKNOWN)
+    return kind
 
 
 def _render(services: Services, approval: Approval, *, applying: bool = False) -> Reply:
-    plan = TrafficPlan.from_json(approval.payload)
-    minutes = services.settings.approvals.expiry_minutes
-    return render_approval(approval, plan, expiry_minutes=minutes, applying=applying)
+    return render_approval(
+        approval,
+        _kind(approval).content(approval),
+        expiry_minutes=services.settings.approvals.expiry_minutes,
+        self_approval=services.access.allow_self_approval,
+        applying=applying,
+    )
 
 
-async def request_traffic_shift(
-    services: Services, *, plan: TrafficPlan, origin: Origin
+async def request_approval(
+    services: Services, *, kind: str, endpoint: str, payload: Mapping[str, Any], origin: Origin
 ) -> Approval:
-    """Store a pending request and post it in the origin's channel."""
+    """Store a pending request of ``kind`` and post it in the origin's channel."""
     now = services.clock()
     expiry = timedelta(minutes=services.settings.approvals.expiry_minutes)
     approval = await services.approvals.create(
-        kind=KIND_TRAFFIC,
-        endpoint=plan.endpoint,
-        payload=plan.to_json(),
+        kind=kind,
+        endpoint=endpoint,
+        payload=dict(payload),
         requester=origin.user,
         channel=origin.channel,
         now=now,
@@ -62,6 +80,19 @@ async def request_traffic_shift(
     return approval
 
 
+async def request_traffic_shift(
+    services: Services, *, plan: TrafficPlan, origin: Origin, force: bool = False
+) -> Approval:
+    """Ask for approval of a split: refused while the endpoint is locked (unless an approver
+    forces it) or a rollout runs on it."""
+    await require_unlocked(services, plan.endpoint, user=origin.user, force=force)
+    await require_no_rollout(services, plan.endpoint)
+    payload = {**plan.to_json(), "force": force}
+    return await request_approval(
+        services, kind=TrafficShiftKind.kind, endpoint=plan.endpoint, payload=payload, origin=origin
+    )
+
+
 async def _show(services: Services, approval: Approval, *, applying: bool = False) -> None:
     if approval.message_ts:
         reply = _render(services, approval, applying=applying)
@@ -74,6 +105,7 @@ async def decide(services: Services, *, approval_id: str, approve: bool, origin:
     approval = await services.approvals.get(approval_id)
     if approval is None:
         raise ValidationError(messages.APPROVAL_UNKNOWN)
+    kind = _kind(approval)
     endpoint = approval.endpoint
     if approval.status != "pending":
         raise ApprovalStateError(_already(approval))
@@ -99,7 +131,10 @@ async def decide(services: Services, *, approval_id: str, approve: bool, origin:
         await _show(services, approval)
         return Outcome(result="rejected", endpoint=endpoint, approval_id=approval.id)
     await _show(services, approval, applying=True)
-    ok, text = await _apply(services, approval)
+    try:
+        ok, text = True, await kind.apply(services, approval)
+    except Exception as exc:
+        ok, text = False, failure_text(exc, approval)
     approval = await services.approvals.set_outcome(approval.id, ok=ok, text=text)
     await _show(services, approval)
     await services.audit.record(
@@ -107,17 +142,12 @@ async def decide(services: Services, *, approval_id: str, approve: bool, origin:
         channel=approval.channel,
         action="apply",
         result="ok" if ok else "failed",
-        text=format_split(*_split(approval)),
+        text=kind.audit_text(approval),
         detail=text,
         endpoint=endpoint,
         approval_id=approval.id,
     )
     return Outcome(result="approved", endpoint=endpoint, approval_id=approval.id, detail=text)
-
-
-def _split(approval: Approval) -> tuple[dict[str, int], dict[str, int]]:
-    plan = TrafficPlan.from_json(approval.payload)
-    return dict(plan.traffic), dict(plan.mirror)
 
 
 def _already(approval: Approval) -> str:
@@ -127,33 +157,6 @@ def _already(approval: Approval) -> str:
     return messages.APPROVAL_ALREADY.format(
         status=messages.STATUS_WORDS[approval.status], user=approval.decided_by, at=when
     )
-
-
-async def _apply(services: Services, approval: Approval) -> tuple[bool, str]:
-    """Apply an approved plan; (ok, what to show). Unknown errors are logged once here."""
-    plan = TrafficPlan.from_json(approval.payload)
-    try:
-        if plan.rollback_of is not None:
-            last = await services.history.last_shift(plan.endpoint)
-            if last is None or last.id != plan.rollback_of:
-                raise ValidationError(messages.ROLLBACK_STALE)
-        before = await services.backend.get_endpoint(plan.endpoint)
-        after = await apply_plan(services.backend, plan)
-        await services.history.record(
-            endpoint=plan.endpoint,
-            before=before.traffic,
-            before_mirror=before.mirror_traffic,
-            after=after.traffic,
-            after_mirror=after.mirror_traffic,
-            approval_id=approval.id,
-            rollback_of=plan.rollback_of,
-        )
-    except FlightdeckError as exc:
-        return False, messages.APPLY_FAILED.format(error=exc.message)
-    except Exception:
-        log.exception("applying approval %s failed", approval.id)
-        return False, messages.APPLY_FAILED.format(error=messages.GENERIC_ERROR)
-    return True, render_applied(after)
 
 
 async def expire_overdue(services: Services) -> int:

@@ -1,7 +1,16 @@
-"""The approval message: current and proposed split, Approve/Reject, then who decided, and how."""
+"""The approval message: what is asked, Approve/Reject, then who decided, and how it went.
+
+Every kind of request (a traffic shift, a rollout, a promotion) gives its title, intro and
+body blocks (``ApprovalContent``); this module adds the expiry, the buttons with their
+confirm dialog, and, once decided, the decision and its outcome.
+
+    content = ApprovalContent(title=..., intro=..., body=(...), confirm_title=..., confirm_text=...)
+    reply = render_approval(approval, content, expiry_minutes=30, self_approval=False)
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from slack_sdk.models.blocks import Block
@@ -12,10 +21,8 @@ from commands import actions
 from commands.blocks import actions as actions_block
 from commands.blocks import button, context, escape, header, section
 from commands.reply import Reply
-from commands.traffic import TrafficPlan
-from commands.traffic_view import format_split, plan_blocks
 
-__all__ = ["render_approval", "slack_time"]
+__all__ = ["ApprovalContent", "render_approval", "slack_time"]
 
 
 def slack_time(when: datetime) -> str:
@@ -24,39 +31,36 @@ def slack_time(when: datetime) -> str:
     return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
 
 
-def _intro(approval: Approval, plan: TrafficPlan) -> tuple[str, str]:
-    if plan.rollback_of is not None:
-        title = messages.APPROVAL_ROLLBACK_TITLE.format(endpoint=plan.endpoint)
-        text = messages.APPROVAL_ROLLBACK_ASK.format(
-            user=approval.requester, endpoint=plan.endpoint
-        )
-    else:
-        title = messages.APPROVAL_TITLE.format(endpoint=plan.endpoint)
-        text = messages.APPROVAL_ASK.format(user=approval.requester, endpoint=plan.endpoint)
-    return title, text
+@dataclass(frozen=True, kw_only=True)
+class ApprovalContent:
+    """What a request shows: its title, who asks what, the details, the confirm dialog."""
+
+    title: str
+    intro: str
+    body: tuple[Block, ...]
+    confirm_title: str
+    confirm_text: str
 
 
 def render_approval(
-    approval: Approval, plan: TrafficPlan, *, expiry_minutes: float, applying: bool = False
+    approval: Approval,
+    content: ApprovalContent,
+    *,
+    expiry_minutes: float,
+    self_approval: bool,
+    applying: bool = False,
 ) -> Reply:
     """The message for ``approval`` in its current state."""
-    title, intro = _intro(approval, plan)
-    blocks: list[Block] = [header(title), section(intro), *plan_blocks(plan)]
+    title = content.title
+    blocks: list[Block] = [header(title), section(content.intro), *content.body]
     if approval.status == "pending":
+        pending = messages.APPROVAL_PENDING_SELF if self_approval else messages.APPROVAL_PENDING
         blocks.append(
             context(
-                messages.APPROVAL_PENDING.format(
-                    minutes=f"{expiry_minutes:g}", at=slack_time(approval.expires_at)
-                )
+                pending.format(minutes=f"{expiry_minutes:g}", at=slack_time(approval.expires_at))
             )
         )
-        confirm = (
-            messages.CONFIRM_TITLE,
-            messages.CONFIRM_TEXT.format(
-                endpoint=plan.endpoint, split=format_split(plan.traffic, plan.mirror)
-            ),
-            messages.APPROVE,
-        )
+        confirm = (content.confirm_title, content.confirm_text, messages.APPROVE)
         blocks.append(
             actions_block(
                 button(

@@ -17,6 +17,8 @@ Keys (every one optional)::
     alerts:    {...}                     # read by alerts/ (its own keys)
     loadtest:  {max_requests: 100000, max_duration: 300, max_rate: 10000, max_concurrency: 256,
                 progress_seconds: 3}
+    rollouts:  {steps: [10, 25, 50, 100], interval: 5m, min_interval: 1m, max_p99: 500,
+                max_error_rate: 1, min_requests: 100, threshold: 2, tick: 5s, max_load_rate: 50}
     console:   {channel: C0CONSOLE, channel_name: flightdeck, users: [{id, name}],
                 usergroups: {"@handle": [user ids]}, channels: {C0123: [user ids]}}
 """
@@ -34,6 +36,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from bot import messages
 from bot.errors import ConfigError
+from rollouts import RolloutSettings
 
 __all__ = [
     "AccessSettings",
@@ -145,6 +148,7 @@ class Settings(_Strict):
     alerts: dict[str, Any] | None = None
     console: ConsoleSettings = ConsoleSettings()
     loadtest: LoadTestSettings = LoadTestSettings()
+    rollouts: RolloutSettings = RolloutSettings()
     #: From the environment only.
     home: Path = Path("~/.flightdeck").expanduser()
     database_url: str | None = None

@@ -7,6 +7,7 @@ edge (``bot.guard``) and the user gets a short generic message.
     FlightdeckError (deploy.errors)
      ├── ConfigError        the config file is invalid: names the file, the key and the reason
      ├── AccessDeniedError  the access policy does not grant the user this
+ │    └── UnlockDeniedError  only the one who locked an endpoint, or an approver, unlocks it
      ├── SlackError         Slack refused a call the user can fix (the bot is not in the channel)
      ├── ApprovalStateError a click on a request decided or expired (its message is mrkdwn)
      └── AlertStateError    a click on an alert that moved on (resolved, acknowledged already)
@@ -22,6 +23,7 @@ __all__ = [
     "ApprovalStateError",
     "ConfigError",
     "SlackError",
+    "UnlockDeniedError",
 ]
 
 
@@ -35,6 +37,13 @@ class AccessDeniedError(FlightdeckError):
     """The access policy does not allow this user (or there is no policy)."""
 
     code = "access_denied"
+
+
+class UnlockDeniedError(AccessDeniedError):
+    """Someone else locked the endpoint. The message holds a mention."""
+
+    #: The message is Slack mrkdwn already (a mention): shown without escaping.
+    mrkdwn = True
 
 
 class SlackError(FlightdeckError):

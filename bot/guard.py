@@ -22,6 +22,7 @@ from commands.blocks import section
 from commands.errors import UsageError
 from commands.reply import Reply, notice
 from deploy.errors import FlightdeckError, NotFoundError, SpecError, ValidationError
+from rollouts import EndpointLockedError, RolloutConflictError, RolloutStateError
 
 __all__ = ["Outcome", "error_reply", "guarded", "result_for", "tell"]
 
@@ -42,6 +43,8 @@ def result_for(error: FlightdeckError) -> str:
     """The audit result for a known failure."""
     if isinstance(error, AccessDeniedError):
         return "denied"
+    if isinstance(error, EndpointLockedError):
+        return "locked"
     if isinstance(
         error,
         UsageError
@@ -49,7 +52,9 @@ def result_for(error: FlightdeckError) -> str:
         | NotFoundError
         | SpecError
         | ApprovalStateError
-        | AlertStateError,
+        | AlertStateError
+        | RolloutConflictError
+        | RolloutStateError,
     ):
         return "invalid"
     return "failed"

@@ -12,7 +12,10 @@ import asyncio
 import secrets
 from dataclasses import dataclass, field
 
-__all__ = ["LoadTestRun", "LoadTestRuns"]
+from bot.config import LoadTestSettings
+from loadtest import Limits
+
+__all__ = ["LoadTestRun", "LoadTestRuns", "limits_for"]
 
 
 @dataclass(kw_only=True)
@@ -52,3 +55,14 @@ class LoadTestRuns:
 
     def __len__(self) -> int:
         return len(self._runs)
+
+
+def limits_for(caps: LoadTestSettings, *, loopback_only: bool) -> Limits:
+    """The configured caps; loopback targets only when the backend says so."""
+    return Limits(
+        max_requests=caps.max_requests,
+        max_duration=caps.max_duration,
+        max_rate=caps.max_rate,
+        max_concurrency=caps.max_concurrency,
+        allow_only_loopback=loopback_only,
+    )

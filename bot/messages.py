@@ -41,6 +41,19 @@ SELF_APPROVAL = (
     "(One-person teams can set `access.allow_self_approval: true`.)"
 )
 
+LOCKED_NOW = ":lock: {user} locked *{endpoint}*: {reason}. Deploys, traffic shifts, rollouts \
+and scaling are refused until `/traffic {endpoint} unlock` (approvers may pass --force)."
+UNLOCKED_NOW = ":unlock: {user} unlocked *{endpoint}*."
+UNLOCK_DENIED = (
+    "Only {locker}, who locked it, or an approver may unlock it: `access.approvers` does not "
+    "match your user ID `{user}`."
+)
+DRY_RUN_REFUSED = ":no_entry: Without `--dry-run` it would be refused now: {reason}"
+FORCE_NOT_APPROVER = (
+    "Only approvers may pass --force past a lock: `access.approvers` does not match your user "
+    "ID `{user}`. Ask an approver, or whoever locked the endpoint to unlock it."
+)
+
 # ---------------------------------------------------------------- approvals
 
 APPROVAL_TITLE = "Traffic shift on {endpoint}"
@@ -52,6 +65,7 @@ APPROVAL_ROLLBACK_ASK = (
 APPROVAL_PENDING = (
     "Needs an approver's click (not the requester's). Expires in {minutes} minutes, at {at}."
 )
+APPROVAL_PENDING_SELF = "Needs an approver's click. Expires in {minutes} minutes, at {at}."
 APPROVAL_WAITING = "waiting for approval"
 APPROVE = "Approve"
 REJECT = "Reject"
@@ -79,6 +93,38 @@ ROLLBACK_STALE = (
 APPROVAL_UNKNOWN = "This request is unknown to Flightdeck (was its database reset?)."
 APPROVAL_TOO_LATE = "This request expired at {at}: nothing changed. Ask for it again."
 APPROVAL_ALREADY = "This request was already {status} by <@{user}> at {at}: nothing changed."
+
+# ---------------------------------------------------------------- rollouts
+
+ROLLOUT_APPROVAL_TITLE = "Canary rollout of {canary} on {endpoint}"
+ROLLOUT_APPROVAL_ASK = "<@{user}> asks to roll *{canary}* out on *{endpoint}*, step by step:"
+ROLLOUT_CONFIRM_TITLE = "Start this rollout?"
+ROLLOUT_CONFIRM_TEXT = (
+    "{canary} takes {first}% of {endpoint}'s traffic at once, then more at each step that "
+    "passes its checks."
+)
+ROLLOUT_AUDIT = "canary {canary}: {steps}"
+ROLLOUT_STARTED = (
+    "Rollout `{id}` started: {canary} at {weight}% (step 1 of {steps}). Its progress is in "
+    "its own message."
+)
+PROMOTE_TITLE = "Promote {canary} on {endpoint}"
+PROMOTE_ASK = "<@{user}> asks to promote *{{canary}}* to 100% on *{{endpoint}}* now:"
+PROMOTE_CONFIRMING = (
+    "The rollout of *{canary}* on *{endpoint}* passed every step before the last: "
+    "promote it to 100%?"
+)
+PROMOTE_BODY = "Now {current} → *{canary} 100%*."
+PROMOTE_CONFIRM_TITLE = "Promote to 100%?"
+PROMOTE_CONFIRM_TEXT = "{canary} takes all of {endpoint}'s traffic as soon as you confirm."
+PROMOTE_AUDIT = "promote {canary} to 100%"
+PROMOTE_OVER = "That rollout is over: nothing to promote."
+PROMOTED = "{canary} is at 100% (the rollout is {status})."
+ROLLOUT_BUTTON_GONE = "That rollout is over: nothing was done."
+ROLLOUT_DENIED = (
+    "You may not pause, resume or abort rollouts: `access.deployers` and `access.approvers` "
+    "grant it, and your user ID `{user}` matches neither. Ask whoever runs Flightdeck to add you."
+)
 
 # ---------------------------------------------------------------- alerts
 

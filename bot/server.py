@@ -5,7 +5,8 @@
     await runner.cleanup()
 
 ``serve`` is what ``flightdeck serve`` runs: Socket Mode when an app token is set,
-HTTP otherwise, with the alert watcher's scheduler (when alerts are configured),
+HTTP otherwise, with the alert watcher's scheduler (when alerts are configured) and
+the rollout engine's,
 until ``stop`` is set (SIGINT/SIGTERM); then the bot's work in flight is given a
 deadline to finish.
 """
@@ -28,6 +29,7 @@ from bot.app import build_app, build_client
 from bot.approval_flow import expire_overdue
 from bot.config import Settings, SlackSecrets
 from bot.errors import ConfigError
+from bot.rollout_flow import running_rollouts
 from bot.services import Services
 from deploy.backend import Backend
 
@@ -106,7 +108,7 @@ async def serve(
             runner, bound = await start_http(app, host=host, port=port)
             announce(messages.HTTP_READY.format(host=host, port=bound, path=EVENTS_PATH))
         sweeper = asyncio.create_task(_expire_every(services, stop), name="expire approvals")
-        async with watching_alerts(services, announce=announce):
+        async with watching_alerts(services, announce=announce), running_rollouts(services):
             await stop.wait()
     finally:
         stop.set()

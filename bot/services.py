@@ -25,6 +25,7 @@ from bot.loadtests import LoadTestRuns
 from bot.slack_io import SlackIO
 from bot.tasks import BackgroundTasks
 from deploy.backend import Backend
+from rollouts import LockStore, RolloutEngine, RolloutStore
 
 __all__ = ["Services", "utc_now"]
 
@@ -56,6 +57,17 @@ class Services:
     progress_interval: float = 1.0
     #: Load tests running now (for their Cancel buttons).
     loadtests: LoadTestRuns = field(default_factory=LoadTestRuns)
+    #: Endpoint locks and rollouts, in the bot's database.
+    locks: LockStore
+    rollout_store: RolloutStore
+    #: The rollout engine, wired to Slack by ``bot.app.build_app``.
+    rollouts: RolloutEngine | None = None
+
+    def require_rollouts(self) -> RolloutEngine:
+        """The rollout engine (``build_app`` sets it)."""
+        if self.rollouts is None:
+            raise RuntimeError("the rollout engine is not wired: build the app first")
+        return self.rollouts
 
     @classmethod
     def create(
@@ -78,6 +90,8 @@ class Services:
         database.create_all()
         alert_store = AlertStore(engine=database.engine, clock=clock)
         alert_store.create_all()
+        rollout_store = RolloutStore(engine=database.engine, clock=clock)
+        rollout_store.create_all()
         return cls(
             settings=settings,
             backend=backend,
@@ -95,4 +109,6 @@ class Services:
             alert_store=alert_store,
             alert_settings=alert_settings,
             progress_interval=progress_interval,
+            locks=LockStore(engine=database.engine, clock=clock),
+            rollout_store=rollout_store,
         )

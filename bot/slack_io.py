@@ -63,6 +63,22 @@ class SlackIO:
             await self.upload(channel, reply.file)
         return str(answer["ts"])
 
+    async def reply(
+        self, channel: str, thread_ts: str, reply: Reply, *, broadcast: bool = False
+    ) -> str:
+        """Post ``reply`` in the thread of ``thread_ts`` (also in the channel with
+        ``broadcast``); its file, if any, goes in the thread too. The reply's ts."""
+        answer = await self.client.chat_postMessage(
+            channel=channel,
+            thread_ts=thread_ts,
+            reply_broadcast=broadcast,
+            text=reply.fallback_text(),
+            blocks=reply.block_dicts(),
+        )
+        if reply.file is not None:
+            await self.upload(channel, reply.file, thread_ts=thread_ts)
+        return str(answer["ts"])
+
     async def update(self, channel: str, ts: str, reply: Reply) -> None:
         """Replace the message ``ts`` with ``reply`` (its file, if any, is uploaded beside)."""
         await self.client.chat_update(
@@ -91,13 +107,17 @@ class SlackIO:
             blocks=reply.block_dicts(),
         )
 
-    async def upload(self, channel: str, file: FileAttachment) -> None:
-        """Share a text file in ``channel`` (files.getUploadURLExternal, upload, complete)."""
+    async def upload(
+        self, channel: str, file: FileAttachment, *, thread_ts: str | None = None
+    ) -> None:
+        """Share a file in ``channel`` (or a thread of it): files.getUploadURLExternal, the
+        upload, files.completeUploadExternal."""
         await self.client.files_upload_v2(
             channel=channel,
             content=file.content,
             filename=file.filename,
             title=file.title,
+            thread_ts=thread_ts,
         )
 
 

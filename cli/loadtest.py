@@ -73,15 +73,10 @@ def register(subparsers: Any) -> None:
 
 def _limits(args: argparse.Namespace, backend: Backend) -> Limits:
     from bot.config import load_settings
+    from bot.loadtests import limits_for
 
     caps = load_settings(args.config, os.environ).loadtest
-    return Limits(
-        max_requests=caps.max_requests,
-        max_duration=caps.max_duration,
-        max_rate=caps.max_rate,
-        max_concurrency=caps.max_concurrency,
-        allow_only_loopback=backend.loopback_only,
-    )
+    return limits_for(caps, loopback_only=backend.loopback_only)
 
 
 class _Display:

@@ -7,6 +7,8 @@
 ``up`` starts the daemon in the background (or leaves a running one alone), returns
 once it serves, and prints its URLs; ``down`` stops every instance and keeps all
 state; after the next ``up`` every endpoint, deployment, key and split is back.
+A port is the flag's, else the environment variable's, else the one the home's last
+daemon bound (``ports.json``), else the default: scoring URIs stay put across restarts.
 The home is ``--home``, else $FLIGHTDECK_HOME, else ``~/.flightdeck``.
 """
 
@@ -17,12 +19,14 @@ import os
 import time
 from typing import Any
 
+from cli import messages
 from cli.output import print_json, say
+from deploy.errors import ValidationError
 from deploy.local.home import Home
 
 __all__ = ["ensure_running", "register"]
 
-#: Fixed defaults (as the daemon's), so that scoring URIs stay the same across restarts.
+#: The daemon's defaults, for a home whose daemon never ran (else it reuses its last ports).
 DEFAULT_ROUTER_PORT = 8787
 DEFAULT_CONTROL_PORT = 8786
 ROUTER_PORT_ENV = "FLIGHTDECK_ROUTER_PORT"
@@ -41,14 +45,15 @@ def register(subparsers: Any) -> None:
         "--router-port",
         type=int,
         default=None,
-        help=f"scoring URIs' port (default: ${ROUTER_PORT_ENV}, else {DEFAULT_ROUTER_PORT}; "
-        "0 = any free port)",
+        help=f"scoring URIs' port (default: ${ROUTER_PORT_ENV}, else the last run's, "
+        f"else {DEFAULT_ROUTER_PORT}; 0 = any free port)",
     )
     up.add_argument(
         "--control-port",
         type=int,
         default=None,
-        help=f"control API's port (default: ${CONTROL_PORT_ENV}, else {DEFAULT_CONTROL_PORT})",
+        help=f"control API's port (default: ${CONTROL_PORT_ENV}, else the last run's, "
+        f"else {DEFAULT_CONTROL_PORT}; 0 = any free port)",
     )
     up.set_defaults(handler=_up)
 
@@ -59,11 +64,17 @@ def register(subparsers: Any) -> None:
     status.set_defaults(handler=_status)
 
 
-def _port(given: int | None, env: str, default: int) -> int:
+def _port(given: int | None, env: str) -> int | None:
+    """The flag's port, else the environment's; ``None`` leaves it to the daemon."""
     if given is not None:
         return given
-    raw = os.environ.get(env)
-    return int(raw) if raw else default
+    raw = os.environ.get(env, "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValidationError(messages.port_env_invalid(env, raw)) from None
 
 
 def ensure_running(
@@ -76,8 +87,8 @@ def ensure_running(
     say(f"Starting the local platform (home {home.root}) ...")
     info, was_running = start_daemon(
         home,
-        router_port=_port(router_port, ROUTER_PORT_ENV, DEFAULT_ROUTER_PORT),
-        control_port=_port(control_port, CONTROL_PORT_ENV, DEFAULT_CONTROL_PORT),
+        router_port=_port(router_port, ROUTER_PORT_ENV),
+        control_port=_port(control_port, CONTROL_PORT_ENV),
     )
     if was_running:
         say("The local platform is already running.")

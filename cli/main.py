@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cli.deployments",
     "cli.models",
     "cli.loadtest",
+    "cli.rollout",
     "cli.serve",
     "cli.fastserve",
     "cli.console",

@@ -10,6 +10,7 @@ __all__ = [
     "deployment_exists",
     "endpoint_exists",
     "invoke_failed",
+    "port_env_invalid",
     "request_file_missing",
     "set_not_supported",
 ]
@@ -56,3 +57,28 @@ def set_not_supported(keys: list[str]) -> str:
         "to change anything else, edit the deployment's YAML and run "
         "`flightdeck online-deployment update --file ...`."
     )
+
+
+def port_env_invalid(env: str, raw: str) -> str:
+    """FLIGHTDECK_ROUTER_PORT / FLIGHTDECK_CONTROL_PORT is not a number."""
+    return f"${env} is '{raw}', not a port number: set it to a number (0 = any free port)."
+
+
+# ---------------------------------------------------------------- flightdeck rollout
+
+ROLLOUT_EVENT = "{at}  {text}"
+ROLLOUT_INTERVAL = "{at}  step {step} ({weight}%): {verdict}: {summary}"
+ROLLOUT_REASON = "Why: {reason}"
+ROLLOUT_AWAITING = (
+    "Every check passed before the last step: `flightdeck rollout promote {endpoint}` "
+    "sends the canary to 100% (or `abort`)."
+)
+ROLLOUT_PAUSING = (
+    "Pausing the rollout on {endpoint} (Ctrl-C): `flightdeck rollout resume {endpoint}` "
+    "continues it."
+)
+ROLLOUT_DETACHED = (
+    "The first step is live; a running bot (`flightdeck serve`) drives the rollout on "
+    "{endpoint} from here, or `flightdeck rollout resume {endpoint}`."
+)
+ROLLOUT_NONE = "No rollout is running on {endpoint}."

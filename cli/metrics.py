@@ -3,7 +3,8 @@
     flightdeck online-endpoint metrics --name product-recommender [--window 5m]
 
 Prints, per deployment, the window's totals and one row a minute: RequestsPerMinute
-(and by status code), RequestLatency_P50/P90/P95/P99 (ms), CpuUtilizationPercentage,
+(and by status code, and by status code class: Azure's ``statusCodeClass`` dimension,
+2xx/4xx/5xx), RequestLatency_P50/P90/P95/P99 (ms), CpuUtilizationPercentage,
 CpuMemoryUtilizationPercentage and DeploymentCapacity; on the local platform also the
 autoscaler's last decisions.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +23,7 @@ from deploy.backend import Backend
 from deploy.errors import ValidationError
 from deploy.types import MetricsSnapshot, MinuteMetrics, to_json
 
-__all__ = ["add_metrics_verb", "azure_names", "parse_window"]
+__all__ = ["add_metrics_verb", "azure_names", "by_status_code_class", "parse_window"]
 
 _WINDOW = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "": 60.0}
@@ -48,10 +50,21 @@ def parse_window(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def by_status_code_class(by_status: Mapping[str, int]) -> dict[str, int]:
+    """Requests by Azure's ``statusCodeClass`` (``2xx``, ``4xx``, ``5xx``) from counts by
+    status code (``"200"``) or already by class (``"5xx"``, where Azure had no code)."""
+    classes: dict[str, int] = {}
+    for code, count in by_status.items():
+        name = f"{code[0]}xx" if code[:1].isdigit() else code
+        classes[name] = classes.get(name, 0) + count
+    return dict(sorted(classes.items()))
+
+
 def _row(row: MinuteMetrics) -> dict[str, Any]:
     return {
         "RequestsPerMinute": row.requests,
         "RequestsByStatusCode": dict(row.requests_by_status),
+        "RequestsByStatusCodeClass": by_status_code_class(row.requests_by_status),
         "RequestLatency_P50": row.latency_p50_ms,
         "RequestLatency_P90": row.latency_p90_ms,
         "RequestLatency_P95": row.latency_p95_ms,

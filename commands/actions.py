@@ -9,6 +9,10 @@ __all__ = [
     "APPROVE",
     "LOADTEST_CANCEL",
     "REJECT",
+    "ROLLOUT_ABORT",
+    "ROLLOUT_PAUSE",
+    "ROLLOUT_PROMOTE",
+    "ROLLOUT_RESUME",
     "SHIFT_TO_NEW",
 ]
 
@@ -28,3 +32,13 @@ ALERT_SILENCE = {"flightdeck_alert_silence_1h": 1, "flightdeck_alert_silence_4h"
 ALERT_SHIFT_AWAY = "flightdeck_alert_shift_away"
 #: Stop a running load test (partial results are posted); the value is the run's id.
 LOADTEST_CANCEL = "flightdeck_loadtest_cancel"
+
+# Buttons of a rollout's progress message; the value is the rollout's id.
+#: Hold the rollout at its step.
+ROLLOUT_PAUSE = "flightdeck_rollout_pause"
+#: Run a paused rollout again (a fresh interval at its step).
+ROLLOUT_RESUME = "flightdeck_rollout_resume"
+#: Ask for approval to go to 100% now.
+ROLLOUT_PROMOTE = "flightdeck_rollout_promote"
+#: Roll back now: all traffic to the baseline (a confirm dialog first).
+ROLLOUT_ABORT = "flightdeck_rollout_abort"

@@ -66,6 +66,8 @@ class DeployFromModel:
     instance_count: int | None = None
     #: ``FLIGHTDECK_SERVER`` for the deployment (``None``: as the cloned one has it).
     server: str | None = None
+    dry_run: bool = False
+    force: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +78,8 @@ class DeployFromSpec:
     spec_file: str
     #: ``FLIGHTDECK_SERVER`` for the deployment (``None``: as the file has it).
     server: str | None = None
+    dry_run: bool = False
+    force: bool = False
 
 
 DeployRequest = DeployHelp | DeployFromModel | DeployFromSpec
@@ -89,7 +93,9 @@ def parse(text: str) -> DeployRequest:
         text,
         help_text=HELP,
         options={"--model", "--instance-type", "--instance-count", "--spec", "--server"},
+        flags={"--dry-run", "--force"},
     )
+    dry_run, force = "--dry-run" in args.flags, "--force" in args.flags
     server = args.options.get("--server")
     if server is not None and server not in SERVERS:
         raise args.usage(messages.DEPLOY_BAD_SERVER.format(server=server))
@@ -98,7 +104,9 @@ def parse(text: str) -> DeployRequest:
         extra = [*args.positionals, *(o for o in args.options if o not in alone)]
         if extra:
             raise args.usage(messages.DEPLOY_SPEC_ALONE.format(extra=" ".join(extra)))
-        return DeployFromSpec(spec_file=args.options["--spec"], server=server)
+        return DeployFromSpec(
+            spec_file=args.options["--spec"], server=server, dry_run=dry_run, force=force
+        )
     if len(args.positionals) < 2:
         raise args.usage(messages.DEPLOY_MISSING_NAMES)
     if len(args.positionals) > 2:
@@ -120,6 +128,8 @@ def parse(text: str) -> DeployRequest:
             "--instance-count", default=None, low=1, high=MAX_INSTANCES_PER_DEPLOYMENT
         ),
         server=server,
+        dry_run=dry_run,
+        force=force,
     )
 
 

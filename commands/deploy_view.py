@@ -16,7 +16,7 @@ from commands.traffic_view import format_split, health
 from deploy.errors import DeploymentFailedError, FlightdeckError
 from deploy.types import Deployment, Endpoint
 
-__all__ = ["render_done", "render_failed", "render_progress"]
+__all__ = ["render_done", "render_dry_run", "render_failed", "render_progress"]
 
 PROGRESS_LINES = 12
 
@@ -124,3 +124,35 @@ def render_failed(plan: DeployPlan, error: FlightdeckError, *, user: str) -> Rep
         deployment=plan.spec.name, endpoint=plan.spec.endpoint_name
     )
     return Reply(text=text, blocks=tuple(blocks))
+
+
+def render_dry_run(
+    plan: DeployPlan, endpoint: Endpoint, *, user: str, notes: Sequence[str] = ()
+) -> Reply:
+    """``--dry-run``: the deployment that would be made, the checks already run, and what
+    would refuse it now (``notes``)."""
+    spec = plan.spec
+    title = messages.DEPLOY_DRY_RUN_TITLE.format(title=_title(plan))
+    share = endpoint.traffic.get(spec.name, 0)
+    effect = (
+        messages.DEPLOY_DRY_RUN_UPDATE.format(deployment=spec.name, share=share)
+        if plan.exists
+        else messages.DEPLOY_DRY_RUN_NEW.format(deployment=spec.name)
+    )
+    model_check = (
+        messages.DEPLOY_DRY_RUN_MODEL.format(model=escape(spec.model.display()))
+        if spec.model is not None and spec.model.registered
+        else ""
+    )
+    spec_check = messages.DEPLOY_DRY_RUN_SPEC if plan.spec_file else ""
+    blocks: list[Block] = [
+        header(title),
+        section(_summary(plan, user)),
+        section(effect),
+        context(
+            messages.DEPLOY_DRY_RUN_CHECKED.format(model_check=model_check, spec_check=spec_check)
+        ),
+    ]
+    blocks.extend(section(note) for note in notes)
+    blocks.append(context(messages.DRY_RUN_FOOTER))
+    return Reply(text=title, blocks=tuple(blocks))

@@ -15,6 +15,7 @@ DEPLOY_HELP = """\
 `/deploy --spec <file>`
     deploys a deployment YAML (Azure ML v2 schema) from the configured spec folder.
 `--server fast|azmlinfsrv` (either form, local platform): the inference server of its instances.
+`--dry-run` shows what would be deployed, and the checks run, without deploying anything.
 Example: `/deploy product-recommender green --model recommendation-model:2`"""
 
 TRAFFIC_HELP = """\
@@ -23,7 +24,18 @@ TRAFFIC_HELP = """\
 `/traffic <endpoint> blue=90 green=10 [--mirror green=10]`  asks for approval of a new split \
 (weights sum to 100; a mirror copies up to 50% of requests to a deployment without live traffic).
 `/traffic <endpoint> rollback`  asks for approval to go back to the split before the last shift.
-Example: `/traffic product-recommender blue=90 green=10`"""
+`/traffic <endpoint> canary <deployment> [--steps 10,25,50,100] [--interval 5m] \
+[--max-p99 500ms] [--max-error-rate 1%] [--min-requests 100] [--threshold 2] \
+[--max-p99-increase 20%] [--with-load R] [--confirm-promotion]`
+    a progressive rollout, started by one approval: the canary's weight moves step by step \
+(the rest stays with the live deployments in proportion); each interval its P99 and error \
+rate are checked; after --threshold failed checks it rolls back on its own. Fewer than \
+--min-requests requests hold the step; --with-load R sends R requests/s to the canary.
+`/traffic <endpoint> lock --reason TEXT` / `unlock`  freezes deploys, shifts, rollouts and \
+scaling on the endpoint (approvers may still pass --force).
+`--dry-run` (shifts, rollbacks, canaries) shows what would change and changes nothing.
+Examples: `/traffic product-recommender blue=90 green=10`, \
+`/traffic product-recommender canary green --steps 10,50,100 --interval 5m`"""
 
 SCALE_HELP = """\
 */scale*: instances of a deployment.
@@ -32,6 +44,7 @@ SCALE_HELP = """\
 `/scale <endpoint> <deployment> --min A --max B [--target P]`  autoscale on target utilization \
 (P percent, default 70).
 `/scale <endpoint> <deployment> --autoscale off`  removes the autoscale policy.
+`--dry-run` shows the change without making it.
 Example: `/scale product-recommender blue 3`"""
 
 LOGS_HELP = """\
@@ -85,8 +98,15 @@ TRAFFIC_NOTHING_TO_ROLL_BACK = (
     "(or has rolled them all back)."
 )
 TRAFFIC_UNCHANGED = "{endpoint} already has that split: nothing to change."
-TRAFFIC_PERCENT_RANGE = "A share is between 0 and 100 percent, not {percent}."
-TRAFFIC_NO_OTHERS = "No other deployment takes live traffic to share with {deployment}."
+TRAFFIC_FLAGS_NEED_CHANGE = (
+    "`--dry-run` and `--force` go with a change (a split, rollback, canary)."
+)
+CANARY_ONE_DEPLOYMENT = "Name the one deployment to roll out: `canary <deployment>`."
+CANARY_NO_MIRROR = "A canary takes no `--mirror`: the mirror stays as it is."
+CANARY_ONLY = "`{option}` goes with `canary` only."
+OPTION_NOT_WITH = "`{option}` does not go with `{verb}`."
+LOCK_NEEDS_REASON = "Say why: `lock --reason TEXT` (it shows with the lock)."
+REASON_LOCK_ONLY = "`--reason` goes with `lock` only."
 NO_TRAFFIC = "no traffic"
 MIRROR_PART = "mirror {name} {pct}%"
 HEALTH_OK = "healthy"
@@ -99,6 +119,11 @@ STATUS_NO_DEPLOYMENTS = "No deployments yet: `/deploy --spec <file>` creates one
 STATUS_FOOTER = "Endpoint {state} · auth {auth} · {uri}"
 PLAN_COLUMNS = ("deployment", "now", "", "proposed")
 APPLIED = "Live now: {split}."
+DRY_RUN_SHIFT = "Dry run: traffic shift on {endpoint}"
+DRY_RUN_ROLLBACK = "Dry run: traffic rollback on {endpoint}"
+DRY_RUN_FOOTER = "Dry run: nothing changed and no approval was requested."
+DRY_RUN_APPROVAL = "Without `--dry-run` this asks an approver (`access.approvers`) to approve it."
+DRY_RUN_WOULD = "Without `--dry-run` this would {what}."
 
 # ---------------------------------------------------------------- /deploy
 
@@ -136,6 +161,20 @@ DEPLOY_SHIFT_BUTTON = "Shift {percent}% to {deployment}"
 DEPLOY_FAILED_TITLE = "Deploying {deployment} to {endpoint} failed"
 DEPLOY_FAILED = "*Failed:* {error}"
 DEPLOY_PREVIOUS_SERVES = "The previous version of the deployment keeps serving."
+DEPLOY_DRY_RUN_TITLE = "Dry run: {title}"
+DEPLOY_DRY_RUN_CHECKED = (
+    "Checked: the endpoint exists{model_check}{spec_check}. Not checked until it deploys: "
+    "the scoring script's init() and the instances' health."
+)
+DEPLOY_DRY_RUN_MODEL = ", the model {model} is registered"
+DEPLOY_DRY_RUN_SPEC = ", the spec file loads against Azure ML's schema"
+DEPLOY_DRY_RUN_NEW = (
+    "Would create *{deployment}* at 0% traffic: no request reaches it until a shift."
+)
+DEPLOY_DRY_RUN_UPDATE = (
+    "Would update *{deployment}* (it takes {share}% of the traffic) by a rolling replacement: "
+    "the old version serves until the new one is ready."
+)
 
 # ---------------------------------------------------------------- /scale
 
@@ -153,6 +192,17 @@ SCALE_AUTO_TITLE = "Autoscaling {deployment} on {endpoint}: {low}-{high} instanc
 SCALE_OFF_TITLE = "Removing the autoscale policy of {deployment} on {endpoint}"
 SCALE_STARTING = "Starting…"
 SCALE_FAILED = "*Failed:* {error}"
+SCALE_FLAGS_NEED_CHANGE = "`--dry-run` and `--force` go with a change: a count or a policy."
+SCALE_DRY_RUN_TITLE = "Dry run: {title}"
+SCALE_DRY_RUN_NOW = "Now: {state}"
+SCALE_DRY_RUN_COUNT = "Would run *{count}* instance(s) instead of {current}."
+SCALE_DRY_RUN_POLICY = (
+    "Would set autoscale: {low}-{high} instances at {target}% target utilization."
+)
+SCALE_DRY_RUN_OFF = "Would remove the autoscale policy (the count stays at {current})."
+SCALE_DRY_RUN_OVERRIDE = (
+    "Its autoscale policy ({low}-{high}) may change the count again at its next decision."
+)
 
 # ---------------------------------------------------------------- /logs
 
@@ -281,3 +331,73 @@ LOADTEST_FAILED_TITLE = "{title}: failed"
 LOADTEST_FAILED = "*Failed:* {error}"
 LOADTEST_CHART_TITLE = "Latency of {endpoint}"
 LOADTEST_CHART_NOTE = "The chart of the latency distribution and over time follows as a file."
+
+# ---------------------------------------------------------------- canary rollouts
+
+ROLLOUT_TITLE = "Canary rollout: {canary} on {endpoint}"
+ROLLOUT_DRY_RUN_TITLE = "Dry run: canary rollout of {canary} on {endpoint}"
+ROLLOUT_DRY_RUN_FOOTER = "Dry run: nothing changed and no approval was requested."
+ROLLOUT_STEP_COLUMN = "step"
+ROLLOUT_CHECKS_COLUMN = "checks"
+ROLLOUT_PLAN_NOW = "Live now: {split}. One approval starts it; then, step by step:"
+ROLLOUT_PLAN_FOOTER = (
+    "Compared with {baseline}. A rollback (failed checks, or Abort) returns to: {rollback}. "
+    "Promotion after {shortest} at the earliest."
+)
+ROLLOUT_CHECK_P99 = "P99 ≤ {limit} ms"
+ROLLOUT_CHECK_ERRORS = "errors ≤ {limit}%"
+ROLLOUT_CHECK_BASELINE = "P99 ≤ baseline +{limit}%"
+ROLLOUT_CHECK_REQUESTS = "at least {count} requests"
+ROLLOUT_CHECKS = (
+    "*Checks* each {interval}: {checks}; rolls back on its own after {threshold} failed."
+)
+ROLLOUT_CONFIRMS = "The last step waits for an approval."
+ROLLOUT_WITH_LOAD = "Sends {rate} requests/s to the canary while it is judged."
+ROLLOUT_APPLYING = "… applying"
+ROLLOUT_JUDGING = "… judging"
+ROLLOUT_RUNNING = "*Running* · step {step} of {steps}: {split}."
+ROLLOUT_NEXT_CHECK = "Next check {at}."
+ROLLOUT_PAUSED = "*Paused* at step {step} of {steps}: {split}."
+ROLLOUT_AWAITING = "*Awaiting approval* to promote {canary} to 100% · now {split}."
+ROLLOUT_FINISHING = {
+    "promoted": "*Promoting* · setting {split}.",
+    "rolled_back": "*Rolling back* · setting {split}.",
+    "aborted": "*Aborting* · setting {split}.",
+}
+ROLLOUT_DONE = {
+    "promoted": ":white_check_mark: *Promoted* · {split}.",
+    "rolled_back": ":rewind: *Rolled back* · {split}.",
+    "aborted": ":octagonal_sign: *Aborted* · {split}.",
+}
+ROLLOUT_LAST_INTERVAL = (
+    "Last interval (step {step}, {start}–{end} UTC): {result}. Failed checks so far: "
+    "{failures} of {threshold}."
+)
+ROLLOUT_CHART = "P99 per interval `{chart}` (scale: {limit} ms) · canary weight `{weights}`"
+ROLLOUT_REASON = "Why: {reason}"
+ROLLOUT_PEOPLE = "Requested by {requester} · approved by {approver} · rollout `{id}`"
+ROLLOUT_PAUSE = "Pause"
+ROLLOUT_RESUME = "Resume"
+ROLLOUT_PROMOTE = "Promote now"
+ROLLOUT_ABORT = "Abort"
+ROLLOUT_ABORT_CONFIRM_TITLE = "Abort the rollout?"
+ROLLOUT_ABORT_CONFIRM = "All of {endpoint}'s traffic goes back to the baseline; {canary} gets 0%."
+ROLLOUT_STATUS_TEXT = {
+    "running": "running, step {step} of {steps} ({weight}%)",
+    "paused": "paused at step {step} of {steps} ({weight}%)",
+    "awaiting_promotion": "awaiting approval to promote",
+    "finishing": "finishing",
+    "done": "done",
+}
+OUTCOME_TEXT = {"promoted": "promoted", "rolled_back": "rolled back", "aborted": "aborted"}
+ROLLOUT_FINISHED = {
+    "promoted": ":white_check_mark: {canary} is promoted on {endpoint}: {split}.",
+    "rolled_back": ":rewind: {canary} was rolled back on {endpoint}: {split}.",
+    "aborted": ":octagonal_sign: The rollout of {canary} on {endpoint} was aborted: {split}.",
+}
+ROLLOUT_FINISHED_INTERVALS = (
+    "Intervals judged: {count} ({failed} failed, {inconclusive} inconclusive)."
+)
+ROLLOUT_LINE = "Rollout `{id}` of *{canary}*: {status} (requested by {requester})."
+LOCK_LINE = ":lock: Locked by {user} {at}: {reason}"
+WITH_LOAD_FAILED = "`--with-load` cannot send its load: {error}"

@@ -34,6 +34,7 @@ __all__ = [
     "execute",
     "parse",
     "render_done",
+    "render_dry_run",
     "render_failed",
     "render_progress",
     "render_show",
@@ -66,6 +67,8 @@ class ScaleTo:
     endpoint: str
     deployment: str
     count: int
+    dry_run: bool = False
+    force: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +79,8 @@ class Autoscale:
     endpoint: str
     deployment: str
     policy: AutoscalePolicy | None
+    dry_run: bool = False
+    force: bool = False
 
 
 ScaleRequest = ScaleHelp | ShowScale | ScaleTo | Autoscale
@@ -85,7 +90,13 @@ def parse(text: str) -> ScaleRequest:
     """The typed request for ``text``; ``UsageError`` naming what is wrong."""
     if is_help(text):
         return ScaleHelp()
-    args = parse_args(text, help_text=HELP, options={"--min", "--max", "--target", "--autoscale"})
+    args = parse_args(
+        text,
+        help_text=HELP,
+        options={"--min", "--max", "--target", "--autoscale"},
+        flags={"--dry-run", "--force"},
+    )
+    flags = {"dry_run": "--dry-run" in args.flags, "force": "--force" in args.flags}
     if len(args.positionals) < 2:
         raise args.usage(messages.SCALE_MISSING_NAMES)
     endpoint, deployment, *rest = args.positionals
@@ -100,15 +111,17 @@ def parse(text: str) -> ScaleRequest:
     if "--autoscale" in args.options:
         if args.options["--autoscale"].lower() != "off" or rest or auto:
             raise args.usage(messages.SCALE_AUTOSCALE_OFF)
-        return Autoscale(endpoint=endpoint, deployment=deployment, policy=None)
+        return Autoscale(endpoint=endpoint, deployment=deployment, policy=None, **flags)
     if rest and auto:
         raise args.usage(messages.SCALE_COUNT_OR_POLICY)
     if rest:
         count = parse_int(
             rest[0], what="count", low=1, high=MAX_INSTANCES_PER_DEPLOYMENT, help_text=HELP
         )
-        return ScaleTo(endpoint=endpoint, deployment=deployment, count=count)
+        return ScaleTo(endpoint=endpoint, deployment=deployment, count=count, **flags)
     if not auto:
+        if args.flags:
+            raise args.usage(messages.SCALE_FLAGS_NEED_CHANGE)
         return ShowScale(endpoint=endpoint, deployment=deployment)
     if not {"--min", "--max"} <= auto:
         raise args.usage(messages.SCALE_MIN_AND_MAX)
@@ -120,7 +133,7 @@ def parse(text: str) -> ScaleRequest:
     policy = AutoscalePolicy(
         min_instances=low, max_instances=high, target_utilization_percentage=target
     )
-    return Autoscale(endpoint=endpoint, deployment=deployment, policy=policy)
+    return Autoscale(endpoint=endpoint, deployment=deployment, policy=policy, **flags)
 
 
 async def check(backend: Backend, request: ShowScale | ScaleTo | Autoscale) -> Deployment:
@@ -215,3 +228,34 @@ def render_failed(request: ScaleTo | Autoscale, error: str, *, user: str) -> Rep
         context(messages.REQUESTED_BY.format(user=user)),
     ]
     return Reply(text=_title(request), blocks=tuple(blocks))
+
+
+def render_dry_run(
+    request: ScaleTo | Autoscale, deployment: Deployment, *, notes: Sequence[str] = ()
+) -> Reply:
+    """``--dry-run``: the deployment now, what would change, what would refuse it."""
+    if isinstance(request, ScaleTo):
+        change = messages.SCALE_DRY_RUN_COUNT.format(
+            count=request.count, current=deployment.instance_count
+        )
+        if deployment.autoscale is not None:
+            change += " " + messages.SCALE_DRY_RUN_OVERRIDE.format(
+                low=deployment.autoscale.min_instances, high=deployment.autoscale.max_instances
+            )
+    elif request.policy is None:
+        change = messages.SCALE_DRY_RUN_OFF.format(current=deployment.instance_count)
+    else:
+        change = messages.SCALE_DRY_RUN_POLICY.format(
+            low=request.policy.min_instances,
+            high=request.policy.max_instances,
+            target=request.policy.target_utilization_percentage,
+        )
+    title = messages.SCALE_DRY_RUN_TITLE.format(title=_title(request))
+    blocks: list[Block] = [
+        header(title),
+        section(messages.SCALE_DRY_RUN_NOW.format(state=_describe(deployment))),
+        section(change),
+        *(section(note) for note in notes),
+        context(messages.DRY_RUN_FOOTER),
+    ]
+    return Reply(text=title, blocks=tuple(blocks))

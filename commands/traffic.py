@@ -3,6 +3,11 @@
     /traffic <endpoint>                                   status at a glance (read-only)
     /traffic <endpoint> blue=90 green=10 [--mirror green=10]   a shift, for approval
     /traffic <endpoint> rollback                          back to the split before the last shift
+    /traffic <endpoint> canary <deployment> [...]         a progressive rollout (commands.canary)
+    /traffic <endpoint> lock --reason TEXT | unlock       a freeze on the endpoint's changes
+
+Shifts, rollbacks and canaries take ``--dry-run`` (show what would change, change
+nothing) and ``--force`` (an approver, past a lock).
 
 A shift is planned here (validated against the endpoint's deployments) and applied
 by ``apply_plan`` once approved; the bot holds the approval and the history of the
@@ -17,15 +22,19 @@ from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from commands import messages
-from commands.args import is_help, parse_args
+from commands.args import ParsedArgs, is_help, parse_args
+from commands.canary import CANARY_FLAGS, CANARY_OPTIONS, CanaryTraffic, parse_canary
 from commands.errors import UsageError
 from deploy.backend import Backend
 from deploy.errors import ValidationError
-from deploy.rules import parse_weights, validate_name, validate_traffic
+from deploy.rules import parse_weights, redistribute, validate_name, validate_traffic
 from deploy.types import Deployment, Endpoint
+from rollouts import Lock, Rollout, RolloutSettings
 
 __all__ = [
     "HELP",
+    "CanaryTraffic",
+    "LockEndpoint",
     "RollbackTraffic",
     "ShiftTraffic",
     "ShowTraffic",
@@ -34,6 +43,7 @@ __all__ = [
     "TrafficHistory",
     "TrafficPlan",
     "TrafficStatus",
+    "UnlockEndpoint",
     "apply_plan",
     "load_status",
     "parse",
@@ -68,6 +78,8 @@ class ShiftTraffic:
     endpoint: str
     traffic: Mapping[str, int] | None
     mirror: Mapping[str, int] | None
+    dry_run: bool = False
+    force: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,25 +88,86 @@ class RollbackTraffic:
 
     writes: ClassVar[bool] = True
     endpoint: str
+    dry_run: bool = False
+    force: bool = False
 
 
-TrafficRequest = TrafficHelp | ShowTraffic | ShiftTraffic | RollbackTraffic
+@dataclass(frozen=True, kw_only=True)
+class LockEndpoint:
+    """``/traffic <endpoint> lock --reason TEXT``."""
+
+    writes: ClassVar[bool] = True
+    endpoint: str
+    reason: str
 
 
-def parse(text: str) -> TrafficRequest:
-    """The typed request for ``text``; ``UsageError`` naming what is wrong."""
+@dataclass(frozen=True, kw_only=True)
+class UnlockEndpoint:
+    """``/traffic <endpoint> unlock``."""
+
+    writes: ClassVar[bool] = True
+    endpoint: str
+
+
+TrafficRequest = (
+    TrafficHelp
+    | ShowTraffic
+    | ShiftTraffic
+    | RollbackTraffic
+    | CanaryTraffic
+    | LockEndpoint
+    | UnlockEndpoint
+)
+
+_FLAGS = {"--dry-run", "--force", *CANARY_FLAGS}
+_OPTIONS = {"--mirror", "--reason", *CANARY_OPTIONS}
+
+
+def parse(
+    text: str, *, rollouts: RolloutSettings | None = None, max_load_rate: float | None = None
+) -> TrafficRequest:
+    """The typed request for ``text``; ``UsageError`` naming what is wrong.
+
+    ``rollouts`` gives a canary's defaults and bounds; ``max_load_rate`` caps its
+    ``--with-load`` (both from the configuration).
+    """
     if is_help(text):
         return TrafficHelp()
-    args = parse_args(text, help_text=HELP, options={"--mirror"})
+    args = parse_args(text, help_text=HELP, options=_OPTIONS, flags=_FLAGS)
     if not args.positionals:
         raise args.usage(messages.TRAFFIC_NO_ENDPOINT)
     endpoint, *rest = args.positionals
     _check_name(args.help_text, "endpoint", endpoint)
+    verb = rest[0] if rest else None
+    if verb == "canary":
+        settings = rollouts or RolloutSettings()
+        cap = min(settings.max_load_rate, max_load_rate or settings.max_load_rate)
+        return parse_canary(
+            args, endpoint=endpoint, rest=rest[1:], settings=settings, max_load_rate=cap
+        )
+    for name in [*args.options, *args.flags]:
+        if name in CANARY_OPTIONS | CANARY_FLAGS:
+            raise args.usage(messages.CANARY_ONLY.format(option=name))
+    if verb in ("lock", "unlock"):
+        _only(args, allowed={"--reason"} if verb == "lock" else set(), verb=verb)
+        if len(rest) > 1:
+            raise args.usage(messages.UNEXPECTED.format(words=" ".join(rest[1:])))
+        if verb == "unlock":
+            return UnlockEndpoint(endpoint=endpoint)
+        reason = args.options.get("--reason", "").strip()
+        if not reason:
+            raise args.usage(messages.LOCK_NEEDS_REASON)
+        return LockEndpoint(endpoint=endpoint, reason=reason[:500])
+    if "--reason" in args.options:
+        raise args.usage(messages.REASON_LOCK_ONLY)
+    dry_run, force = "--dry-run" in args.flags, "--force" in args.flags
     if rest == ["rollback"]:
         if "--mirror" in args.options:
             raise args.usage(messages.TRAFFIC_ROLLBACK_NO_MIRROR)
-        return RollbackTraffic(endpoint=endpoint)
+        return RollbackTraffic(endpoint=endpoint, dry_run=dry_run, force=force)
     if not rest and "--mirror" not in args.options:
+        if dry_run or force:
+            raise args.usage(messages.TRAFFIC_FLAGS_NEED_CHANGE)
         return ShowTraffic(endpoint=endpoint)
     try:
         traffic = parse_weights(" ".join(rest)) if rest else None
@@ -105,7 +178,16 @@ def parse(text: str) -> TrafficRequest:
         )
     except ValidationError as exc:
         raise args.usage(exc.message) from None
-    return ShiftTraffic(endpoint=endpoint, traffic=traffic, mirror=mirror)
+    return ShiftTraffic(
+        endpoint=endpoint, traffic=traffic, mirror=mirror, dry_run=dry_run, force=force
+    )
+
+
+def _only(args: ParsedArgs, *, allowed: set[str], verb: str) -> None:
+    """``UsageError`` when an option or flag not ``allowed`` with ``verb`` is given."""
+    for name in [*args.options, *args.flags]:
+        if name not in allowed:
+            raise args.usage(messages.OPTION_NOT_WITH.format(option=name, verb=verb))
 
 
 def _check_name(help_text: str, kind: str, name: str) -> None:
@@ -124,6 +206,10 @@ class TrafficStatus:
 
     endpoint: Endpoint
     deployments: tuple[Deployment, ...]
+    #: Who locked the endpoint, when and why (the bot fills it in).
+    lock: Lock | None = None
+    #: The rollout running on it (the bot fills it in).
+    rollout: Rollout | None = None
 
 
 async def load_status(backend: Backend, endpoint: str) -> TrafficStatus:
@@ -271,28 +357,3 @@ async def apply_plan(backend: Backend, plan: TrafficPlan) -> Endpoint:
     if _nonzero(endpoint.traffic) == plan.traffic:
         return await backend.set_traffic(plan.endpoint, mirror_traffic=mirror)
     return await backend.set_traffic(plan.endpoint, traffic, mirror_traffic=mirror)
-
-
-def redistribute(current: Mapping[str, int], deployment: str, percent: int) -> dict[str, int]:
-    """``deployment`` at ``percent``; the rest split among the others as they split it now.
-
-    Largest remainders keep the sum at exactly 100.
-
-    >>> redistribute({"blue": 100}, "green", 10)
-    {'blue': 90, 'green': 10}
-    """
-    if not 0 <= percent <= 100:
-        raise ValidationError(messages.TRAFFIC_PERCENT_RANGE.format(percent=percent))
-    others = {n: w for n, w in current.items() if n != deployment and w > 0}
-    total = sum(others.values())
-    remaining = 100 - percent
-    if remaining and not total:
-        raise ValidationError(messages.TRAFFIC_NO_OTHERS.format(deployment=deployment))
-    shares = {n: w * remaining / total for n, w in others.items()} if total else {}
-    result = {n: int(share) for n, share in shares.items()}
-    leftover = remaining - sum(result.values())
-    by_fraction = sorted(shares, key=lambda n: (-(shares[n] - result[n]), n))
-    for name in by_fraction[:leftover]:
-        result[name] += 1
-    result[deployment] = percent
-    return {n: w for n, w in sorted(result.items()) if w > 0}

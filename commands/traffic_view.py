@@ -9,6 +9,7 @@ from slack_sdk.models.blocks import Block
 from commands import messages
 from commands.blocks import code_block, context, escape, header, section
 from commands.reply import Reply
+from commands.rollout_view import lock_line, rollout_line
 from commands.traffic import TrafficPlan, TrafficStatus
 from deploy.types import Deployment, Endpoint
 
@@ -17,6 +18,7 @@ __all__ = [
     "health",
     "plan_blocks",
     "render_applied",
+    "render_dry_run",
     "render_status",
     "short_model",
 ]
@@ -92,6 +94,10 @@ def render_status(status: TrafficStatus) -> Reply:
                 ]
             )
         blocks.append(code_block(_table(rows)))
+    if status.rollout is not None:
+        blocks.append(section(rollout_line(status.rollout)))
+    if status.lock is not None:
+        blocks.append(section(lock_line(status.lock)))
     blocks.append(
         context(
             messages.STATUS_FOOTER.format(
@@ -120,6 +126,17 @@ def plan_blocks(plan: TrafficPlan) -> list[Block]:
             new += f" (+{plan.mirror[name]}% mirror)"
         rows.append([name, now, "→" if now != new else " ", new])
     return [code_block(_table(rows))]
+
+
+def render_dry_run(plan: TrafficPlan, *, notes: Sequence[str] = ()) -> Reply:
+    """``--dry-run`` of a shift or rollback: the split it would set, what would stand in its
+    way (``notes``), and that nothing changed."""
+    kind = messages.DRY_RUN_ROLLBACK if plan.rollback_of is not None else messages.DRY_RUN_SHIFT
+    title = kind.format(endpoint=plan.endpoint)
+    blocks: list[Block] = [header(title), *plan_blocks(plan)]
+    blocks.extend(section(note) for note in notes)
+    blocks.append(context(messages.DRY_RUN_FOOTER))
+    return Reply(text=title, blocks=tuple(blocks))
 
 
 def render_applied(endpoint: Endpoint) -> str:

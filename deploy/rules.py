@@ -16,6 +16,7 @@ __all__ = [
     "MAX_INSTANCES_PER_DEPLOYMENT",
     "MAX_MIRROR_PERCENT",
     "parse_weights",
+    "redistribute",
     "validate_name",
     "validate_traffic",
 ]
@@ -93,3 +94,30 @@ def validate_traffic(
             raise ValidationError(
                 f"'{name}' takes live traffic ({traffic[name]}%); a mirror target must take none."
             )
+
+
+def redistribute(current: Mapping[str, int], deployment: str, percent: int) -> dict[str, int]:
+    """``deployment`` at ``percent``; the rest split among the others as they split it now.
+
+    Largest remainders keep the sum at exactly 100.
+
+    >>> redistribute({"blue": 100}, "green", 10)
+    {'blue': 90, 'green': 10}
+    >>> redistribute({"blue": 60, "red": 30, "green": 10}, "green", 0)
+    {'blue': 67, 'red': 33}
+    """
+    if not 0 <= percent <= 100:
+        raise ValidationError(f"A share is between 0 and 100 percent, not {percent}.")
+    others = {n: w for n, w in current.items() if n != deployment and w > 0}
+    total = sum(others.values())
+    remaining = 100 - percent
+    if remaining and not total:
+        raise ValidationError(f"No other deployment takes live traffic to share with {deployment}.")
+    shares = {n: w * remaining / total for n, w in others.items()} if total else {}
+    result = {n: int(share) for n, share in shares.items()}
+    leftover = remaining - sum(result.values())
+    by_fraction = sorted(shares, key=lambda n: (-(shares[n] - result[n]), n))
+    for name in by_fraction[:leftover]:
+        result[name] += 1
+    result[deployment] = percent
+    return {n: w for n, w in sorted(result.items()) if w > 0}

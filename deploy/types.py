@@ -19,6 +19,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import TypeAdapter
 
 __all__ = [
+    "MODEL_FAILURES",
     "AutoscalePolicy",
     "ContainerType",
     "Credentials",
@@ -265,6 +266,11 @@ class RegisteredModel:
 # ---------------------------------------------------------------- metrics
 
 
+#: Status codes the scoring URI answers when the model failed: 408 (it took longer than
+#: ``request_timeout_ms``) and 424 (it answered non-200). Counted as errors like 5xx.
+MODEL_FAILURES: tuple[str, ...] = ("408", "424")
+
+
 @dataclass(frozen=True, kw_only=True)
 class MinuteMetrics:
     """One deployment's metrics for one minute (or, as a window total, for the window).
@@ -294,6 +300,15 @@ class MinuteMetrics:
     def errors_4xx(self) -> int:
         """Requests answered with a 4xx status."""
         return sum(n for code, n in self.requests_by_status.items() if code.startswith("4"))
+
+    def failures(self, *, include_4xx: bool = False) -> int:
+        """Failed requests: 5xx, and the scoring URI's answers for a failing model, 408 (it
+        took longer than ``request_timeout_ms``) and 424 (it answered non-200), which are
+        what a model's own 500 becomes (``MODEL_FAILURES``); every 4xx with ``include_4xx``."""
+        if include_4xx:
+            return self.errors_5xx + self.errors_4xx
+        by_status = self.requests_by_status
+        return self.errors_5xx + sum(by_status.get(code, 0) for code in MODEL_FAILURES)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,13 +19,14 @@ Everything here runs in callbacks: no task or future per request.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from loadtest.http1 import Connection, build_request, open_connection
+from loadtest.http1 import Connection, build_request, client_tls, open_connection
 from loadtest.plan import LoadTestPlan, Mode
-from loadtest.recorder import CONNECTION_ERROR, TIMEOUT, Recorder
+from loadtest.recorder import CONNECTION_ERROR, TIMEOUT, TLS_ERROR, Recorder
 
 __all__ = ["Driver"]
 
@@ -46,6 +47,8 @@ class Driver:
         self._clock = clock
         self._loop = asyncio.get_running_loop()
         self._target = plan.target
+        # One TLS context for the run: certificates are loaded once, sessions shared.
+        self._tls = client_tls(plan.ca_file) if self._target.tls else None
         self._request = build_request(self._target, plan.method, plan.request_headers(), plan.body)
         self._open_loop = plan.mode is Mode.OPEN
         self._limit = plan.concurrency
@@ -188,14 +191,18 @@ class Driver:
 
     def _open(self) -> Coroutine[Any, Any, Connection]:
         plan = self._plan
-        return open_connection(self._target, self, plan.timeout, head_only=plan.method == "HEAD")
+        head_only = plan.method == "HEAD"
+        return open_connection(self._target, self, plan.timeout, head_only=head_only, tls=self._tls)
 
     async def _connect(self) -> None:
         try:
             conn = await self._open()
+        except ssl.SSLError:  # not trusted, or a certificate for another host
+            self._connecting -= 1
+            self._fail_one_due(TLS_ERROR)
         except (OSError, TimeoutError):
             self._connecting -= 1
-            self._fail_one_due()
+            self._fail_one_due(CONNECTION_ERROR)
         else:
             self._connecting -= 1
             if conn.closed:
@@ -204,8 +211,8 @@ class Driver:
             self._idle.append(conn)
         self._pump()
 
-    def _fail_one_due(self) -> None:
-        """A connection for a due request failed: that request is a connection error."""
+    def _fail_one_due(self, category: str) -> None:
+        """A connection for a due request failed: that request is an error of ``category``."""
         if self._open_loop:
             if not self._pending:
                 return
@@ -215,7 +222,7 @@ class Driver:
                 return
             self._remaining -= 1
         self.recorder.sent += 1
-        self.recorder.record_error(CONNECTION_ERROR, self._clock())
+        self.recorder.record_error(category, self._clock())
 
     def _tick(self) -> None:
         """Open loop: queue the requests now due, drop the stale ones, schedule the next tick."""

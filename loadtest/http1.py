@@ -7,6 +7,9 @@ connection, sends pre-built request bytes, and parses only what it needs from
 the response: the status code, the body's framing (Content-Length, chunked, or
 until close) and ``Connection: close``. The body is skipped, never decoded. No
 task or future is made per request: completion is a callback to the owner.
+
+https goes through asyncio's TLS transport with a verifying context
+(``client_tls``: chain and host name checked), made once per run.
 """
 
 from __future__ import annotations
@@ -17,9 +20,17 @@ from collections.abc import Mapping
 from typing import Protocol, cast
 
 from loadtest import messages
+from loadtest.errors import InvalidPlanError
 from loadtest.plan import Target
 
-__all__ = ["Connection", "ConnectionOwner", "ProtocolError", "build_request", "open_connection"]
+__all__ = [
+    "Connection",
+    "ConnectionOwner",
+    "ProtocolError",
+    "build_request",
+    "client_tls",
+    "open_connection",
+]
 
 _MAX_HEAD = 64 * 1024
 _HEAD_END = b"\r\n\r\n"
@@ -240,25 +251,38 @@ class Connection(asyncio.Protocol):
         self._owner.on_response(self, self._status)
 
 
-_SSL_CONTEXT: ssl.SSLContext | None = None
+def client_tls(ca_file: str | None = None) -> ssl.SSLContext:
+    """A verifying client context: the system's trust store (``SSL_CERT_FILE`` and
+    ``SSL_CERT_DIR`` as set now), or only the CAs of ``ca_file``.
 
-
-def _ssl_context() -> ssl.SSLContext:
-    global _SSL_CONTEXT
-    if _SSL_CONTEXT is None:
-        _SSL_CONTEXT = ssl.create_default_context()
-    return _SSL_CONTEXT
+    ``InvalidPlanError`` (field ``ca_file``) when that file cannot be loaded.
+    """
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        message = messages.BAD_CA_FILE.format(path=ca_file, reason=reason)
+        raise InvalidPlanError(message, field="ca_file") from None
 
 
 async def open_connection(
-    target: Target, owner: ConnectionOwner, connect_timeout: float, *, head_only: bool = False
+    target: Target,
+    owner: ConnectionOwner,
+    connect_timeout: float,
+    *,
+    head_only: bool = False,
+    tls: ssl.SSLContext | None = None,
 ) -> Connection:
-    """Connect to ``target`` (TLS for https); raises ``OSError`` or ``TimeoutError``."""
+    """Connect to ``target`` (TLS for https, with ``tls`` or a default verifying context).
+
+    Raises ``ssl.SSLError`` when the handshake fails, other ``OSError`` or ``TimeoutError``.
+    """
     loop = asyncio.get_running_loop()
     conn = Connection(owner, head_only=head_only)
     if target.tls:
+        context = tls or client_tls()
         coro = loop.create_connection(
-            lambda: conn, target.host, target.port, ssl=_ssl_context(), server_hostname=target.host
+            lambda: conn, target.host, target.port, ssl=context, server_hostname=target.host
         )
     else:
         coro = loop.create_connection(lambda: conn, target.host, target.port)

@@ -18,6 +18,7 @@ BAD_METHOD = "HTTP method {method!r} is not a token such as POST or GET"
 BAD_HEADER_NAME = "header name {name!r} is not a valid HTTP header name"
 BAD_HEADER_VALUE = "the value of header {name!r} contains a line break or a non-ASCII character"
 BAD_DEPLOYMENT = "deployment name {name!r} is not a valid deployment name"
+BAD_CA_FILE = "CA file {path} cannot be used to check https certificates: {reason}"
 
 # ----------------------------------------------------------------- limit errors
 OVER_LIMIT = "{option} {value:g} is above the configured limit of {limit:g}"
@@ -43,6 +44,8 @@ SWAGGER_NO_SAMPLE = (
 CONNECTION_ERROR = "connection_error"
 TIMEOUT = "timeout"
 PROTOCOL_ERROR = "protocol_error"
+#: The TLS handshake failed: most often the certificate is not trusted or names another host.
+TLS_ERROR = "tls_error"
 
 # ----------------------------------------------------------------- report
 TITLE_CLOSED = "Load test: {url}  (closed loop, {requests} requests, concurrency {concurrency})"

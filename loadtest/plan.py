@@ -106,6 +106,10 @@ class LoadTestPlan:
     before it is counted as dropped. A send is *late* when it leaves more than
     ``late_threshold`` seconds after its intended time. ``headers`` and ``body``
     are kept out of ``repr`` (they may hold keys).
+
+    https targets are verified (certificate chain and host name) against the
+    system's trust store, which honours ``SSL_CERT_FILE`` and ``SSL_CERT_DIR``;
+    ``ca_file`` (a PEM bundle) trusts those CAs instead, e.g. a private CA's.
     """
 
     url: str
@@ -120,6 +124,7 @@ class LoadTestPlan:
     body: bytes = field(default=b"", repr=False)
     deployment: str | None = None
     late_threshold: float = 0.010
+    ca_file: str | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -187,6 +192,7 @@ class LoadTestPlan:
         headers: Mapping[str, str] | None = None,
         body: bytes = b"",
         deployment: str | None = None,
+        ca_file: str | None = None,
     ) -> LoadTestPlan:
         """A closed loop: ``requests`` in all, ``concurrency`` at a time (as the seed's script)."""
         return cls(
@@ -200,6 +206,7 @@ class LoadTestPlan:
             headers=headers or {},
             body=body,
             deployment=deployment,
+            ca_file=ca_file,
         )
 
     @classmethod
@@ -216,6 +223,7 @@ class LoadTestPlan:
         body: bytes = b"",
         deployment: str | None = None,
         late_threshold: float = 0.010,
+        ca_file: str | None = None,
     ) -> LoadTestPlan:
         """An open loop: ``rate`` requests per second for ``duration`` seconds."""
         return cls(
@@ -230,6 +238,7 @@ class LoadTestPlan:
             body=body,
             deployment=deployment,
             late_threshold=late_threshold,
+            ca_file=ca_file,
         )
 
     @classmethod
@@ -245,6 +254,7 @@ class LoadTestPlan:
         headers: Mapping[str, str] | None = None,
         body: bytes = b"",
         deployment: str | None = None,
+        ca_file: str | None = None,
     ) -> LoadTestPlan:
         """The plan for command-line style options, as ``/loadtest`` and the CLI take them.
 
@@ -267,6 +277,7 @@ class LoadTestPlan:
                 headers=headers,
                 body=body,
                 deployment=deployment,
+                ca_file=ca_file,
             )
         return cls.closed(
             url=url,
@@ -277,6 +288,7 @@ class LoadTestPlan:
             headers=headers,
             body=body,
             deployment=deployment,
+            ca_file=ca_file,
         )
 
     @property

@@ -96,7 +96,8 @@ class Recorder:
             self._flush()
 
     def record_error(self, category: str, now_ns: int) -> None:
-        """A request that got no response: ``connection_error``, ``timeout``, ``protocol_error``."""
+        """A request that got no response: ``connection_error``, ``tls_error``, ``timeout``,
+        ``protocol_error``."""
         self.error_counts[category] = self.error_counts.get(category, 0) + 1
         if now_ns >= self._bucket_end:
             self._roll(now_ns)
@@ -235,3 +236,4 @@ class Recorder:
 CONNECTION_ERROR = messages.CONNECTION_ERROR
 TIMEOUT = messages.TIMEOUT
 PROTOCOL_ERROR = messages.PROTOCOL_ERROR
+TLS_ERROR = messages.TLS_ERROR

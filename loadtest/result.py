@@ -71,8 +71,9 @@ class LoadTestResult:
     (coordinated omission corrected, as wrk2 does); a request sent ahead of its
     time (by at most 1 ms, the timer's grain) counts from its send. ``sent`` counts attempts
     (including those whose connection failed); ``completed`` the HTTP responses;
-    ``ok`` the 2xx ones. ``error_counts`` holds ``connection_error``, ``timeout``
-    and ``protocol_error``. ``late_sends`` (open loop) left more than
+    ``ok`` the 2xx ones. ``error_counts`` holds ``connection_error``, ``tls_error``
+    (an https certificate not trusted, or for another host), ``timeout`` and
+    ``protocol_error``. ``late_sends`` (open loop) left more than
     ``plan.late_threshold`` after their intended time; ``dropped_sends`` found no
     free connection within ``plan.timeout`` and were never sent.
     ``percentile_curve`` holds (percentile, ms) points for the distribution chart;
@@ -98,5 +99,5 @@ class LoadTestResult:
 
     @property
     def errors(self) -> int:
-        """Non-2xx responses plus connection errors, timeouts and protocol errors."""
+        """Non-2xx responses plus connection and TLS errors, timeouts and protocol errors."""
         return self.completed - self.ok + sum(self.error_counts.values())

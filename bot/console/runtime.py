@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.console import messages
 from bot.console.session import ConsoleSession, Reader, Writer
 from bot.db import Database
+from bot.rollout_flow import running_rollouts
 from bot.services import Services
 from bot.slackstub import Directory, SlackStub
 from deploy.backend import Backend
@@ -53,9 +54,10 @@ async def console_session(
         services = Services.create(settings=settings, backend=backend, client=client, db=db)
         secret = secrets.token_hex(16)
         app = build_app(services=services, signing_secret=secret)
-        # The alert watcher runs while the loop does: between two lines of input it waits, and
-        # what it posted shows with the next line's output.
-        async with watching_alerts(services):
+        # The alert watcher and the rollout engine run while the loop does: between two lines
+        # of input they wait (`:wait` lets them run), and what they posted shows with the next
+        # line's output.
+        async with watching_alerts(services), running_rollouts(services):
             yield ConsoleSession(
                 app=app,
                 services=services,

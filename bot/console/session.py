@@ -13,6 +13,7 @@ now see: new or changed messages in their final state, ephemeral answers, files.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,10 @@ __all__ = ["ConsoleSession"]
 
 #: Seconds of the bot's work after which an interactive console says it is working.
 HINT_AFTER = 0.5
+#: ``:wait``: its default, its most, and how often it prints what changed (seconds).
+WAIT_DEFAULT = 60.0
+WAIT_LIMIT = 3600.0
+WAIT_STEP = 0.5
 
 Reader = Callable[[str], Awaitable[str | None]]
 Writer = Callable[[str], None]
@@ -116,6 +121,8 @@ class ConsoleSession:
                 self._write(messages.BAD_CLICK.format(text=text))
             else:
                 await self.click(int(number))
+        elif text.startswith(":wait"):
+            await self.wait(text.removeprefix(":wait").strip())
         elif text.startswith(":"):
             return self._meta(text)
         else:
@@ -137,6 +144,33 @@ class ConsoleSession:
         else:
             self._write(messages.HELP)
         return True
+
+    async def wait(self, arg: str) -> None:
+        """``:wait [seconds]``: let the bot's background work (rollouts, alerts) run, printing
+        what it posts, until no rollout is active or the seconds (default 60) have passed."""
+        try:
+            seconds = float(arg) if arg else WAIT_DEFAULT
+        except ValueError:
+            self._write(messages.BAD_WAIT.format(arg=arg))
+            return
+        seconds = min(max(seconds, 0.0), WAIT_LIMIT)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        self._write(messages.WAITING.format(seconds=f"{seconds:g}"))
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            # The console's user asked to watch for this long: the loop runs the scheduler.
+            await asyncio.sleep(min(WAIT_STEP, remaining))
+            await self._services.tasks.wait_idle(deadline=self._deadline)
+            self.show_new()
+            if not await self._services.rollout_store.active():
+                break
+        # A rollout that just ended may still be posting its last words (reply, chart).
+        await self._services.require_rollouts().idle(deadline=self._deadline)
+        await self._services.tasks.wait_idle(deadline=self._deadline)
+        self.show_new()
 
     def switch_user(self, who: str) -> None:
         """Act as the user named (or with the id) ``who``."""
@@ -290,5 +324,13 @@ class ConsoleSession:
             path = self._files_dir / name
             path.write_bytes(content)
             where = f" -> {path}"
+        # Text is what decodes as UTF-8 with no NUL byte; a chart (PNG) shows its size only.
+        try:
+            content.decode("utf-8")
+            is_text = b"\0" not in content
+        except UnicodeDecodeError:
+            is_text = False
+        if not is_text:
+            return messages.BINARY_FILE_LINE.format(name=name, size=len(content), where=where)
         lines = content.count(b"\n")
         return messages.FILE_LINE.format(name=name, lines=lines, size=len(content), where=where)

@@ -2,8 +2,10 @@
 
 azure-ai-ml (MLClient) for endpoints, deployments, keys, logs and models;
 azure-mgmt-monitor for autoscale settings; azure-monitor-querymetrics for
-metrics; aiohttp for scoring calls. The SDK blocks, so every call runs in a
-worker thread and long-running operations report progress while they wait.
+metrics; azure-monitor-query for Log Analytics (console and traffic logs, when
+a Log Analytics workspace is configured); aiohttp for scoring calls. The SDK
+blocks, so every call runs in a worker thread and long-running operations
+report progress while they wait.
 
     backend = create_azure_backend({"subscription_id": "...", "resource_group": "rg",
                                     "workspace_name": "mlw"})
@@ -21,7 +23,7 @@ from typing import Any, ClassVar
 from azure.core.credentials import TokenCredential
 from azure.core.pipeline.transport import HttpTransport
 
-from deploy.azure import messages, models, rollout
+from deploy.azure import loganalytics, messages, models, rollout
 from deploy.azure.deployments import deployment_from_entity
 from deploy.azure.endpoints import (
     auth_mode,
@@ -31,6 +33,7 @@ from deploy.azure.endpoints import (
     positive,
 )
 from deploy.azure.invoke import Scorer
+from deploy.azure.loganalytics import TrafficRecord
 from deploy.azure.metrics import read_snapshot
 from deploy.azure.settings import AzureSettings
 from deploy.azure.workspace import Workspace
@@ -308,7 +311,43 @@ class AzureMLBackend(Backend):
     ) -> str:
         if lines < 1:
             raise ValidationError(messages.BAD_LINES.format(lines=lines))
-        return await rollout.log_tail(self._ws, endpoint, deployment, lines, container)
+        now = datetime.fromtimestamp(self._clock(), tz=UTC)
+        return await rollout.log_tail(self._ws, endpoint, deployment, lines, container, now=now)
+
+    async def traffic_log(
+        self,
+        endpoint: str,
+        *,
+        deployment: str | None = None,
+        window: timedelta = timedelta(hours=1),
+        limit: int = 100,
+    ) -> list[TrafficRecord]:
+        """The endpoint's most recent scoring requests (newest first), from Log Analytics.
+
+        What AmlOnlineEndpointTrafficLog recorded in the last ``window`` (1 minute to 30
+        days): status code and reason, the model's status, total duration. Azure-only (not
+        part of ``Backend``); ``ValidationError`` when no Log Analytics workspace is set.
+
+            records = await backend.traffic_log("product-recommender", deployment="green")
+            errors = [r for r in records if r.status >= 500]
+        """
+        if not timedelta(minutes=1) <= window <= timedelta(days=30):
+            raise ValidationError(messages.BAD_TRAFFIC_WINDOW.format(window=window))
+        if not 1 <= limit <= loganalytics.MAX_TRAFFIC_RECORDS:
+            raise ValidationError(
+                messages.BAD_TRAFFIC_LIMIT.format(
+                    most=loganalytics.MAX_TRAFFIC_RECORDS, limit=limit
+                )
+            )
+        if self.settings.log_analytics_workspace_id is None:
+            raise ValidationError(messages.LOGS_NOT_CONFIGURED)
+        await self._endpoint_entity(endpoint)
+        if deployment is not None:
+            await self._deployment_entity(endpoint, deployment)
+        end = datetime.fromtimestamp(self._clock(), tz=UTC)
+        return await loganalytics.traffic(
+            self._ws, endpoint, deployment=deployment, start=end - window, end=end, limit=limit
+        )
 
     # ------------------------------------------------------------ models
 

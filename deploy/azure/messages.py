@@ -72,3 +72,28 @@ TIMED_OUT = (
 )
 PROGRESS = "{what}: {status} ({seconds:.0f} s)"
 INVOKE_FAILED = "Could not call the scoring URI of '{endpoint}': {detail}"
+
+UNKNOWN_SETTING = "Unknown setting '{key}' of the azure backend.{hint} Known settings: {known}."
+DID_YOU_MEAN = " Did you mean '{key}'?"
+
+LOGS_NOT_CONFIGURED = (
+    "No Log Analytics workspace is configured for the azure backend: set "
+    "'log_analytics_workspace_id' under 'backend' in the config file (or "
+    "AZURE_LOG_ANALYTICS_WORKSPACE_ID) to the Workspace ID of the Log Analytics workspace that "
+    "receives the endpoints' diagnostic logs."
+)
+LOGS_WORKSPACE_NOT_FOUND = (
+    "Log Analytics workspace '{workspace}' was not found: check 'log_analytics_workspace_id' "
+    "(the Workspace ID, a GUID, from the workspace's Overview page)."
+)
+LOGS_FORBIDDEN = (
+    "Azure refused the Log Analytics query: {detail} Flightdeck's identity needs 'Log Analytics "
+    "Reader' (or 'Monitoring Reader') on the Log Analytics workspace."
+)
+LOGS_TABLE_MISSING = (
+    "Log Analytics workspace '{workspace}' has no table {table}: add a diagnostic setting on the "
+    "Azure ML workspace that sends the category {table} to it (logs appear a few minutes later)."
+)
+LOGS_QUERY_FAILED = "The Log Analytics query on {table} failed: {detail}"
+BAD_TRAFFIC_WINDOW = "A traffic log window is between 1 minute and 30 days, not {window}."
+BAD_TRAFFIC_LIMIT = "Ask for between 1 and {most} traffic log records, not {limit}."

@@ -3,13 +3,20 @@
 Both are long-running operations on Azure. When one fails, the error carries the
 last lines of the storage-initializer and inference-server logs; a deployment
 that did not exist before is deleted again, so nothing half-made survives.
+
+Logs come from the live tail (``getLogs``). With a Log Analytics workspace
+configured, an inference-server tail that is empty or cannot be read (no instance
+runs, it restarted) falls back to AmlOnlineEndpointConsoleLog, which keeps the
+console output of instances that are gone.
 """
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
 from typing import Any
 
-from deploy.azure import messages
+from deploy.azure import loganalytics, messages
 from deploy.azure.autoscale import policy_from_resource
 from deploy.azure.deployments import deployment_entity, deployment_from_entity
 from deploy.azure.errors import error_detail, is_quota, translate
@@ -26,6 +33,8 @@ from deploy.rules import MAX_INSTANCES_PER_DEPLOYMENT
 from deploy.types import ContainerType, Deployment, DeploymentSpec, ProgressCallback
 
 __all__ = ["LOG_TAIL", "apply_spec", "log_tail", "scale"]
+
+log = logging.getLogger(__name__)
 
 #: Log lines a failure carries, per container.
 LOG_TAIL = 20
@@ -107,17 +116,59 @@ async def scale(
 
 
 async def log_tail(
-    ws: Workspace, endpoint: str, deployment: str, lines: int, container: ContainerType
+    ws: Workspace,
+    endpoint: str,
+    deployment: str,
+    lines: int,
+    container: ContainerType,
+    *,
+    now: datetime | None = None,
 ) -> str:
-    """The last ``lines`` lines of a container's log."""
+    """The last ``lines`` lines of a container's log (live, else from Log Analytics)."""
     missing = messages.DEPLOYMENT_NOT_FOUND.format(deployment=deployment, endpoint=endpoint)
-    text = await ws.call(
-        lambda: ws.ml().online_deployments.get_logs(
-            deployment, endpoint, lines, container_type=container
-        ),
-        missing,
-    )
-    return str(text or "")
+    archived = container == "inference-server" and ws.settings.log_analytics_workspace_id
+    try:
+        text = await ws.call(
+            lambda: ws.ml().online_deployments.get_logs(
+                deployment, endpoint, lines, container_type=container
+            ),
+            missing,
+        )
+    except (NotFoundError, PermissionDeniedError):
+        raise
+    except FlightdeckError as exc:
+        if not archived:
+            raise
+        log.info("Live logs of %s/%s unavailable (%s): reading Log Analytics", endpoint,
+                 deployment, exc)  # fmt: skip
+        return await _archived(ws, endpoint, deployment, lines, container, now, live_error=exc)
+    live = str(text or "")
+    if live.strip() or not archived:
+        return live
+    return await _archived(ws, endpoint, deployment, lines, container, now, live_error=None)
+
+
+async def _archived(
+    ws: Workspace,
+    endpoint: str,
+    deployment: str,
+    lines: int,
+    container: str,
+    now: datetime | None,
+    *,
+    live_error: FlightdeckError | None,
+) -> str:
+    """The console log's tail; when that fails too, the live tail's error (if any) stands."""
+    try:
+        found = await loganalytics.console_tail(
+            ws, endpoint, deployment, lines, container, now=now or datetime.now(UTC)
+        )
+    except FlightdeckError as exc:
+        if live_error is None:
+            raise
+        log.warning("Log Analytics could not stand in for the live logs either: %s", exc)
+        raise live_error from exc
+    return "\n".join(found)
 
 
 async def _exists(ws: Workspace, endpoint: str, deployment: str) -> bool:

@@ -3,8 +3,9 @@
     MLClient                  azure-ai-ml: endpoints, deployments, models, workspace
     MonitorManagementClient   azure-mgmt-monitor: autoscale settings
     MetricsClient             azure-monitor-querymetrics: metrics (regional endpoint)
+    LogsQueryClient           azure-monitor-query: Log Analytics (when a workspace id is set)
 
-All three share one credential and, in tests, one transport (a fake ARM).
+All of them share one credential and, in tests, one transport (a fake ARM).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from azure.core.credentials import TokenCredential
 from azure.core.pipeline.transport import HttpTransport
 from azure.mgmt.monitor import MonitorManagementClient
 from azure.mgmt.monitor.models import AutoscaleSettingResource
+from azure.monitor.query import LogsQueryClient
 from azure.monitor.querymetrics import MetricsClient
 
 from deploy.azure import autoscale, lro, messages
@@ -49,6 +51,7 @@ class Workspace:
         self._ml: Any = None
         self._monitor: MonitorManagementClient | None = None
         self._metrics: MetricsClient | None = None
+        self._logs: LogsQueryClient | None = None
         self._location: str | None = None
 
     # ------------------------------------------------------------ clients
@@ -104,6 +107,17 @@ class Workspace:
                 self._metrics = MetricsClient(endpoint, credential, **self._client_kwargs())
             return self._metrics
 
+    def logs(self) -> LogsQueryClient:
+        """The ``LogsQueryClient`` (blocking): the configured endpoint, else the public cloud's."""
+        credential = self.credential()
+        with self._lock:
+            if self._logs is None:
+                kwargs = self._client_kwargs()
+                if self.settings.log_analytics_endpoint:
+                    kwargs["endpoint"] = self.settings.log_analytics_endpoint
+                self._logs = LogsQueryClient(credential, **kwargs)
+            return self._logs
+
     async def location(self) -> str:
         """The workspace's region; ``NotFoundError`` naming the settings if it does not exist."""
         if self._location is None:
@@ -119,7 +133,7 @@ class Workspace:
 
     def close(self) -> None:
         """Close the clients' connections."""
-        for client in (self._monitor, self._metrics):
+        for client in (self._monitor, self._metrics, self._logs):
             if client is not None:
                 client.close()
 

@@ -9,6 +9,7 @@ __all__ = [
     "cannot_listen",
     "daemon_failed",
     "did_not_start",
+    "remembered_port_taken",
     "stopped_answering",
     "unexpected_answer",
 ]
@@ -46,6 +47,19 @@ def cannot_listen(what: str, port: int, exc: OSError) -> str:
     return (
         f"cannot listen on 127.0.0.1:{port} for the {what} ({reason}); "
         f"choose another port with `flightdeck local up {option} N` (0 = any free port)."
+    )
+
+
+def remembered_port_taken(what: str, port: int, exc: OSError, ports_file: str) -> str:
+    """The port the last daemon bound (reused so that URLs stay the same) is taken now."""
+    reason = exc.strerror or str(exc)
+    option = "--router-port" if what == "router" else "--control-port"
+    kept = "scoring URIs stay" if what == "router" else "the control API's URL stays"
+    return (
+        f"cannot listen on 127.0.0.1:{port} for the {what} ({reason}): the last run used "
+        f"this port (remembered in {ports_file}, so that {kept} the same); "
+        f"stop what holds it, or choose another port with `flightdeck local up {option} N` "
+        "(0 = any free port)."
     )
 
 

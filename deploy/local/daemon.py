@@ -8,8 +8,12 @@ On start it takes the home's lock (one daemon per home), kills what a killed
 predecessor left running (instance processes whose command line or model dir
 points into this home), starts the router, restores every endpoint and
 deployment (``Platform.start``), opens the control API, and writes
-``daemon.json``. SIGTERM, SIGINT or ``POST /shutdown`` stop it: instances stop,
-state stays. Everything listens on 127.0.0.1 only.
+``daemon.json`` and ``ports.json``. SIGTERM, SIGINT or ``POST /shutdown`` stop it:
+instances stop, state stays. Everything listens on 127.0.0.1 only.
+
+A port not given (``--router-port``, ``--control-port``) is the one the home's last
+daemon bound (``ports.json``), else the fixed default: scoring URIs stay where they
+were across restarts, also after ``--router-port 0``.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import psutil
 
 from deploy.local import control_messages as messages
 from deploy.local.api import ControlAPI
-from deploy.local.home import DaemonInfo, Home
+from deploy.local.home import DaemonInfo, Home, ListenPorts
 
 if TYPE_CHECKING:
     from deploy.local.metrics import MetricsRecorder
@@ -40,6 +44,7 @@ __all__ = [
     "DEFAULT_CONTROL_PORT",
     "DEFAULT_ROUTER_PORT",
     "CannotStartError",
+    "choose_ports",
     "kill_leftovers",
     "main",
     "run",
@@ -62,8 +67,53 @@ class CannotStartError(Exception):
     """The daemon cannot start (a port is taken): the message says which and what to do."""
 
 
-async def run(*, home: Home, router_port: int, control_port: int, python: str) -> None:
-    """Serve until SIGTERM/SIGINT or ``POST /shutdown``; stop instances, keep state."""
+def choose_ports(
+    home: Home, *, router_port: int | None, control_port: int | None
+) -> tuple[ListenPorts, frozenset[str]]:
+    """The ports to bind: each as given, else remembered, else the default.
+
+    Also returns which of ``{"router", "control"}`` came from ``ports.json``.
+    """
+    remembered = home.read_ports()
+    chosen: dict[str, int] = {}
+    recalled: set[str] = set()
+    for what, given, default in (
+        ("router", router_port, DEFAULT_ROUTER_PORT),
+        ("control", control_port, DEFAULT_CONTROL_PORT),
+    ):
+        if given is not None:
+            chosen[what] = given
+        elif remembered is not None:
+            chosen[what] = getattr(remembered, what)
+            recalled.add(what)
+        else:
+            chosen[what] = default
+    return ListenPorts(router=chosen["router"], control=chosen["control"]), frozenset(recalled)
+
+
+def _cannot_listen(
+    home: Home, what: str, port: int, exc: OSError, remembered: frozenset[str]
+) -> CannotStartError:
+    if what in remembered:
+        text = messages.remembered_port_taken(what, port, exc, str(home.ports_file))
+    else:
+        text = messages.cannot_listen(what, port, exc)
+    return CannotStartError(text)
+
+
+async def run(
+    *,
+    home: Home,
+    router_port: int,
+    control_port: int,
+    python: str,
+    remembered: frozenset[str] = frozenset(),
+) -> None:
+    """Serve until SIGTERM/SIGINT or ``POST /shutdown``; stop instances, keep state.
+
+    ``remembered`` names the ports (``router``, ``control``) taken from ``ports.json``,
+    for the message when one of them is taken.
+    """
     from deploy.local.autoscaler import Autoscaler
     from deploy.local.metrics import MetricsRecorder
     from deploy.local.metrics_archive import MetricsArchive
@@ -84,9 +134,9 @@ async def run(*, home: Home, router_port: int, control_port: int, python: str) -
     logger.info("metrics: %d stored minute(s) loaded", loaded)
     router = Router(host=HOST, port=router_port, recorder=recorder)
     try:
-        await router.start()
+        bound_router = await router.start()
     except OSError as exc:
-        raise CannotStartError(messages.cannot_listen("router", router_port, exc)) from None
+        raise _cannot_listen(home, "router", router_port, exc, remembered) from None
     platform = Platform(home=home.root, router=router, python=python, recorder=recorder)
     api: ControlAPI | None = None
     flusher: asyncio.Task[None] | None = None
@@ -116,7 +166,7 @@ async def run(*, home: Home, router_port: int, control_port: int, python: str) -
         try:
             await api.start()
         except OSError as exc:
-            raise CannotStartError(messages.cannot_listen("control", control_port, exc)) from None
+            raise _cannot_listen(home, "control", control_port, exc, remembered) from None
         daemon = DaemonInfo(
             pid=os.getpid(),
             control_url=api.base_url,
@@ -125,6 +175,7 @@ async def run(*, home: Home, router_port: int, control_port: int, python: str) -
             started_at=started_at,
         )
         info.update(daemon.to_dict())
+        home.write_ports(ListenPorts(router=bound_router, control=api.port))
         home.write_daemon_info(daemon)
         logger.info("ready: control %s, router %s", api.base_url, router.base_url)
         await stopping.wait()
@@ -234,8 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m deploy.local.daemon``."""
     parser = argparse.ArgumentParser(prog="python -m deploy.local.daemon")
     parser.add_argument("--home", default=None)
-    parser.add_argument("--router-port", type=int, default=DEFAULT_ROUTER_PORT)
-    parser.add_argument("--control-port", type=int, default=DEFAULT_CONTROL_PORT)
+    parser.add_argument("--router-port", type=int, default=None)
+    parser.add_argument("--control-port", type=int, default=None)
     parser.add_argument("--python", default=sys.executable)
     args = parser.parse_args(argv)
     home = Home.resolve(args.home)
@@ -246,13 +297,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"ERROR: {messages.ALREADY_RUNNING}", file=sys.stderr)
             return 1
         kill_leftovers(home)
+        ports, remembered = choose_ports(
+            home, router_port=args.router_port, control_port=args.control_port
+        )
         try:
             asyncio.run(
                 run(
                     home=home,
-                    router_port=args.router_port,
-                    control_port=args.control_port,
+                    router_port=ports.router,
+                    control_port=ports.control,
                     python=args.python,
+                    remembered=remembered,
                 )
             )
         except CannotStartError as exc:

@@ -1,11 +1,14 @@
 """Start, stop and look at the local platform daemon from outside (``flightdeck local``).
 
     info, was_running = start_daemon(home, router_port=8787, control_port=8786)
+    info, was_running = start_daemon(home, router_port=None, control_port=None)
     stop_daemon(home)
 
 ``start_daemon`` spawns ``python -m deploy.local.daemon`` detached (its own session,
 output appended to ``logs/daemon.out``) and returns once ``daemon.json`` names it and
-its ``/health`` answers; it is idempotent (a running daemon is left alone).
+its ``/health`` answers; it is idempotent (a running daemon is left alone). A port
+given as ``None`` is left to the daemon: the one its home's last daemon bound
+(``ports.json``), else the default, so that scoring URIs do not move.
 ``stop_daemon`` asks the daemon to stop (``POST /shutdown``, SIGTERM as a fallback),
 waits until it has gone, and kills what a dead daemon left running.
 """
@@ -50,8 +53,8 @@ def running_daemon(home: Home) -> DaemonInfo | None:
 def start_daemon(
     home: Home,
     *,
-    router_port: int,
-    control_port: int,
+    router_port: int | None,
+    control_port: int | None,
     python: str = sys.executable,
     timeout: float = START_TIMEOUT,
 ) -> tuple[DaemonInfo, bool]:
@@ -65,19 +68,11 @@ def start_daemon(
     if stale is not None and not process_alive(stale.pid):
         home.daemon_file.unlink(missing_ok=True)
     out_path = home.logs_dir / "daemon.out"
-    command = [
-        python,
-        "-m",
-        "deploy.local.daemon",
-        "--home",
-        str(home.root),
-        "--router-port",
-        str(router_port),
-        "--control-port",
-        str(control_port),
-        "--python",
-        python,
-    ]
+    command = [python, "-m", "deploy.local.daemon", "--home", str(home.root)]
+    for option, port in (("--router-port", router_port), ("--control-port", control_port)):
+        if port is not None:
+            command += [option, str(port)]
+    command += ["--python", python]
     with out_path.open("ab") as out:
         offset = out.tell()
         child = subprocess.Popen(

@@ -6,6 +6,8 @@ Layout::
       admin-token                 the control API's bearer token (mode 0600)
       daemon.json                 the running daemon: pid, control and router URLs
       daemon.lock                 held (flock) by the running daemon: one daemon per home
+      ports.json                  the ports the last daemon bound (router, control API): reused
+                                  by the next `up` that names none, so scoring URIs stay put
       state.db                    SQLite: endpoints, keys, traffic, deployments, models, processes
       models/<name>/<version>/    registered model copies
       deployments/<endpoint>/<deployment>/<generation>/{code,model}/   what instances run
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_HOME", "HOME_ENV", "DaemonInfo", "Home", "process_alive"]
+__all__ = ["DEFAULT_HOME", "HOME_ENV", "DaemonInfo", "Home", "ListenPorts", "process_alive"]
 
 HOME_ENV = "FLIGHTDECK_HOME"
 DEFAULT_HOME = Path("~/.flightdeck")
@@ -68,6 +70,14 @@ class DaemonInfo:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ListenPorts:
+    """The ports a daemon bound, kept in ``ports.json`` after it stops."""
+
+    router: int
+    control: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class Home:
     """Paths inside a Flightdeck home folder."""
 
@@ -98,6 +108,11 @@ class Home:
     def lock_file(self) -> Path:
         """Locked by the running daemon, so that two never share a home."""
         return self.root / "daemon.lock"
+
+    @property
+    def ports_file(self) -> Path:
+        """``ports.json``: the ports the last daemon bound (kept when it stops)."""
+        return self.root / "ports.json"
 
     @property
     def models_dir(self) -> Path:
@@ -167,6 +182,25 @@ class Home:
         info = self.read_daemon_info()
         if info is not None and info.pid == pid:
             self.daemon_file.unlink(missing_ok=True)
+
+    # ------------------------------------------------------------ ports.json
+
+    def write_ports(self, ports: ListenPorts) -> None:
+        """Remember the ports a daemon bound (atomically)."""
+        tmp = self.ports_file.with_suffix(".json.tmp")
+        data = {"router_port": ports.router, "control_port": ports.control}
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        tmp.replace(self.ports_file)
+
+    def read_ports(self) -> ListenPorts | None:
+        """The remembered ports, or ``None`` when absent or unreadable."""
+        try:
+            data = json.loads(self.ports_file.read_text(encoding="utf-8"))
+            ports = ListenPorts(router=int(data["router_port"]), control=int(data["control_port"]))
+        except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+            return None
+        valid = all(0 < port < 65536 for port in (ports.router, ports.control))
+        return ports if valid else None
 
 
 def process_alive(pid: int) -> bool:

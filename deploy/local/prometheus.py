@@ -4,6 +4,8 @@ Gauges over the last ``window`` (1 minute by default), one series per endpoint a
 deployment, named after Azure Monitor's metrics::
 
     flightdeck_requests_per_minute{endpoint="product-recommender",deployment="blue"} 120.0
+    flightdeck_requests_by_status{endpoint=...,deployment=...,status_code="200"} 118.0
+    flightdeck_requests_by_status_code_class{...,status_code_class="2xx"} 118.0
     flightdeck_request_latency_ms{endpoint=...,deployment=...,quantile="0.99"} 41.2
     flightdeck_cpu_utilization_percentage{...} 12.5
     flightdeck_cpu_memory_utilization_percentage{...} 1.9
@@ -14,7 +16,7 @@ deployment, named after Azure Monitor's metrics::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -63,6 +65,11 @@ class SnapshotCollector(Collector):
             "Requests in the window by status code",
             labels=[*_LABELS, "status_code"],
         )
+        by_class = GaugeMetricFamily(
+            "flightdeck_requests_by_status_code_class",
+            "Requests in the window by status code class (RequestsPerMinute's statusCodeClass)",
+            labels=[*_LABELS, "status_code_class"],
+        )
         latency = GaugeMetricFamily(
             "flightdeck_request_latency_ms",
             "RequestLatency_P50/P90/P95/P99 in ms over the window",
@@ -77,6 +84,8 @@ class SnapshotCollector(Collector):
             requests.add_metric(labels, row.requests / minutes)
             for status, count in row.requests_by_status.items():
                 by_status.add_metric([*labels, status], count)
+            for code_class, count in _by_class(row.requests_by_status).items():
+                by_class.add_metric([*labels, code_class], count)
             for quantile, field in _QUANTILES:
                 value = getattr(row, field)
                 if value is not None:
@@ -87,9 +96,19 @@ class SnapshotCollector(Collector):
                     family.add_metric(labels, value)
         yield requests
         yield by_status
+        yield by_class
         yield latency
         for family, _ in gauges:
             yield family
+
+
+def _by_class(by_status: Mapping[str, int]) -> dict[str, int]:
+    """``{"200": 3, "404": 1, "5xx": 2}`` -> ``{"2xx": 3, "4xx": 1, "5xx": 2}``."""
+    classes: dict[str, int] = {}
+    for code, count in by_status.items():
+        name = f"{code[0]}xx" if code[:1].isdigit() else code
+        classes[name] = classes.get(name, 0) + count
+    return dict(sorted(classes.items()))
 
 
 def _rows(

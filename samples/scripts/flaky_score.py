@@ -7,7 +7,8 @@ Environment (set in the deployment's ``environment_variables``):
   answers the caller 424, "the model failed", as Azure does).
 
 Failures are spread evenly and deterministically: of every n requests, round(n x rate)
-fail (no randomness, so a test knows what to expect).
+fail (no randomness, so a test knows what to expect). Its input schema (``{"data":
+[numbers]}``) gives the swagger a sample input for ``/loadtest`` and ``--with-load``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ import math
 import os
 
 from azureml_inference_server_http.api.aml_response import AMLResponse
+from inference_schema.parameter_types.standard_py_parameter_type import (
+    StandardPythonParameterType,
+)
+from inference_schema.schema_decorators import input_schema
 
 RATE_ENV = "SAMPLE_ERROR_RATE"
 STATUS_ENV = "SAMPLE_ERROR_STATUS"
@@ -33,10 +38,11 @@ def init() -> None:
     print(f"flaky_score: {_rate:.0%} of the requests fail with {_status}")
 
 
-def run(raw_data: str) -> object:
+@input_schema("data", StandardPythonParameterType([1.0, 2.0, 3.0]))  # type: ignore[untyped-decorator]
+def run(data: list[float]) -> object:
     """Fail when the running count of failures falls behind the rate, else answer."""
     global _count
     _count += 1
     if math.floor(_count * _rate) > math.floor((_count - 1) * _rate):
         return AMLResponse({"error": "flaky_score failed on purpose"}, _status, json_str=True)
-    return {"ok": True, "bytes": len(raw_data or "")}
+    return {"ok": True, "rows": len(data or [])}

@@ -70,12 +70,14 @@ def make_settings(
     access: AccessSettings | None = POLICY,
     spec_folder: Path | None = None,
     expiry_minutes: float = 30,
+    rollouts: dict[str, Any] | None = None,
 ) -> Settings:
     """Settings for a test: the database in ``home``."""
     return Settings.model_validate(
         {
             "access": access,
             "approvals": {"expiry_minutes": expiry_minutes},
+            "rollouts": rollouts or {},
             "specs": SpecsSettings(folder=spec_folder),
             "home": home,
             "database_url": f"sqlite:///{home / 'bot.db'}",
@@ -216,8 +218,10 @@ async def running_bot(
     clock: FakeClock | None = None,
     stub: SlackStub | None = None,
     db: Database | None = None,
+    rollouts: bool = False,
 ) -> AsyncIterator[RunningBot]:
-    """The app over HTTP on 127.0.0.1 (free port) with a started stand-in."""
+    """The app over HTTP on 127.0.0.1 (free port) with a started stand-in; ``rollouts``
+    starts the rollout engine's scheduler too."""
     own_stub = stub is None
     stub = stub or stand_in()
     if own_stub:
@@ -230,6 +234,8 @@ async def running_bot(
     app = build_app(services=services, signing_secret=SECRET)
     runner, port = await start_http(app, host="127.0.0.1", port=0)
     session = aiohttp.ClientSession()
+    if rollouts:
+        services.require_rollouts().start()
     try:
         yield RunningBot(
             services=services,
@@ -238,6 +244,7 @@ async def running_bot(
             session=session,
         )
     finally:
+        await services.require_rollouts().stop()
         await session.close()
         await runner.cleanup()
         if not await services.tasks.wait_idle(deadline=60):

@@ -33,6 +33,7 @@ from tests.bot.harness import (
 
 EP = "product-recommender"
 KEY = AlertKey(endpoint=EP, deployment="green", rule="latency_p99")
+SILENCE_1H = next(a for a, h in actions.ALERT_SILENCE.items() if h == 1)
 SILENCE_4H = next(a for a, h in actions.ALERT_SILENCE.items() if h == 4)
 
 
@@ -130,7 +131,12 @@ async def test_buttons_and_listing(
         await bot.settle()
         assert "acknowledged by <@U0BOB>" in bot.last_ephemeral(CAROL)
 
-        # Silence for 4 hours.
+        # Silence for 1 hour, then (a second click replaces it) for 4 hours.
+        await click(bot, shown, SILENCE_1H, user=BOB)
+        assert "Silenced by <@U0BOB> until" in message_text(alert_message(bot))
+        stored = await bot.services.alert_store.get(KEY)
+        assert stored is not None and stored.state.silenced_until == clock() + timedelta(hours=1)
+        assert stored.state.silenced_by == BOB
         await click(bot, shown, SILENCE_4H, user=ALICE)
         assert "Silenced by <@U0ALICE> until" in message_text(alert_message(bot))
         stored = await bot.services.alert_store.get(KEY)
@@ -167,6 +173,7 @@ async def test_buttons_and_listing(
             (actions.ALERT_ACK, "acknowledged"),
             (actions.ALERT_ACK, "invalid"),
             ("/alerts", "ok"),
+            (SILENCE_1H, "silenced"),
             (SILENCE_4H, "silenced"),
             (actions.ALERT_SHIFT_AWAY, "denied"),
             (actions.ALERT_SHIFT_AWAY, "requested"),

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import time
+from collections.abc import Callable
 
+import pytest
+
+from bot.slackstub import StubMessage
 from bot.slackstub.payloads import signed_headers
-from tests.bot.harness import ALICE, ENDPOINT, SECRET, RunningBot
+from commands import actions
+from tests.bot.harness import ALICE, BOB, ENDPOINT, SECRET, RunningBot
 from tests.support.fake_backend import FakeBackend
 
 SHIFT = f"{ENDPOINT} blue=90 green=10"
@@ -60,3 +66,56 @@ async def test_signed_fresh_request_is_handled(bot: RunningBot, backend: FakeBac
     await bot.settle()
     assert [c.body["channel"] for c in bot.stub.calls_to("chat.postMessage")] == ["C0DEPLOYS"]
     assert len(await bot.services.approvals.pending()) == 1
+
+
+# ---------------------------------------------------------------- clicks (block_actions)
+
+
+async def _pending_request(bot: RunningBot) -> StubMessage:
+    """A traffic shift waiting for approval: its message as posted, and nothing else done."""
+    answer = await bot.slash("/traffic", SHIFT, user=ALICE)
+    assert answer.status == 200
+    await bot.settle()
+    posted = bot.channel()
+    assert len(posted) == 1, f"no approval request: {[m.text for m in bot.stub.ephemerals()]}"
+    return copy.deepcopy(posted[0])
+
+
+def _unsigned(body: str) -> dict[str, str]:
+    return {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def _wrongly_signed(body: str) -> dict[str, str]:
+    return signed_headers("not-the-secret", body)
+
+
+def _stale(body: str) -> dict[str, str]:
+    return signed_headers(SECRET, body, timestamp=int(time.time()) - 6 * 60)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [_unsigned, _wrongly_signed, _stale],
+    ids=["unsigned", "wrongly-signed", "stale"],
+)
+async def test_refused_approve_click_changes_nothing(
+    bot: RunningBot, backend: FakeBackend, headers: Callable[[str], dict[str, str]]
+) -> None:
+    request = await _pending_request(bot)
+    calls_before = [c.method for c in bot.stub.calls]
+    audit_before = await bot.services.audit.entries()
+    body = bot.click_body(request, actions.APPROVE, user=BOB)
+    answer = await bot.post(body, headers(body))
+    assert answer.status == 401
+    await bot.settle()
+    assert [c.method for c in bot.stub.calls] == calls_before, "the bot called Slack"
+    assert bot.stub.ephemerals(BOB) == []
+    assert bot.stub.messages[(request.channel, request.ts)].version == 0
+    assert await bot.services.audit.entries() == audit_before
+    assert dict((await backend.get_endpoint(ENDPOINT)).traffic) == {"blue": 100, "green": 0}
+    pending = await bot.services.approvals.pending()
+    assert [(a.status, a.decided_by) for a in pending] == [("pending", None)]
+    # The same click, signed and fresh, is then handled: the refusal did not use it up.
+    assert (await bot.post(body, signed_headers(SECRET, body))).status == 200
+    await bot.settle()
+    assert dict((await backend.get_endpoint(ENDPOINT)).traffic) == {"blue": 90, "green": 10}

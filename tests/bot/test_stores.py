@@ -1,8 +1,13 @@
-"""Approvals decided once (atomic compare-and-set), the traffic history, the audit log."""
+"""Approvals decided once (atomic compare-and-set), the traffic history, the audit log.
+
+Each test runs on SQLite (the default) and on PostgreSQL (several bot replicas), a
+throwaway cluster for the module (skipped, saying why, where PostgreSQL is absent).
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,15 +18,32 @@ from bot.audit import AuditLog
 from bot.db import Database
 from bot.deliveries import DeliveryLog
 from bot.history import TrafficHistoryStore
+from tests.support.postgres import PostgresCluster, postgres_cluster
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresCluster]:
+    with postgres_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of each kind."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'bot.db'}"
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    return cluster.new_database()
+
+
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    database = Database(url=f"sqlite:///{tmp_path / 'bot.db'}")
+def db(url: str) -> Iterator[Database]:
+    database = Database(url=url)
     database.create_all()
-    return database
+    yield database
+    database.dispose()
 
 
 async def new_request(store: ApprovalStore) -> str:
@@ -64,15 +86,22 @@ async def test_expired_requests_cannot_be_decided(db: Database) -> None:
     assert not (await store.expire(approval_id, now=late)).won
 
 
-async def test_pending_requests_outlive_the_process(db: Database, tmp_path: Path) -> None:
+async def test_pending_requests_outlive_the_process(db: Database, url: str) -> None:
     approval_id = await new_request(ApprovalStore(db=db))
     db.dispose()
-    reopened = Database(url=f"sqlite:///{tmp_path / 'bot.db'}")
-    reopened.create_all()
-    pending = await ApprovalStore(db=reopened).pending()
-    assert [a.id for a in pending] == [approval_id]
-    assert pending[0].expires_at == NOW + timedelta(minutes=30)
-    assert pending[0].payload == {"traffic": {"blue": 90, "green": 10}}
+    reopened = Database(url=url)
+    try:
+        reopened.create_all()
+        pending = await ApprovalStore(db=reopened).pending()
+        assert [a.id for a in pending] == [approval_id]
+        assert pending[0].expires_at == NOW + timedelta(minutes=30)
+        assert pending[0].payload == {"traffic": {"blue": 90, "green": 10}}
+        decided = await ApprovalStore(db=reopened).decide(
+            approval_id, approve=True, user="U0BOB", now=NOW
+        )
+        assert decided.won and decided.approval.status == "approved"
+    finally:
+        reopened.dispose()
 
 
 async def test_history_is_an_undo_stack(db: Database) -> None:

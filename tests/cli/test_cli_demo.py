@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,7 @@ from tests.support.flightdeck_cli import (
     EXAMPLE,
     ROW,
     cleaned_up,
+    flightdeck_script,
     free_port,
     run_cli,
     write_deployment,
@@ -64,3 +67,34 @@ def test_demo_converges_and_is_idempotent(tmp_path: Path) -> None:
         assert "Deployment green changed: rolling it out ..." in third.stderr
         assert third.json()["traffic"] == {"blue": 100, "green": 0}
         assert third.json()["answered_by"] == "blue"
+
+
+def test_demo_ends_in_the_console(tmp_path: Path) -> None:
+    """Without --no-console the demo hands over to the Slack console, which reads stdin."""
+    examples = _example_copy(tmp_path / "example")
+    home = tmp_path / "home"
+    ports = ["--router-port", str(free_port()), "--control-port", str(free_port())]
+    env = {**os.environ, "FLIGHTDECK_HOME": str(home)}
+    for name in ("FLIGHTDECK_BACKEND", "FLIGHTDECK_CONFIG"):
+        env.pop(name, None)
+    with cleaned_up(home):
+        done = subprocess.run(
+            [str(flightdeck_script()), "demo", "--examples", str(examples), *ports],
+            input="/traffic product-recommender\n",  # end of input ends the console
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            check=False,
+        )
+        shown = f"stdout: {done.stdout}\nstderr: {done.stderr}"
+        assert done.returncode == 0, shown
+        assert "Traceback" not in done.stdout + done.stderr, shown
+        assert "Opening the Slack console" in done.stderr, shown
+        lines = done.stdout.splitlines()
+        assert "Try: /traffic product-recommender" in done.stdout, shown
+        prompt = "alice@#ml-deploys> /traffic product-recommender"
+        assert prompt in lines, shown
+        after = lines[lines.index(prompt) + 1 :]
+        assert any(line.split()[:2] == ["blue", "100%"] for line in after), shown
+        assert any(line.split()[:2] == ["green", "0%"] for line in after), shown

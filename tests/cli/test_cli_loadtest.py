@@ -3,15 +3,19 @@
 One daemon for the module (tmp home, free ports) serving the sample endpoint with a
 blue deployment at 100%. Small bounded runs: a closed loop with its summary and chart,
 an open loop as JSON with the deployment header and a request file, a cap from the
-config refused, a non-loopback target refused, Ctrl-C printing partial results.
+config refused, a non-loopback target refused, Ctrl-C printing partial results, the
+progress bar drawn when stderr is a terminal.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -151,3 +155,57 @@ def test_ctrl_c_stops_the_run_and_prints_partial_results(
     assert "Cancelled after" in stdout and "partial results" in stdout, stdout
     assert "(open loop, 20 req/s for 60s" in stdout
     assert "Stopping the load test (Ctrl-C): partial results follow." in shown, shown
+
+
+def _read_until_closed(fd: int, *, timeout: float) -> bytes:
+    """Everything written to a pty's slave side until every writer closed it (or timeout)."""
+    deadline = time.monotonic() + timeout
+    chunks: list[bytes] = []
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the slave side is closed on Linux
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    else:
+        pytest.fail(f"the terminal stayed open for {timeout:.0f} s: {b''.join(chunks)!r}")
+    return b"".join(chunks)
+
+
+def test_a_terminal_gets_a_progress_bar(platform: LocalPlatform) -> None:
+    env = {**os.environ, "FLIGHTDECK_HOME": str(platform.home), "TERM": "xterm"}
+    env.pop("FLIGHTDECK_BACKEND", None)
+    master, slave = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [str(flightdeck_script()), "loadtest", EP, "--requests", "40", "--concurrency", "4"],
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+        os.close(slave)
+        slave = -1
+        try:
+            terminal = _read_until_closed(master, timeout=120).decode(errors="replace")
+            stdout, _ = process.communicate(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    assert process.returncode == 0, (stdout, terminal)
+    # Redrawn in place (carriage return, erase to the end of the line), full at the end.
+    assert "\r[###" in terminal, terminal
+    assert "\x1b[K" in terminal, terminal
+    assert "] 100% " in terminal and "sent 40  ok 40  errors 0" in terminal, terminal
+    text = stdout.decode()
+    assert "[#" not in text and "sent 40, completed 40, ok 40, errors 0" in text, text

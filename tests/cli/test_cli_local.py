@@ -9,12 +9,25 @@ import socket
 import stat
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import psutil
+import pytest
 
 from deploy.local.home import process_alive
-from tests.support.flightdeck_cli import cleaned_up, free_port, local_platform, poll, run_cli
+from tests.support.flightdeck_cli import (
+    cleaned_up,
+    free_port,
+    local_platform,
+    poll,
+    run_cli,
+    write_endpoint,
+)
+
+EP = "product-recommender"
+PORT_ENVS = ("FLIGHTDECK_ROUTER_PORT", "FLIGHTDECK_CONTROL_PORT")
 
 
 def test_up_status_down_and_up_again(tmp_path: Path) -> None:
@@ -170,3 +183,81 @@ def test_two_concurrent_ups_share_one_daemon(tmp_path: Path) -> None:
         pids = {json.loads(out)["pid"] for out, _ in outputs}
         assert len(pids) == 1
         assert sorted(json.loads(out)["already_running"] for out, _ in outputs) == [False, True]
+
+
+def _status_at(uri: str, key: str) -> int:
+    """The HTTP status a scoring request with ``key`` gets at ``uri``."""
+    request = urllib.request.Request(
+        uri, data=b"{}", method="POST", headers={"Authorization": f"Bearer {key}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def test_a_bare_up_after_a_killed_daemon_keeps_its_ports_and_scoring_uri(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in PORT_ENVS:  # a bare `up`: neither a flag nor an environment variable
+        monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "home"
+    with cleaned_up(home):
+        first = run_cli("local", "up", "--router-port", "0", "--control-port", "0", home=home)
+        started = first.ok().json()
+        assert not started["router_url"].endswith((":0", ":8787"))
+        assert not started["control_url"].endswith((":0", ":8786"))
+        spec = write_endpoint(tmp_path)
+        run_cli("online-endpoint", "create", "--file", str(spec), home=home).ok()
+        uri = run_cli("online-endpoint", "show", "-n", EP, home=home).ok().json()["scoring_uri"]
+        assert uri == f"{started['router_url']}/{EP}/score"
+        key = run_cli("online-endpoint", "get-credentials", "-n", EP, home=home).ok().json()
+        assert _status_at(uri, key["primary_key"]) == 404  # known endpoint, no deployment yet
+
+        os.kill(started["pid"], signal.SIGKILL)
+        poll(lambda: not process_alive(started["pid"]), what="the daemon to die")
+        back = run_cli("local", "up", home=home).ok().json()
+        assert back["already_running"] is False and back["pid"] != started["pid"]
+        assert (back["router_url"], back["control_url"]) == (
+            started["router_url"],
+            started["control_url"],
+        )
+        shown = run_cli("online-endpoint", "show", "-n", EP, home=home).ok().json()
+        assert shown["scoring_uri"] == uri
+        assert _status_at(uri, key["primary_key"]) == 404
+        assert _status_at(uri, "not-a-key") == 401
+
+
+def test_a_remembered_port_that_is_taken_fails_clearly_and_a_flag_still_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in PORT_ENVS:
+        monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "home"
+    with cleaned_up(home):
+        started = run_cli("local", "up", "--router-port", "0", "--control-port", "0", home=home)
+        router_port = int(started.ok().json()["router_url"].rsplit(":", 1)[1])
+        run_cli("local", "down", home=home).ok()
+        with socket.socket() as busy:
+            busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            busy.bind(("127.0.0.1", router_port))
+            busy.listen()
+            line = run_cli("local", "up", home=home).error_line()
+            assert f"cannot listen on 127.0.0.1:{router_port} for the router" in line
+            assert "the last run used this port" in line
+            assert str(home / "ports.json") in line
+            assert "`flightdeck local up --router-port N`" in line
+            assert not (home / "daemon.json").exists()
+            # An environment variable (like a flag) wins over the remembered port.
+            moved = run_cli("local", "up", home=home, env={"FLIGHTDECK_ROUTER_PORT": "0"})
+            elsewhere = moved.ok().json()["router_url"]
+        assert not elsewhere.endswith(f":{router_port}")
+        run_cli("local", "down", home=home).ok()
+        # ...and becomes the one remembered.
+        assert run_cli("local", "up", home=home).ok().json()["router_url"] == elsewhere
+
+
+def test_a_port_variable_that_is_not_a_number_is_a_one_line_error(tmp_path: Path) -> None:
+    result = run_cli("local", "up", home=tmp_path / "home", env={"FLIGHTDECK_ROUTER_PORT": "x"})
+    assert "$FLIGHTDECK_ROUTER_PORT is 'x', not a port number" in result.error_line()

@@ -12,12 +12,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cli.metrics import azure_names, by_status_code_class
 from deploy.local.home import Home
+from deploy.types import DeploymentMetrics, MetricsSnapshot, MinuteMetrics
 from tests.support.flightdeck_cli import (
     LocalPlatform,
     local_platform,
@@ -80,6 +83,12 @@ def test_metrics_under_azure_names_and_in_prometheus_text(deployed: Deployed) ->
     data = _metrics(deployed, "--window", "5m")
     window = data["deployments"]["blue"]["window"]
     assert window["RequestsByStatusCode"]["200"] >= 3
+    assert window["RequestsByStatusCodeClass"]["2xx"] >= 3
+    minutes = data["deployments"]["blue"]["minutes"]
+    assert (
+        sum(m["RequestsByStatusCodeClass"].get("2xx", 0) for m in minutes)
+        == (window["RequestsByStatusCodeClass"]["2xx"])
+    )
     assert window["RequestLatency_P50"] > 0
     assert window["RequestLatency_P50"] <= window["RequestLatency_P99"]
     assert window["DeploymentCapacity"] == 1.0
@@ -96,6 +105,7 @@ def test_metrics_under_azure_names_and_in_prometheus_text(deployed: Deployed) ->
     assert f"flightdeck_requests_per_minute{{{labels}}}" in text
     assert f'flightdeck_request_latency_ms{{{labels},quantile="0.99"}}' in text
     assert f"flightdeck_deployment_capacity{{{labels}}} 1.0" in text
+    assert f'flightdeck_requests_by_status_code_class{{{labels},status_code_class="2xx"}}' in text
     assert _get(info.control_url + "/metrics", None)[0] == 401
 
 
@@ -160,3 +170,33 @@ def test_metrics_survive_a_daemon_restart(deployed: Deployed) -> None:
     assert after["Requests"] >= before["Requests"]
     assert after["RequestsByStatusCode"]["200"] >= before["RequestsByStatusCode"]["200"]
     assert (Path(deployed.platform.home) / "metrics.db").is_file()
+
+
+def test_requests_by_status_code_class_under_azure_names() -> None:
+    assert by_status_code_class({"200": 7, "204": 1, "404": 2, "503": 1, "5xx": 4}) == {
+        "2xx": 8,
+        "4xx": 2,
+        "5xx": 5,  # Azure gives a class without a code for some 5xx
+    }
+    start = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+    first = MinuteMetrics(timestamp=start, requests=3, requests_by_status={"200": 2, "429": 1})
+    second = MinuteMetrics(
+        timestamp=start + timedelta(minutes=1), requests=2, requests_by_status={"503": 2}
+    )
+    window = MinuteMetrics(
+        timestamp=start, requests=5, requests_by_status={"200": 2, "429": 1, "503": 2}
+    )
+    snapshot = MetricsSnapshot(
+        endpoint=EP,
+        start=start,
+        end=start + timedelta(minutes=2),
+        deployments={
+            "blue": DeploymentMetrics(deployment="blue", minutes=(first, second), window=window)
+        },
+    )
+    blue = azure_names(snapshot)["deployments"]["blue"]
+    assert blue["window"]["RequestsByStatusCodeClass"] == {"2xx": 2, "4xx": 1, "5xx": 2}
+    assert [m["RequestsByStatusCodeClass"] for m in blue["minutes"]] == [
+        {"2xx": 2, "4xx": 1},
+        {"5xx": 2},
+    ]

@@ -10,10 +10,16 @@ a model version from). Adding a backend is one factory and one line in
   HTTP server for the scoring URIs.
 - ``local``: the local platform in process (``Platform`` + ``Router``), running
   real azmlinfsrv instances on loopback.
+- ``local-daemon``: the daemon ``flightdeck local up`` starts, reached through
+  ``LocalBackend`` (the control API's HTTP client the bot and the CLI use).
+
+A case's ``failing_deployment`` is a deployment whose ``init()`` raises: the local
+platforms really run it; the fake ARM fails it on ``FAKE_INIT_ERROR``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -23,7 +29,7 @@ from pathlib import Path
 from deploy.backend import Backend
 from deploy.types import DeploymentSpec, ModelRef, ProbeSettings
 
-__all__ = ["FACTORIES", "SCORE_PY", "ContractCase"]
+__all__ = ["BROKEN_INIT", "FACTORIES", "INIT_ERROR", "SCORE_PY", "ContractCase"]
 
 #: A scoring script both backends can serve (the local one really runs it).
 SCORE_PY = """
@@ -37,6 +43,20 @@ def init():
 
 def run(raw_data):
     return {"ok": True, "rows": len(json.loads(raw_data or "{}").get("data", []))}
+"""
+
+#: What the failing scoring script's init() raises.
+INIT_ERROR = "weights file is corrupt: contract-init-marker"
+
+#: A scoring script whose init() fails.
+BROKEN_INIT = f"""
+def init():
+    print("contract init: loading weights")
+    raise RuntimeError("{INIT_ERROR}")
+
+
+def run(raw_data):
+    return {{}}
 """
 
 #: Whole-second probes (Azure counts seconds) that are still quick on the local platform.
@@ -74,6 +94,19 @@ class ContractCase:
             **changes,
         }
         return DeploymentSpec(**values)  # type: ignore[arg-type]
+
+    def failing_deployment(self, endpoint: str, name: str, model: ModelRef) -> DeploymentSpec:
+        """A deployment whose init() raises ``INIT_ERROR`` (the fake ARM reads the variable)."""
+        folder = self.code_dir.parent / "broken-code"
+        folder.mkdir(exist_ok=True)
+        (folder / "score.py").write_text(BROKEN_INIT, encoding="utf-8")
+        return self.deployment(
+            endpoint,
+            name,
+            model,
+            code_path=str(folder),
+            environment_variables={"CONTRACT": "yes", "FAKE_INIT_ERROR": INIT_ERROR},
+        )
 
 
 def _code(root: Path) -> Path:
@@ -119,18 +152,23 @@ async def azure_on_fake(root: Path) -> AsyncIterator[ContractCase]:
         scoring.stop()
 
 
-@contextlib.asynccontextmanager
-async def local_in_process(root: Path) -> AsyncIterator[ContractCase]:
-    from deploy.local.platform import Platform
-    from deploy.local.router import Router
-    from tests.deploy.local.platform_kit import end_processes_under
-
+def _model_folder(root: Path) -> Callable[[str], str]:
     def model_folder(version: str) -> str:
         folder = root / "models" / version / "model"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "weights.txt").write_text(f"contract model {version}\n", encoding="utf-8")
         return str(folder)
 
+    return model_folder
+
+
+@contextlib.asynccontextmanager
+async def local_in_process(root: Path) -> AsyncIterator[ContractCase]:
+    from deploy.local.platform import Platform
+    from deploy.local.router import Router
+    from tests.deploy.local.platform_kit import end_processes_under
+
+    model_folder = _model_folder(root)
     home = root / "home"
     router = Router()
     await router.start()
@@ -152,8 +190,31 @@ async def local_in_process(root: Path) -> AsyncIterator[ContractCase]:
             assert not left, f"instance processes outlived the platform: {left}"
 
 
+@contextlib.asynccontextmanager
+async def local_daemon(root: Path) -> AsyncIterator[ContractCase]:
+    from deploy.registry import create_backend
+    from tests.support.flightdeck_cli import local_platform
+
+    home = root / "home"
+    with contextlib.ExitStack() as stack:
+        # ``local up`` / ``local down`` are subprocess runs: off the event loop.
+        await asyncio.to_thread(stack.enter_context, local_platform(home))
+        backend = create_backend("local", {"home": str(home)})
+        try:
+            yield ContractCase(
+                name="local-daemon",
+                backend=backend,
+                code_dir=_code(root),
+                model_source=_model_folder(root),
+            )
+        finally:
+            await backend.aclose()
+            await asyncio.to_thread(stack.close)
+
+
 #: Backend name -> factory of a started ``ContractCase`` in a fresh folder.
 FACTORIES: dict[str, Callable[[Path], AbstractAsyncContextManager[ContractCase]]] = {
     "azure-on-fake": azure_on_fake,
     "local": local_in_process,
+    "local-daemon": local_daemon,
 }

@@ -1,13 +1,14 @@
-"""Contract: scale, autoscale, logs and key rotation on a serving deployment, on every backend."""
+"""Contract: scale, autoscale, logs, a failed deployment and key rotation on a serving
+deployment, on every backend."""
 
 from __future__ import annotations
 
 import pytest
 import pytest_asyncio
 
-from deploy.errors import NotFoundError, SpecError, ValidationError
+from deploy.errors import DeploymentFailedError, NotFoundError, SpecError, ValidationError
 from deploy.types import AutoscalePolicy, EndpointSpec, ModelRef
-from tests.contract.backends import ContractCase
+from tests.contract.backends import INIT_ERROR, ContractCase
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -70,6 +71,25 @@ async def test_logs_of_both_containers(serving: ContractCase, container: str) ->
         await backend.get_logs(ENDPOINT, "blue", lines=0, container=container)  # type: ignore[arg-type]
     with pytest.raises(NotFoundError):
         await backend.get_logs(ENDPOINT, "purple", lines=3)
+
+
+async def test_a_deployment_whose_init_fails_changes_nothing(serving: ContractCase) -> None:
+    backend = serving.backend
+    model = ModelRef(name="contract-ops-model", version="1")
+    before = await backend.get_endpoint(ENDPOINT)
+    spec = serving.failing_deployment(ENDPOINT, "red", model)
+    with pytest.raises(DeploymentFailedError) as failed:
+        await backend.create_or_update_deployment(spec)
+    assert "red" in failed.value.message
+    assert any(INIT_ERROR in line for line in failed.value.log_lines), failed.value.log_lines
+    with pytest.raises(NotFoundError):
+        await backend.get_deployment(ENDPOINT, "red")
+    assert [d.name for d in await backend.list_deployments(ENDPOINT)] == ["blue"]
+    after = await backend.get_endpoint(ENDPOINT)
+    assert {k: v for k, v in after.traffic.items() if v} == {"blue": 100}
+    assert after.traffic == before.traffic
+    answer = await backend.invoke(ENDPOINT, b'{"data": [[1]]}')
+    assert (answer.status, answer.deployment) == (200, "blue")
 
 
 async def test_scoring_uses_the_regenerated_key(serving: ContractCase) -> None:

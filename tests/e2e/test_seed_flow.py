@@ -8,6 +8,10 @@ while the others answer; logs; keys and tokens; a deployment from a registered
 model; a daemon restart (down/up) and a killed daemon, after which everything is
 back and serving. One daemon for the module; each test leaves the endpoint as it
 found it (blue=100, green=0, no mirror, one instance each).
+
+First, on a daemon of its own, the seed's own files as the blog gives them: its
+endpoint.yml, its deployment.yml with its score.py in ./src, deployed with only
+instance_count and probes overridden.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import pytest
 
 from deploy.local.client import create_local_backend
 from deploy.local.home import process_alive
-from samples.product_recommender import reference_predict
+from samples.product_recommender import reference_predict, write_models
 from tests.support.flightdeck_cli import (
     ROW,
     LocalPlatform,
@@ -41,9 +45,23 @@ from tests.support.flightdeck_cli import (
     write_endpoint,
     write_request,
 )
+from tests.support.seed import (
+    seed_deployment_yaml,
+    seed_endpoint_yaml,
+    seed_score_py,
+    seed_text,
+)
 
 EP = "product-recommender"
 BODY = json.dumps({"data": [ROW]}).encode()
+#: The seed's deployment.yml as written, but one instance, short probes (whole seconds, as
+#: Azure's schema takes them) and autoscale's floor at one, so that the test stays small.
+SEED_OVERRIDES = [
+    "instance_count=1",
+    "scale_settings.min_instances=1",
+    *(f"liveness_probe.{key}" for key in ("initial_delay=1", "period=1", "failure_threshold=10")),
+    *(f"readiness_probe.{key}" for key in ("initial_delay=0", "period=1", "timeout=2")),
+]
 
 
 @dataclass
@@ -140,6 +158,53 @@ def seed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seed]:
         flow.cli("online-deployment", "create", "--file", str(green))
         flow.primary_key = flow.cli("online-endpoint", "get-credentials", "-n", EP)["primary_key"]
         yield flow
+
+
+def test_the_seeds_own_files_deploy_and_score_its_load_test_payload(tmp_path: Path) -> None:
+    # As the blog lays them out: endpoint.yml and deployment.yml side by side, score.py in
+    # ./src (code_configuration.code). Each cut skips, saying why, if the seed is absent.
+    files = {
+        "endpoint.yml": seed_endpoint_yaml(),
+        "deployment.yml": seed_deployment_yaml(),
+        "src/score.py": seed_score_py(),
+    }
+    folder = tmp_path / "seed"
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, encoding="utf-8")
+    # The seed's script loads $AZUREML_MODEL_DIR/model.onnx: the sample model, registered
+    # as the single file, lands at the root of recommendation-model/1.
+    model = write_models(tmp_path / "models")["v1"]
+    with local_platform(tmp_path / "home") as platform:
+        created = platform.cli("online-endpoint", "create", "--file", str(folder / "endpoint.yml"))
+        assert created.ok().json()["name"] == EP
+        registered = platform.cli(
+            "model", "create", "--name", "recommendation-model", "--version", "1",
+            "--path", str(model),
+        ).ok().json()  # fmt: skip
+        assert (registered["name"], registered["version"]) == ("recommendation-model", "1")
+        sets = [arg for item in SEED_OVERRIDES for arg in ("--set", item)]
+        deployed = platform.cli(
+            "online-deployment", "create", "--file", str(folder / "deployment.yml"), *sets
+        ).ok()
+        deployment = deployed.json()
+        assert (deployment["name"], deployment["model"]) == ("blue", "recommendation-model:1")
+        assert deployment["instance_count"] == 1
+        assert [i["state"] for i in deployment["instances"]] == ["ready"]
+        # azureml:recommendation-env:1 is not here: the platform's interpreter, with a warning.
+        warned = [line for line in deployed.stderr.splitlines() if "recommendation-env:1" in line]
+        assert warned and "platform's interpreter" in warned[0], deployed.stderr
+
+        traffic = platform.cli("online-endpoint", "update", "-n", EP, "--traffic", "blue=100")
+        assert traffic.ok().json()["traffic"] == {"blue": 100}
+        key = platform.cli("online-endpoint", "get-credentials", "-n", EP).ok().json()
+        # The seed's load-test payload, with the endpoint's key.
+        assert f"data={BODY.decode()}," in seed_text()
+        answers = asyncio.run(score_many(platform.scoring_uri(EP), key["primary_key"], 3))
+    assert [(status, answered) for status, answered, _ in answers] == [(200, "blue")] * 3
+    for _, _, body in answers:
+        assert body["batch_size"] == 1
+        assert_version(body, "v1")
 
 
 def test_blue_takes_all_traffic_and_green_answers_by_header(seed: Seed) -> None:

@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
-from tests.loadtest.targets import SERVER, Target
+from tests.loadtest.targets import Target, target_process
 
 
 @pytest.fixture(scope="module")
 def target() -> Iterator[Target]:
     """One target server process per test module."""
-    process = subprocess.Popen(
-        [sys.executable, str(SERVER)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None and process.stdin is not None
-    line = process.stdout.readline()  # returns once the server listens, or "" if it died
-    if not line.startswith("PORT "):
-        process.kill()
-        pytest.fail(f"target server did not start: {line!r}")
-    try:
-        yield Target(int(line.split()[1]))
-    finally:
-        process.terminate()
-        process.wait()
+    with target_process() as running:
+        yield running
 
 
 @pytest.fixture

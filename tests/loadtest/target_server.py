@@ -1,6 +1,7 @@
 """A local aiohttp target for the load-test engine's tests, run as its own process.
 
     python target_server.py          # prints "PORT <n>" once listening on 127.0.0.1
+    python target_server.py CERT KEY # the same over https (PEM certificate chain and key)
 
 Routes (each ``{name}`` keeps its own request counter, so tests do not interfere):
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
+import ssl
 import sys
 import time
 from collections import defaultdict
@@ -126,7 +128,7 @@ async def count(request: web.Request) -> web.Response:
     return web.json_response(echo_count[request.match_info["name"]])
 
 
-async def main() -> None:
+async def main(tls: ssl.SSLContext | None) -> None:
     app = web.Application()
     app.add_routes(
         [
@@ -145,7 +147,7 @@ async def main() -> None:
     )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024, ssl_context=tls)
     await site.start()
     server = site._server
     assert isinstance(server, asyncio.Server)
@@ -158,5 +160,13 @@ async def main() -> None:
     await runner.cleanup()
 
 
+def _tls(argv: list[str]) -> ssl.SSLContext | None:
+    if not argv:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(argv[0], argv[1])
+    return context
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(_tls(sys.argv[1:])))

@@ -1,13 +1,13 @@
 """A fake Azure Resource Manager behind the Azure SDK's transport hook.
 
 ``FakeArm`` is an ``azure.core`` ``HttpTransport``: hand it to ``MLClient``,
-``MonitorManagementClient`` and ``MetricsClient`` (``transport=fake``) and the
-real SDK clients run against it, offline. It keeps endpoint, deployment, asset
-and autoscale state, answers with the REST API's shapes (long-running operations
-included: ``201`` + ``Azure-AsyncOperation`` for PUT, ``202`` + ``Location`` for
-DELETE and key regeneration, with ``retry-after-ms``), enforces the service's
-rules, and records every request in ``calls`` so tests can assert what the SDK
-sent (method, path, body).
+``MonitorManagementClient``, ``MetricsClient`` and ``LogsQueryClient``
+(``transport=fake``) and the real SDK clients run against it, offline. It keeps
+endpoint, deployment, asset and autoscale state, answers with the REST API's
+shapes (long-running operations included: ``201`` + ``Azure-AsyncOperation``
+for PUT, ``202`` + ``Location`` for DELETE and key regeneration, with
+``retry-after-ms``), enforces the service's rules, and records every request in
+``calls`` so tests can assert what the SDK sent (method, path, body).
 
     fake = FakeArm()
     ml = MLClient(FakeCredential(), fake.subscription_id, fake.resource_group,
@@ -18,6 +18,7 @@ sent (method, path, body).
 Faults a test can inject: ``hold()`` keeps operations in progress until
 ``release()``; ``fail_next_deployment(...)`` makes a deployment's provisioning
 fail with log lines; ``forbid(action)`` answers 403 for an RBAC action;
+``fail_next(method, path_suffix, ...)`` answers one request with an ARM error;
 ``reject_tokens`` answers 401; ``quota_cores`` limits cores per VM family.
 """
 
@@ -37,6 +38,7 @@ from tests.support.fake_arm_http import Call, FakeResponse, Reply, arm_error
 from tests.support.fake_arm_metrics import MetricsService
 from tests.support.fake_arm_ml import MachineLearningService
 from tests.support.fake_arm_monitor import MonitorService
+from tests.support.fake_loganalytics import LOGS_HOST, LogAnalyticsService
 
 __all__ = ["FakeArm", "Operation"]
 
@@ -90,6 +92,7 @@ class FakeArm(HttpTransport):  # type: ignore[misc]
         self.operations: dict[str, Operation] = {}
         self.forbidden: set[str] = set()
         self.reject_tokens = False
+        self.faults: list[tuple[str, str, Reply]] = []
         self.scoring_base_url: str | None = None
         self._gate = threading.Event()
         self._gate.set()
@@ -97,6 +100,7 @@ class FakeArm(HttpTransport):  # type: ignore[misc]
         self.ml = MachineLearningService(self)
         self.monitor = MonitorService(self)
         self.metrics = MetricsService(self)
+        self.log_analytics = LogAnalyticsService(self)
 
     # ------------------------------------------------------------ ids
 
@@ -125,6 +129,12 @@ class FakeArm(HttpTransport):  # type: ignore[misc]
     def forbid(self, action: str) -> None:
         """Answer 403 AuthorizationFailed for an RBAC action, e.g. ``.../write``."""
         self.forbidden.add(action.lower())
+
+    def fail_next(
+        self, method: str, path_suffix: str, *, status: int, code: str, message: str
+    ) -> None:
+        """Answer the next ``method`` request whose path ends with ``path_suffix`` with an error."""
+        self.faults.append((method.upper(), path_suffix.lower(), arm_error(status, code, message)))
 
     def fail_next_deployment(
         self, endpoint: str, deployment: str, *, message: str, log_lines: list[str]
@@ -225,6 +235,11 @@ class FakeArm(HttpTransport):  # type: ignore[misc]
                 },
                 {"WWW-Authenticate": 'Bearer authorization_uri="https://login.example"'},
             )
+        for fault in self.faults:
+            method, suffix, reply = fault
+            if call.method == method and call.path_endswith(suffix):
+                self.faults.remove(fault)
+                return reply
         action = rbac_action(call)
         if action.lower() in self.forbidden:
             return arm_error(
@@ -236,6 +251,8 @@ class FakeArm(HttpTransport):  # type: ignore[misc]
             )
         if call.host.endswith(".metrics.monitor.azure.com"):
             return self.metrics.metrics_batch(call)
+        if call.host == LOGS_HOST:
+            return self.log_analytics.handle(call)
         if call.host != ARM_HOST:
             return arm_error(404, "UnknownHost", f"The fake does not serve {call.host}.")
         status = _STATUS.match(call.path)
@@ -250,6 +267,8 @@ def rbac_action(call: Call) -> str:
     """The RBAC action a request needs, e.g. ``Microsoft.X/workspaces/onlineEndpoints/write``."""
     if call.host.endswith(".metrics.monitor.azure.com"):
         return "Microsoft.Insights/metrics/read"
+    if call.host == LOGS_HOST:
+        return "Microsoft.OperationalInsights/workspaces/query/read"
     path = call.path
     marker = path.lower().rfind("/providers/")
     if marker < 0:

@@ -5,7 +5,10 @@ the REST API's shapes, with the service's rules: managed deployments take only
 default scale settings; traffic sums to 0 or 100 over existing deployments; a
 mirror has one target at no more than 50% that takes no live traffic; a
 deployment with traffic cannot be deleted; 20 deployments per endpoint; core
-quota per VM family; a deployment's model must be registered.
+quota per VM family; a deployment's model must be registered. A deployment
+whose environment variables set ``FAKE_INIT_ERROR`` fails to provision as when
+its init() raises that message (the traceback in its inference-server log).
+Every container line also goes to the fake Log Analytics console table.
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ from tests.support.fake_arm_rules import NAME, deployment_problem, traffic_probl
 if TYPE_CHECKING:
     from tests.support.fake_arm import FakeArm
 
-__all__ = ["MachineLearningService"]
+__all__ = ["INIT_FAILED", "MachineLearningService"]
+
+#: Azure's words when a deployment's container does not start (init() raised).
+INIT_FAILED = (
+    "ResourceNotReady: User container has crashed or terminated: Liveness probe failed. "
+    "Please see troubleshooting guide, available here: https://aka.ms/oe-tsg#error-resourcenotready"
+)
 
 _ROUTES: list[tuple[str, str]] = [
     (r"", "workspace"),
@@ -249,16 +258,25 @@ class MachineLearningService:
                 f"Downloading model {props.get('model')}",
                 "Model download complete.",
             ]
-            if failure:
+            console = self.arm.log_analytics
+            console.record_console(ep, d, "StorageInitializer", logs["StorageInitializer"][-2:])
+            failed = failure
+            init_error = (props.get("environmentVariables") or {}).get("FAKE_INIT_ERROR")
+            if init_error and not failed:
+                failed = (INIT_FAILED, _init_traceback(init_error))
+            if failed:
                 props["provisioningState"] = "Failed"
-                logs["InferenceServer"] += failure[1]
-                return {"code": "ResourceNotReady", "message": failure[0]}
-            logs["InferenceServer"] += [
+                logs["InferenceServer"] += failed[1]
+                console.record_console(ep, d, "InferenceServer", failed[1])
+                return {"code": "ResourceNotReady", "message": failed[0]}
+            started = [
                 "Azure ML Inferencing HTTP server v1.5.1",
                 f"Scoring script: {(props.get('codeConfiguration') or {}).get('scoringScript')}",
                 "Users's init has completed successfully",
                 "Listening at: http://0.0.0.0:31311",
             ]
+            logs["InferenceServer"] += started
+            console.record_console(ep, d, "InferenceServer", started)
             props["provisioningState"] = "Succeeded"
             return None
 
@@ -289,6 +307,17 @@ class MachineLearningService:
         lines = self.logs.get((ep, d), {}).get(container, [])
         tail = int(call.body.get("tail") or len(lines))
         return Reply(200, {"content": "\n".join(lines[-tail:] if tail else [])})
+
+
+def _init_traceback(message: str) -> list[str]:
+    """What azmlinfsrv prints when the scoring script's init() raises."""
+    return [
+        "Azure ML Inferencing HTTP server v1.5.1",
+        "Encountered Exception: Traceback (most recent call last):",
+        '  File "/var/azureml-app/score.py", line 9, in init',
+        f"RuntimeError: {message}",
+        "Worker exiting (pid: 41)",
+    ]
 
 
 def _key() -> str:

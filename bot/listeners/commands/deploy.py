@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from slack_bolt.async_app import AsyncApp
 
 from bot import messages
+from bot.endpoint_guard import dry_run_notes, require_unlocked
 from bot.guard import Outcome, tell
 from bot.listeners.commands.base import SlashRequest, register_command
 from bot.services import Services
 from bot.slack_io import ProgressMessage
 from commands import deploy
-from commands.deploy_view import render_done, render_failed, render_progress
+from commands.deploy_view import render_done, render_dry_run, render_failed, render_progress
 from commands.reply import Reply, notice
 from deploy.errors import FlightdeckError
 
@@ -25,9 +26,19 @@ async def run(services: Services, request: SlashRequest) -> Outcome:
     if isinstance(parsed, deploy.DeployHelp):
         await tell(services, request.origin, notice(deploy.HELP))
         return Outcome(result="help")
-    await services.access.require(request.user, "deploy")
+    if not parsed.dry_run:
+        await services.access.require(request.user, "deploy")
     plan = await deploy.plan(services.backend, parsed, spec_folder=services.settings.specs.folder)
     endpoint = plan.spec.endpoint_name
+    if parsed.dry_run:
+        notes = await dry_run_notes(
+            services, endpoint, user=request.user, force=parsed.force, shifts_traffic=False
+        )
+        found = await services.backend.get_endpoint(endpoint)
+        reply = render_dry_run(plan, found, user=request.mention, notes=notes)
+        await tell(services, request.origin, reply)
+        return Outcome(result="dry-run", endpoint=endpoint, detail=plan.spec.name)
+    await require_unlocked(services, endpoint, user=request.user, force=parsed.force)
 
     def progress_view(lines: Sequence[str]) -> Reply:
         return render_progress(plan, lines, user=request.mention)

@@ -13,28 +13,17 @@ from slack_sdk.errors import SlackApiError
 from bot import messages
 from bot.guard import Outcome, tell
 from bot.listeners.commands.base import SlashRequest, register_command
+from bot.loadtests import limits_for
 from bot.services import Services
 from commands import loadtest
 from commands.loadtest_view import render_failed, render_finished, render_running
 from commands.reply import notice
 from deploy.errors import ValidationError
-from loadtest import Limits, LoadTestError, Progress, render_chart_png, run_load_test
+from loadtest import LoadTestError, Progress, render_chart_png, run_load_test
 
-__all__ = ["limits_for", "register"]
+__all__ = ["register"]
 
 log = logging.getLogger(__name__)
-
-
-def limits_for(services: Services) -> Limits:
-    """The configured caps; loopback targets only when the backend says so."""
-    caps = services.settings.loadtest
-    return Limits(
-        max_requests=caps.max_requests,
-        max_duration=caps.max_duration,
-        max_rate=caps.max_rate,
-        max_concurrency=caps.max_concurrency,
-        allow_only_loopback=services.backend.loopback_only,
-    )
 
 
 async def run(services: Services, request: SlashRequest) -> Outcome:
@@ -44,7 +33,7 @@ async def run(services: Services, request: SlashRequest) -> Outcome:
         await tell(services, request.origin, notice(loadtest.HELP))
         return Outcome(result="help")
     await services.access.require(request.user, "deploy")
-    limits = limits_for(services)
+    limits = limits_for(services.settings.loadtest, loopback_only=services.backend.loopback_only)
     plan = await loadtest.prepare(services.backend, parsed, limits=limits)
     runs = services.loadtests
     current = runs.start()

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from slack_bolt.async_app import AsyncApp
 
 from bot import messages
+from bot.endpoint_guard import dry_run_notes, require_unlocked
 from bot.guard import Outcome, tell
 from bot.listeners.commands.base import SlashRequest, register_command
 from bot.services import Services
@@ -28,7 +29,15 @@ async def run(services: Services, request: SlashRequest) -> Outcome:
         deployment = await scale.check(services.backend, parsed)
         await tell(services, request.origin, scale.render_show(deployment))
         return Outcome(result="ok", endpoint=parsed.endpoint)
+    if parsed.dry_run:
+        current = await scale.check(services.backend, parsed)
+        notes = await dry_run_notes(
+            services, parsed.endpoint, user=request.user, force=parsed.force, shifts_traffic=False
+        )
+        await tell(services, request.origin, scale.render_dry_run(parsed, current, notes=notes))
+        return Outcome(result="dry-run", endpoint=parsed.endpoint)
     await services.access.require(request.user, "deploy")
+    await require_unlocked(services, parsed.endpoint, user=request.user, force=parsed.force)
     await scale.check(services.backend, parsed)
 
     def progress_view(lines: Sequence[str]) -> Reply:

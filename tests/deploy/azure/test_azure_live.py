@@ -1,5 +1,7 @@
 """Against a real Azure ML workspace, when credentials are in the environment.
 
+With AZURE_LOG_ANALYTICS_WORKSPACE_ID set as well, the traffic log is read too.
+
 Needs AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP, AZUREML_WORKSPACE_NAME and a
 credential DefaultAzureCredential can use from the environment (AZURE_CLIENT_ID,
 AZURE_TENANT_ID and AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE), or
@@ -60,6 +62,15 @@ async def test_reads_the_workspace(live: AzureMLBackend) -> None:
             await live.get_logs(endpoint.name, deployment.name, lines=5)
     with pytest.raises(NotFoundError):
         await live.get_endpoint(f"fd-missing-{secrets.token_hex(4)}")
+
+
+async def test_reads_the_traffic_log(live: AzureMLBackend) -> None:
+    if live.settings.log_analytics_workspace_id is None:
+        pytest.skip("no Log Analytics workspace configured (AZURE_LOG_ANALYTICS_WORKSPACE_ID)")
+    for endpoint in (await live.list_endpoints())[:1]:
+        records = await live.traffic_log(endpoint.name, window=timedelta(days=1), limit=10)
+        assert all(r.time.tzinfo is not None for r in records)
+        assert [r.time for r in records] == sorted((r.time for r in records), reverse=True)
 
 
 async def test_creates_and_deletes_an_endpoint(live: AzureMLBackend) -> None:

@@ -95,3 +95,30 @@ def test_the_registry_builds_the_azure_backend(monkeypatch: pytest.MonkeyPatch) 
         ).settings.subscription_id
         == "a"
     )
+
+
+def test_unknown_keys_are_refused_by_name() -> None:
+    base = {"subscription_id": "s", "resource_group": "r", "workspace_name": "w"}
+    with pytest.raises(ValidationError) as typo:
+        AzureSettings.from_mapping({**base, "workspace": "mlw"}, {})
+    assert "Unknown setting 'workspace' of the azure backend." in typo.value.message
+    assert "Did you mean 'workspace_name'?" in typo.value.message
+    assert "log_analytics_workspace_id" in typo.value.message  # the known ones are listed
+    with pytest.raises(ValidationError, match="Unknown setting 'colour'") as unrelated:
+        create_backend("azure", {**base, "colour": "blue"})
+    assert "Did you mean" not in unrelated.value.message
+
+
+def test_the_log_analytics_workspace_comes_from_the_mapping_then_the_environment() -> None:
+    base = {"subscription_id": "s", "resource_group": "r", "workspace_name": "w"}
+    environ = {"AZURE_LOG_ANALYTICS_WORKSPACE_ID": "env-workspace"}
+    assert AzureSettings.from_mapping(base, {}).log_analytics_workspace_id is None
+    assert AzureSettings.from_mapping(base, environ).log_analytics_workspace_id == "env-workspace"
+    chosen = AzureSettings.from_mapping(
+        {**base, "log_analytics_workspace_id": "config-workspace"}, environ
+    )
+    assert chosen.log_analytics_workspace_id == "config-workspace"
+    sovereign = AzureSettings.from_mapping(
+        {**base, "log_analytics_endpoint": "https://api.loganalytics.azure.cn"}, {}
+    )
+    assert sovereign.log_analytics_endpoint == "https://api.loganalytics.azure.cn"

@@ -1,11 +1,15 @@
 """Serving as Azure does it: instances, AZUREML_MODEL_DIR layout, environment, WORKER_COUNT,
-copies of code and model, progress, logs, credentials. Real Router, real azmlinfsrv."""
+copies of code and model, progress, logs, credentials, request_settings at the scoring URI
+(408, 429). Real Router, real azmlinfsrv."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import shutil
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
@@ -18,7 +22,8 @@ import pytest_asyncio
 
 from deploy.errors import NotFoundError, SpecError
 from deploy.local.platform import Platform
-from deploy.types import EndpointSpec, EnvironmentSpec, ModelRef
+from deploy.types import EndpointSpec, EnvironmentSpec, ModelRef, ProbeSettings, RequestSettings
+from samples.scripts import slow_score
 from tests.deploy.local.platform_kit import (
     STATUS,
     Progress,
@@ -33,6 +38,10 @@ from tests.deploy.local.platform_kit import (
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+#: A slow script keeps its one sync worker busy, probes wait behind the requests: a probe
+#: timeout above what the tests hold keeps the instance in rotation meanwhile.
+PATIENT = ProbeSettings(initial_delay=0, period=0.5, timeout=8, failure_threshold=3)
 
 
 @pytest.fixture(scope="module")
@@ -316,3 +325,76 @@ async def test_deleting_an_endpoint_removes_everything(
         session.post(uri, data=b"{}", headers={"Authorization": f"Bearer {key}"}) as answer,
     ):
         assert answer.status == 404
+
+
+async def _slow_deployment(
+    platform: Platform, sources: Path, endpoint: str, *, delay_ms: int, settings: RequestSettings
+) -> tuple[str, str]:
+    """samples/scripts/slow_score.py as deployment blue (one instance, all traffic)."""
+    code = sources / f"code-{endpoint}"
+    code.mkdir()
+    shutil.copy(Path(slow_score.__file__), code / "score.py")
+    await platform.create_or_update_endpoint(EndpointSpec(name=endpoint))
+    spec = deployment_spec(
+        endpoint,
+        "blue",
+        code,
+        env={"SAMPLE_DELAY_MS": str(delay_ms)},
+        liveness=PATIENT,
+        readiness=PATIENT,
+    )
+    await platform.create_or_update_deployment(replace(spec, request_settings=settings))
+    await platform.set_traffic(endpoint, {"blue": 100})
+    uri = (await platform.get_endpoint(endpoint)).scoring_uri
+    return uri, (await platform.get_credentials(endpoint)).bearer()
+
+
+async def _post(
+    session: aiohttp.ClientSession, uri: str, key: str
+) -> tuple[int, str | None, str, float]:
+    """One scoring request: status, answering deployment, body, when the answer came."""
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    async with session.post(uri, data=b'{"data": [1]}', headers=headers) as answer:
+        text = await answer.text()
+        return answer.status, answer.headers.get("azureml-model-deployment"), text, time.monotonic()
+
+
+async def test_request_timeout_ms_of_the_deployment_gives_408(
+    platform: Platform, sources: Path
+) -> None:
+    settings = RequestSettings(request_timeout_ms=300)
+    uri, key = await _slow_deployment(
+        platform, sources, "ep-timeout", delay_ms=1500, settings=settings
+    )
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        sent = time.monotonic()
+        status, deployment, text, answered = await _post(session, uri, key)
+    assert (status, deployment) == (408, "blue")
+    assert "request_timeout_ms (300 ms)" in text
+    # The router gave up at the deployment's timeout, not when the model would have answered.
+    assert 0.3 <= answered - sent < 1.5
+    recorded = (await platform.metrics("ep-timeout", timedelta(minutes=5))).deployments["blue"]
+    assert recorded.window.requests_by_status == {"408": 1}
+
+
+async def test_max_concurrent_requests_per_instance_gives_429_above_twice_the_slots(
+    platform: Platform, sources: Path
+) -> None:
+    # One instance with one slot: 2 x 1 x 1 = 2 requests may be in flight; a third is refused.
+    settings = RequestSettings(request_timeout_ms=10_000, max_concurrent_requests_per_instance=1)
+    uri, key = await _slow_deployment(
+        platform, sources, "ep-pending", delay_ms=1500, settings=settings
+    )
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        answers = await asyncio.gather(*(_post(session, uri, key) for _ in range(3)))
+    assert sorted(status for status, _, _, _ in answers) == [200, 200, 429]
+    assert {deployment for _, deployment, _, _ in answers} == {"blue"}
+    (refused,) = [a for a in answers if a[0] == 429]
+    assert "Too many pending requests" in refused[2]
+    # Refused at once, while the two others were still in flight (each takes 1.5 s).
+    assert refused[3] < min(a[3] for a in answers if a[0] == 200)
+    for status, _, text, _ in answers:
+        if status == 200:
+            assert json.loads(text)["delayed_ms"] == 1500
+    recorded = (await platform.metrics("ep-pending", timedelta(minutes=5))).deployments["blue"]
+    assert recorded.window.requests_by_status == {"200": 2, "429": 1}

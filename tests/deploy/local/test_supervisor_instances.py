@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -49,13 +50,18 @@ class _Hooks:
     def __init__(self) -> None:
         self.running: dict[int, str] = {}
         self.ended: list[int] = []
+        #: time.monotonic() when each pid was started and when it was gone (reaped).
+        self.spawned_at: dict[int, float] = {}
+        self.ended_at: dict[int, float] = {}
 
     def spawned(self, instance: Instance, pid: int, _created: float) -> None:
         self.running[pid] = instance.name
+        self.spawned_at[pid] = time.monotonic()
 
     def gone(self, pid: int) -> None:
         self.running.pop(pid, None)
         self.ended.append(pid)
+        self.ended_at[pid] = time.monotonic()
 
 
 def _supervisor(config: InstanceConfig, tmp_path: Path, hooks: _Hooks) -> Supervisor:
@@ -181,22 +187,29 @@ async def test_a_killed_process_is_restarted_with_back_off(tmp_path: Path) -> No
 
 
 async def test_a_hung_instance_leaves_rotation_and_is_restarted_by_liveness(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     code = echo_code(tmp_path / "code")
-    liveness = ProbeSettings(initial_delay=0.5, period=0.5, timeout=0.5, failure_threshold=3)
+    # Liveness starts after readiness (ready in about a second): the hang comes first, so
+    # the probes that fail are the first ones after initial_delay. A failed probe of a
+    # stopped process takes its whole timeout (the kernel accepts, nobody answers).
+    liveness = ProbeSettings(initial_delay=2, period=0.5, timeout=0.5, failure_threshold=3)
     hooks = _Hooks()
     config = _config(code, tmp_path, liveness=liveness, readiness=READINESS)
     supervisor = _supervisor(config, tmp_path, hooks)
+    caplog.set_level(logging.WARNING, logger="deploy.local.instance")
     try:
         await supervisor.start(1)
         instance = supervisor.instances[0]
         hung = instance.pid
         assert hung is not None
         os.killpg(hung, signal.SIGSTOP)  # alive but unresponsive
+        stopped = time.monotonic()
         await wait_for(lambda: not instance.ready, what="readiness to fail")
         assert supervisor.upstreams() == ()
-        await wait_for(lambda: instance.pid not in (None, hung), what="a liveness restart")
+        await wait_for(
+            lambda: instance.pid not in (None, hung), seconds=30, what="a liveness restart"
+        )
         await wait_for(lambda: instance.ready, what="ready again")
         assert instance.restarts == 1
         assert hung not in hooks.running
@@ -204,6 +217,16 @@ async def test_a_hung_instance_leaves_rotation_and_is_restarted_by_liveness(
     finally:
         await supervisor.stop()
     assert hooks.running == {}
+    # Restarted for failure_threshold failures in a row, not for the first one...
+    restarts = [r.getMessage() for r in caplog.records if "restart" in r.getMessage()]
+    assert restarts == ["instance blue-1 failed 3 liveness probes in a row; restart 1 in 0.5 s"]
+    # ...so not before initial_delay + failure_threshold x period after the process started
+    # (measured: when it was reaped), nor before threshold probes after the hang could fail.
+    lived = hooks.ended_at[hung] - hooks.spawned_at[hung]
+    threshold = liveness.failure_threshold
+    assert lived >= liveness.initial_delay + threshold * liveness.period, lived
+    hung_for = hooks.ended_at[hung] - stopped
+    assert hung_for >= (threshold - 1) * liveness.period + liveness.timeout, hung_for
 
 
 def _listeners(pids: dict[int, str]) -> list[str]:
