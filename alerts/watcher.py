@@ -25,7 +25,6 @@ only deployments that take traffic.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -36,6 +35,7 @@ from alerts import messages
 from alerts.delivery import Context, Deliverer
 from alerts.notifier import ChartPoint, Notifier
 from alerts.observe import Observation, Sampler
+from alerts.periodic import STOP_DEADLINE, PeriodicJob
 from alerts.rules import Rule
 from alerts.settings import AlertSettings
 from alerts.source import SOURCE_ALL, evaluate_source, source_key
@@ -50,8 +50,6 @@ __all__ = ["JOB_ID", "AlertWatcher"]
 log = logging.getLogger(__name__)
 
 JOB_ID = "flightdeck-alerts"
-#: Seconds ``stop`` waits for a poll in progress to finish.
-STOP_DEADLINE = 30.0
 
 
 def _utc_now() -> datetime:
@@ -76,9 +74,13 @@ class AlertWatcher:
         self._clock = clock
         self._deliverer = Deliverer(store=store, notifier=notifier, clock=clock)
         self._sampler = Sampler(window=settings.window, poll_interval=settings.poll_interval)
-        self._scheduler: AsyncIOScheduler | None = None
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._job = PeriodicJob(
+            job_id=JOB_ID,
+            name="alerts: poll metrics",
+            work=self.poll_once,
+            interval=settings.poll_interval,
+            misfire_grace=settings.misfire_grace_time,
+        )
         self._failing: set[str] = set()
         #: Polls done (for status and tests).
         self.polls = 0
@@ -87,51 +89,16 @@ class AlertWatcher:
 
     def start(self) -> None:
         """Schedule ``poll_once`` every poll interval (call in the running event loop)."""
-        if self._scheduler is not None:
-            return
-        # Two INFO lines a poll ("Running job", "executed successfully") would flood the log;
-        # misses and errors are warnings and still show.
-        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
-        scheduler = AsyncIOScheduler(timezone=UTC)
-        scheduler.add_job(
-            self._job,
-            "interval",
-            seconds=self.settings.poll_interval.total_seconds(),
-            id=JOB_ID,
-            name="alerts: poll metrics",
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=max(1, round(self.settings.misfire_grace_time.total_seconds())),
-        )
-        scheduler.start()
-        self._scheduler = scheduler
+        self._job.start()
 
     @property
     def scheduler(self) -> AsyncIOScheduler | None:
         """The running scheduler, if started."""
-        return self._scheduler
+        return self._job.scheduler
 
     async def stop(self, *, deadline: float = STOP_DEADLINE) -> None:
         """No more polls; the one in progress (if any) gets ``deadline`` seconds to finish."""
-        scheduler, self._scheduler = self._scheduler, None
-        if scheduler is None:
-            return
-        scheduler.pause()
-        try:
-            async with asyncio.timeout(deadline):
-                await self._idle.wait()
-        except TimeoutError:
-            log.warning("stopping alerts with a poll still running")
-        scheduler.shutdown(wait=False)
-
-    async def _job(self) -> None:
-        self._idle.clear()
-        try:
-            await self.poll_once()
-        except Exception:
-            log.exception("an alerts poll failed")
-        finally:
-            self._idle.set()
+        await self._job.stop(deadline=deadline)
 
     # ------------------------------------------------------------ one poll
 

@@ -38,12 +38,10 @@ from rollouts import (
 from rollouts import messages as rollout_messages
 
 __all__ = [
-    "abort_rollout",
+    "act_on_rollout",
     "build_engine",
-    "pause_rollout",
     "promote_rollout",
     "request_rollout",
-    "resume_rollout",
     "running_rollouts",
 ]
 
@@ -128,28 +126,20 @@ async def _require_any(services: Services, user: str) -> None:
         raise AccessDeniedError(messages.ROLLOUT_DENIED.format(user=user)) from None
 
 
-async def pause_rollout(services: Services, rollout_id: str, *, origin: Origin) -> Outcome:
-    """The Pause button."""
+#: The buttons anyone who deploys or approves may click, and what each does on the engine.
+_ACTIONS = {"pause": "paused", "resume": "resumed", "abort": "aborted"}
+
+
+async def act_on_rollout(
+    services: Services, rollout_id: str, *, action: str, origin: Origin
+) -> Outcome:
+    """Pause, Resume or Abort (which rolls back now)."""
     rollout = await _rollout(services, rollout_id)
     await _require_any(services, origin.user)
-    await services.require_rollouts().pause(rollout.id, user=origin.user)
-    return Outcome(result="paused", endpoint=rollout.endpoint)
-
-
-async def resume_rollout(services: Services, rollout_id: str, *, origin: Origin) -> Outcome:
-    """The Resume button."""
-    rollout = await _rollout(services, rollout_id)
-    await _require_any(services, origin.user)
-    await services.require_rollouts().resume(rollout.id, user=origin.user)
-    return Outcome(result="resumed", endpoint=rollout.endpoint)
-
-
-async def abort_rollout(services: Services, rollout_id: str, *, origin: Origin) -> Outcome:
-    """The Abort button: rolls back now."""
-    rollout = await _rollout(services, rollout_id)
-    await _require_any(services, origin.user)
-    await services.require_rollouts().abort(rollout.id, user=origin.user)
-    return Outcome(result="aborted", endpoint=rollout.endpoint)
+    engine = services.require_rollouts()
+    act = {"pause": engine.pause, "resume": engine.resume, "abort": engine.abort}[action]
+    await act(rollout.id, user=origin.user)
+    return Outcome(result=_ACTIONS[action], endpoint=rollout.endpoint)
 
 
 async def promote_rollout(services: Services, rollout_id: str, *, origin: Origin) -> Outcome:

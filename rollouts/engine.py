@@ -38,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from alerts.periodic import STOP_DEADLINE, PeriodicJob
 from deploy.backend import Backend
 from deploy.errors import FlightdeckError, NotFoundError
 from deploy.metrics_window import Reading, growth
@@ -58,8 +59,6 @@ __all__ = ["JOB_ID", "RolloutEngine"]
 log = logging.getLogger(__name__)
 
 JOB_ID = "flightdeck-rollouts"
-#: Seconds ``stop`` waits for a tick in progress to finish.
-STOP_DEADLINE = 30.0
 #: Transitions one rollout may make in one tick (apply, start an interval, judge, apply...).
 MAX_MOVES = 6
 #: Attempts of a click's compare-and-set against a tick writing at the same moment.
@@ -102,9 +101,15 @@ class RolloutEngine:
         self._clock = clock
         self._feeder = feeder
         self._feeding: dict[str, asyncio.Task[None]] = {}
-        self._scheduler: AsyncIOScheduler | None = None
-        self._idle = asyncio.Event()
-        self._idle.set()
+        tick = settings.tick
+        self._job = PeriodicJob(
+            job_id=JOB_ID,
+            name="rollouts: drive",
+            work=self.tick_once,
+            interval=tick,
+            misfire_grace=max(tick * 2, timedelta(seconds=1)),
+            run_at_start=True,
+        )
         self._driving: set[str] = set()
         #: The last problem logged per rollout (each is logged once, not every tick).
         self._told: dict[str, str] = {}
@@ -115,41 +120,20 @@ class RolloutEngine:
 
     def start(self) -> None:
         """Schedule ``tick_once`` every ``tick`` (call in the running event loop)."""
-        if self._scheduler is not None:
-            return
-        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
-        scheduler = AsyncIOScheduler(timezone=UTC)
-        tick = self.settings.tick.total_seconds()
-        scheduler.add_job(
-            self._job,
-            "interval",
-            seconds=tick,
-            id=JOB_ID,
-            name="rollouts: drive",
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=max(1, math.ceil(tick * 2)),
-            next_run_time=datetime.now(UTC),
-        )
-        scheduler.start()
-        self._scheduler = scheduler
+        self._job.start()
 
     @property
     def scheduler(self) -> AsyncIOScheduler | None:
         """The running scheduler, if started."""
-        return self._scheduler
+        return self._job.scheduler
+
+    async def idle(self, *, deadline: float = STOP_DEADLINE) -> bool:
+        """Wait until no tick runs (its messages posted); False after ``deadline`` seconds."""
+        return await self._job.idle(deadline=deadline)
 
     async def stop(self, *, deadline: float = STOP_DEADLINE) -> None:
         """No more ticks; the one in progress gets ``deadline`` seconds; leases are given back."""
-        scheduler, self._scheduler = self._scheduler, None
-        if scheduler is not None:
-            scheduler.pause()
-            try:
-                async with asyncio.timeout(deadline):
-                    await self._idle.wait()
-            except TimeoutError:
-                log.warning("stopping rollouts with a tick still running")
-            scheduler.shutdown(wait=False)
+        await self._job.stop(deadline=deadline)
         for task in list(self._feeding.values()):
             task.cancel()
         await asyncio.gather(*self._feeding.values(), return_exceptions=True)
@@ -159,24 +143,6 @@ class RolloutEngine:
                 await self.store.release(rollout.id, owner=self.owner)
         except Exception:
             log.exception("could not give back the rollouts' leases")
-
-    async def idle(self, *, deadline: float = STOP_DEADLINE) -> bool:
-        """Wait until no tick runs (its messages posted); False after ``deadline`` seconds."""
-        try:
-            async with asyncio.timeout(deadline):
-                await self._idle.wait()
-        except TimeoutError:
-            return False
-        return True
-
-    async def _job(self) -> None:
-        self._idle.clear()
-        try:
-            await self.tick_once()
-        except Exception:
-            log.exception("a rollouts tick failed")
-        finally:
-            self._idle.set()
 
     # ------------------------------------------------------------ ticks
 
