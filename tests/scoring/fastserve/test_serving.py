@@ -75,8 +75,9 @@ def one_worker(tmp_path: Path, sample_models: Path, signals: Path) -> Iterator[A
 
 def test_liveness_answers_while_run_is_busy(one_worker: AzmlinfsrvProcess, signals: Path) -> None:
     held = Background(one_worker, "held")
-    queued = Background(one_worker, "queued")
     wait_for((signals / "started-held").exists, "run() to start")
+    # Sent once "held" has the only worker thread (sent together, either could get it first).
+    queued = Background(one_worker, "queued")
     for path in ("/", "/swagger.json"):
         answer = exchange(one_worker, "GET", path)  # the only worker thread is busy
         assert answer.status == 200
