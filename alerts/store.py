@@ -17,7 +17,6 @@ creates it in its database with ``create_all()``.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -43,6 +42,7 @@ from sqlalchemy.exc import IntegrityError
 
 from alerts.rules import Rule
 from alerts.state import AlertKey, AlertState, Notice
+from alerts.transactions import naive_utc, run_in_transaction
 
 __all__ = ["AlertStore", "Outbox", "StoredAlert", "alert_states", "metadata"]
 
@@ -116,7 +116,7 @@ class StoredAlert:
 
 
 def _to_db(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
+    return None if value is None else naive_utc(value)
 
 
 def _from_db(value: datetime | None) -> datetime | None:
@@ -201,11 +201,7 @@ class AlertStore:
         metadata.create_all(self.engine)
 
     async def _run(self, work: Callable[[Connection], T]) -> T:
-        def run() -> T:
-            with self.engine.begin() as conn:
-                return work(conn)
-
-        return await asyncio.to_thread(run)
+        return await run_in_transaction(self.engine, work)
 
     # ------------------------------------------------------------ reads
 

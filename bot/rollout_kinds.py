@@ -13,7 +13,7 @@ from bot import messages
 from bot.approval_kinds import applying_guard
 from bot.approval_view import ApprovalContent
 from bot.approvals import Approval
-from commands.blocks import section
+from commands.blocks import format_split, section
 from commands.rollout_view import plan_blocks
 from rollouts import RolloutPlan, RolloutStateError
 
@@ -21,10 +21,6 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 __all__ = ["RolloutPromoteKind", "RolloutStartKind"]
-
-
-def _split(weights: dict[str, int]) -> str:
-    return ", ".join(f"{name} {pct}%" for name, pct in sorted(weights.items()) if pct > 0)
 
 
 class RolloutStartKind:
@@ -83,7 +79,7 @@ class RolloutPromoteKind:
             else messages.PROMOTE_ASK.format(user=approval.requester)
         )
         body = messages.PROMOTE_BODY.format(
-            current=_split(dict(payload.get("current") or {})), canary=canary
+            current=format_split(dict(payload.get("current") or {})), canary=canary
         )
         return ApprovalContent(
             title=messages.PROMOTE_TITLE.format(canary=canary, endpoint=endpoint),

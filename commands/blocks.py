@@ -10,7 +10,7 @@ which ``fit_blocks`` enforces. Text from users, backends and logs goes through
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from slack_sdk.models.blocks import (
@@ -38,9 +38,11 @@ __all__ = [
     "divider",
     "escape",
     "fit_blocks",
+    "format_split",
     "header",
     "section",
     "tail_to_fit",
+    "text_table",
     "truncate",
 ]
 
@@ -149,3 +151,28 @@ def fit_blocks(blocks: Sequence[Block]) -> list[Block]:
     left_out = len(blocks) - len(kept)
     kept.append(context(messages.BLOCKS_LEFT_OUT.format(count=left_out)))
     return kept
+
+
+def text_table(rows: Sequence[Sequence[str]], *, right_percent: bool = False) -> str:
+    """Rows as aligned columns for a code block; ``right_percent`` right-aligns ``NN%``
+    cells after the first column."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+
+    def cell(i: int, text: str) -> str:
+        if right_percent and i and text.endswith("%"):
+            return text.rjust(widths[i])
+        return text.ljust(widths[i])
+
+    return "\n".join("  ".join(cell(i, c) for i, c in enumerate(row)).rstrip() for row in rows)
+
+
+def format_split(traffic: Mapping[str, int], mirror: Mapping[str, int] | None = None) -> str:
+    """``blue 90%, green 10%`` (and ``mirror green 10%``); ``no traffic`` when empty."""
+    live = ", ".join(f"{name} {pct}%" for name, pct in sorted(traffic.items()) if pct > 0)
+    text = live or messages.NO_TRAFFIC
+    mirrored = {n: p for n, p in (mirror or {}).items() if p > 0}
+    if mirrored:
+        text += "; " + ", ".join(
+            messages.MIRROR_PART.format(name=n, pct=p) for n, p in sorted(mirrored.items())
+        )
+    return text

@@ -17,12 +17,20 @@ from slack_sdk.models.blocks import Block
 from commands import actions, messages
 from commands.alerts_view import slack_time, span
 from commands.blocks import actions as actions_block
-from commands.blocks import button, code_block, context, escape, header, section
+from commands.blocks import (
+    button,
+    code_block,
+    context,
+    escape,
+    format_split,
+    header,
+    section,
+    text_table,
+)
 from commands.reply import Reply
-from deploy.rules import redistribute
 from rollouts import IntervalResult, Lock, Rollout, RolloutPlan, RolloutSpec, sparkline
 from rollouts import mention as who
-from rollouts.machine import target_weights
+from rollouts.machine import target_weights, weights_at
 
 __all__ = [
     "checks_line",
@@ -41,17 +49,6 @@ _MENTION = re.compile(r"&lt;@([UW][A-Z0-9]+)&gt;")
 def _escape_keep_mentions(text: str) -> str:
     """Escape text of our own making that may quote others (errors), keeping its mentions."""
     return _MENTION.sub(r"<@\1>", escape(text))
-
-
-def _table(rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(
-            cell.rjust(widths[i]) if i and cell.endswith("%") else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ).rstrip()
-        for row in rows
-    )
 
 
 def checks_line(spec: RolloutSpec) -> str:
@@ -89,12 +86,12 @@ def plan_blocks(plan: RolloutPlan) -> list[Block]:
     """The split at each step, the checks, and what a rollback returns to."""
     others = sorted(n for n in plan.current if n != plan.spec.canary)
     rows = _weights_rows(plan.spec.canary, others, plan.step_weights)
-    now = ", ".join(f"{n} {w}%" for n, w in sorted(plan.current.items()))
-    back = ", ".join(f"{n} {w}%" for n, w in sorted(plan.rollback_weights.items()))
+    now = format_split(plan.current)
+    back = format_split(plan.rollback_weights)
     shortest = plan.spec.interval * (len(plan.spec.steps) - 1)
     return [
         section(messages.ROLLOUT_PLAN_NOW.format(split=escape(now))),
-        code_block(_table(rows)),
+        code_block(text_table(rows, right_percent=True)),
         section(checks_line(plan.spec)),
         context(
             messages.ROLLOUT_PLAN_FOOTER.format(
@@ -132,8 +129,7 @@ def _step_cells(rollout: Rollout, step: int) -> str:
 
 
 def _status(rollout: Rollout, now: datetime) -> str:
-    current = target_weights(rollout)
-    split = ", ".join(f"{n} {w}%" for n, w in sorted(current.items()))
+    split = format_split(target_weights(rollout))
     steps = len(rollout.spec.steps)
     if rollout.status == "running":
         text = messages.ROLLOUT_RUNNING.format(step=rollout.step + 1, steps=steps, split=split)
@@ -192,7 +188,7 @@ def render_rollout(rollout: Rollout, *, now: datetime) -> Reply:
     """The progress message: status, steps with their checks, the latest numbers, buttons."""
     title = messages.ROLLOUT_TITLE.format(canary=rollout.canary, endpoint=rollout.endpoint)
     others = sorted(n for n in rollout.baseline if n != rollout.canary)
-    weights = [_step_weights(rollout, step) for step in range(len(rollout.spec.steps))]
+    weights = [weights_at(rollout, step) for step in range(len(rollout.spec.steps))]
     rows = _weights_rows(rollout.canary, others, weights)
     rows[0].append(messages.ROLLOUT_CHECKS_COLUMN)
     for step, row in enumerate(rows[1:]):
@@ -203,7 +199,7 @@ def render_rollout(rollout: Rollout, *, now: datetime) -> Reply:
     blocks: list[Block] = [
         header(title),
         section(_status(rollout, now)),
-        code_block(_table(rows)),
+        code_block(text_table(rows, right_percent=True)),
         section(checks_line(rollout.spec)),
     ]
     if rollout.results:
@@ -259,13 +255,9 @@ def _plain_status(rollout: Rollout) -> str:
     )
 
 
-def _step_weights(rollout: Rollout, step: int) -> dict[str, int]:
-    return redistribute(rollout.baseline, rollout.canary, rollout.spec.steps[step])
-
-
 def render_rollout_finished(rollout: Rollout) -> Reply:
     """The reply in the progress message's thread when the rollout is done."""
-    split = ", ".join(f"{n} {w}%" for n, w in sorted(target_weights(rollout).items()))
+    split = format_split(target_weights(rollout))
     text = messages.ROLLOUT_FINISHED[rollout.outcome or "aborted"].format(
         canary=rollout.canary, endpoint=rollout.endpoint, split=split
     )

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from slack_sdk.models.blocks import Block
 
 from commands import messages
-from commands.blocks import code_block, context, escape, header, section
+from commands.blocks import (
+    code_block,
+    context,
+    escape,
+    format_split,
+    header,
+    section,
+    text_table,
+)
 from commands.reply import Reply
 from commands.rollout_view import lock_line, rollout_line
 from commands.traffic import TrafficPlan, TrafficStatus
@@ -24,18 +32,6 @@ __all__ = [
 ]
 
 
-def format_split(traffic: Mapping[str, int], mirror: Mapping[str, int] | None = None) -> str:
-    """``blue 90%, green 10%`` (and ``mirror green 10%``); ``no traffic`` when empty."""
-    live = ", ".join(f"{name} {pct}%" for name, pct in sorted(traffic.items()) if pct > 0)
-    text = live or messages.NO_TRAFFIC
-    mirrored = {n: p for n, p in (mirror or {}).items() if p > 0}
-    if mirrored:
-        text += "; " + ", ".join(
-            messages.MIRROR_PART.format(name=n, pct=p) for n, p in sorted(mirrored.items())
-        )
-    return text
-
-
 def health(deployment: Deployment) -> str:
     """A word or two: ``healthy``, ``2/3 ready``, ``failed``..."""
     state = deployment.provisioning_state
@@ -47,14 +43,6 @@ def health(deployment: Deployment) -> str:
     if ready == len(deployment.instances):
         return messages.HEALTH_OK
     return messages.HEALTH_PARTIAL.format(ready=ready, total=len(deployment.instances))
-
-
-def _table(rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
-    ]
-    return "\n".join(lines)
 
 
 def short_model(model: str | None, *, limit: int = 32) -> str:
@@ -93,7 +81,7 @@ def render_status(status: TrafficStatus) -> Reply:
                     health(d),
                 ]
             )
-        blocks.append(code_block(_table(rows)))
+        blocks.append(code_block(text_table(rows)))
     if status.rollout is not None:
         blocks.append(section(rollout_line(status.rollout)))
     if status.lock is not None:
@@ -125,7 +113,7 @@ def plan_blocks(plan: TrafficPlan) -> list[Block]:
         if plan.mirror.get(name):
             new += f" (+{plan.mirror[name]}% mirror)"
         rows.append([name, now, "→" if now != new else " ", new])
-    return [code_block(_table(rows))]
+    return [code_block(text_table(rows))]
 
 
 def render_dry_run(plan: TrafficPlan, *, notes: Sequence[str] = ()) -> Reply:

@@ -12,7 +12,6 @@ Who locked it, when and why shows in ``/traffic <endpoint>``.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,10 +31,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from alerts.transactions import naive_utc, run_in_transaction
 from rollouts import messages
 from rollouts.errors import EndpointLockedError, RolloutStateError
 from rollouts.messages import escape, mention
-from rollouts.store import metadata, to_db
+from rollouts.store import metadata
 
 __all__ = ["Lock", "LockStore", "endpoint_locks"]
 
@@ -83,11 +83,7 @@ class LockStore:
         self._clock = clock or (lambda: datetime.now(UTC))
 
     async def _run(self, work: Callable[[Connection], T]) -> T:
-        def transaction() -> T:
-            with self.engine.begin() as conn:
-                return work(conn)
-
-        return await asyncio.to_thread(transaction)
+        return await run_in_transaction(self.engine, work)
 
     async def get(self, endpoint: str) -> Lock | None:
         """The endpoint's lock, or ``None``."""
@@ -114,7 +110,7 @@ class LockStore:
         values = {
             "endpoint": endpoint,
             "locked_by": user,
-            "locked_at": to_db(now),
+            "locked_at": naive_utc(now),
             "reason": reason,
         }
         try:

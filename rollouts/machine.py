@@ -60,6 +60,7 @@ __all__ = [
     "resume",
     "started_interval",
     "target_weights",
+    "weights_at",
 ]
 
 Status = Literal["running", "paused", "awaiting_promotion", "finishing", "done"]
@@ -224,11 +225,16 @@ def new_rollout(
     )
 
 
+def weights_at(rollout: Rollout, step: int) -> dict[str, int]:
+    """The split at ``step``: the canary at its weight, the baseline sharing the rest."""
+    return redistribute(rollout.baseline, rollout.canary, rollout.spec.steps[step])
+
+
 def target_weights(rollout: Rollout) -> dict[str, int]:
     """The live split the rollout wants now (deployments at 0% left out)."""
     if rollout.outcome in ("rolled_back", "aborted"):
         return redistribute(rollout.baseline, rollout.canary, 0)
-    return redistribute(rollout.baseline, rollout.canary, rollout.weight)
+    return weights_at(rollout, rollout.step)
 
 
 def applied(rollout: Rollout, *, now: datetime) -> Rollout:

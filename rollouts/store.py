@@ -21,7 +21,6 @@ creates them in its database with ``create_all()``.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -44,6 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from alerts.transactions import naive_utc, run_in_transaction
 from rollouts import messages
 from rollouts.errors import RolloutConflictError
 from rollouts.machine import Rollout
@@ -72,11 +72,6 @@ rollouts = Table(
 )
 
 
-def to_db(value: datetime) -> datetime:
-    """An aware time as naive UTC."""
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
 class RolloutStore:
     """Reads and compare-and-set writes of rollouts, off the event loop."""
 
@@ -89,11 +84,7 @@ class RolloutStore:
         metadata.create_all(self.engine)
 
     async def _run(self, work: Callable[[Connection], T]) -> T:
-        def transaction() -> T:
-            with self.engine.begin() as conn:
-                return work(conn)
-
-        return await asyncio.to_thread(transaction)
+        return await run_in_transaction(self.engine, work)
 
     # ------------------------------------------------------------ reads
 
@@ -164,7 +155,7 @@ class RolloutStore:
 
     async def create(self, rollout: Rollout) -> Rollout:
         """Store a new rollout; ``RolloutConflictError`` when its endpoint has an active one."""
-        now = to_db(self._clock())
+        now = naive_utc(self._clock())
         state = rollout.to_json()
         values: dict[str, Any] = {
             "id": rollout.id,
@@ -173,7 +164,7 @@ class RolloutStore:
             "status": rollout.status,
             "state": state,
             "version": 1,
-            "created_at": to_db(rollout.created_at),
+            "created_at": naive_utc(rollout.created_at),
             "updated_at": now,
         }
 
@@ -197,7 +188,7 @@ class RolloutStore:
             "state": state,
             "version": rollout.version + 1,
             "active_endpoint": rollout.endpoint if rollout.active else None,
-            "updated_at": to_db(self._clock()),
+            "updated_at": naive_utc(self._clock()),
         }
 
         def work(conn: Connection) -> bool:
@@ -217,7 +208,7 @@ class RolloutStore:
     async def claim(self, rollout_id: str, *, owner: str, until: datetime) -> bool:
         """Lease the rollout to ``owner`` until ``until`` (renewing its own lease); False when
         another owner's lease still runs."""
-        now = to_db(self._clock())
+        now = naive_utc(self._clock())
 
         def work(conn: Connection) -> bool:
             result = conn.execute(
@@ -230,7 +221,7 @@ class RolloutStore:
                         and_(rollouts.c.lease_until.is_not(None), rollouts.c.lease_until < now),
                     ),
                 )
-                .values(lease_owner=owner, lease_until=to_db(until))
+                .values(lease_owner=owner, lease_until=naive_utc(until))
             )
             return result.rowcount == 1
 
