@@ -228,16 +228,23 @@ def median_row(runs: list[Row]) -> Row:
 
 
 def differences(rows: list[Row]) -> str:
-    """How far the engine's P50/P99 are from each other tool's (the first row is the engine)."""
-    engine, parts = rows[0], []
-    for other in rows[1:]:
+    """How far each engine row's P50/P99 are from each other tool's, one line per engine row."""
+    engines = [r for r in rows if r.tool.startswith("engine")]
+    others = [r for r in rows if not r.tool.startswith("engine")]
+    return "\n\n".join(_differences(engine, others) for engine in engines)
+
+
+def _differences(engine: Row, others: list[Row]) -> str:
+    parts = []
+    for other in others:
         if None in (engine.p50_ms, engine.p99_ms, other.p50_ms, other.p99_ms):
             continue
         assert engine.p50_ms and engine.p99_ms and other.p50_ms and other.p99_ms
         p50 = 100 * (engine.p50_ms / other.p50_ms - 1)
         p99 = 100 * (engine.p99_ms / other.p99_ms - 1)
         parts.append(f"vs {other.tool}: P50 {p50:+.0f}%, P99 {p99:+.0f}%")
-    return "Engine " + "; ".join(parts) if parts else "No other tool to compare with."
+    name = engine.tool[0].upper() + engine.tool[1:]
+    return f"{name} " + "; ".join(parts) if parts else "No other tool to compare with."
 
 
 def machine() -> str:

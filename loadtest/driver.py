@@ -11,7 +11,8 @@ send it; when requests are due and no connection is idle, open more, up to
   requests to a queue and the pump sends them; latency runs from the intended
   time, so waiting for a free connection counts (coordinated omission
   corrected), or from the actual send when that was earlier (a tick sends up to
-  1 ms ahead). A request still queued after ``plan.timeout`` is dropped.
+  1 ms ahead); the time from the actual send is kept as well (uncorrected, as
+  wrk and hey measure). A request still queued after ``plan.timeout`` is dropped.
 
 Everything here runs in callbacks: no task or future per request.
 """
@@ -72,7 +73,11 @@ class Driver:
         self.cancelled = False
         self.finished: asyncio.Future[None] = self._loop.create_future()
         self.end_ns = 0
-        self.recorder = Recorder(start_ns=clock(), planned=self._total)
+        self.recorder = self._new_recorder()
+
+    def _new_recorder(self) -> Recorder:
+        # The open loop also keeps each latency from the actual send (uncorrected).
+        return Recorder(start_ns=self._clock(), planned=self._total, from_send=self._open_loop)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -91,7 +96,7 @@ class Driver:
     def start(self) -> None:
         """Start the clock and the loop."""
         self._started = True
-        self.recorder = Recorder(start_ns=self._clock(), planned=self._total)
+        self.recorder = self._new_recorder()
         self._cap_handle = self._loop.call_later(self._time_cap_ns / 1e9, self.stop)
         self._sweep_handle = self._loop.call_later(_SWEEP_S, self._sweep)
         if self._open_loop:
@@ -269,6 +274,8 @@ class Driver:
     def on_response(self, conn: Connection, status: int) -> None:
         now = self._clock()
         self.recorder.record(now - conn.intended_ns, status, now)
+        if self._open_loop:
+            self.recorder.record_from_send(now - conn.sent_ns)
         if not conn.closed:
             self._idle.append(conn)
         self._pump()

@@ -126,6 +126,7 @@ def _result(driver: Driver, plan: LoadTestPlan, started_at: datetime) -> LoadTes
         dropped_sends=recorder.dropped,
         cancelled=driver.cancelled,
         latency=recorder.latency_stats(),
+        latency_from_send=recorder.from_send_stats(),
         throughput=recorder.completed / elapsed,
         timeline=recorder.timeline(driver.end_ns),
         percentile_curve=recorder.percentile_curve(),

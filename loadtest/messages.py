@@ -59,6 +59,10 @@ LINE_THROUGHPUT = "Throughput   {throughput:.1f} req/s over {elapsed:.2f}s"
 LINE_OPEN_SENDS = "Open loop    late sends (>{late_ms:g} ms) {late}, dropped sends {dropped}"
 LINE_LATENCY_HEAD = "Latency (ms)"
 LINE_NO_LATENCY = "Latency      no response received"
+LINE_FROM_SEND = (
+    "From send    P50 {p50}, P99 {p99} ms (uncorrected: each request's own send,"
+    " as wrk and hey time it)"
+)
 LINE_STATUS_HEAD = "Responses by status"
 LINE_ERRORS_HEAD = "Errors"
 LATENCY_LABELS = ("P50", "P90", "P95", "P99", "P99.9", "max", "mean")

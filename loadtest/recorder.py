@@ -1,10 +1,11 @@
 """Counts and latency histograms of a run, in bounded memory.
 
 One HdrHistogram (microseconds, 1 µs to 1 h, 3 significant digits) holds every
-latency; a timeline of per-bucket histograms (2 significant digits) feeds the
-"latency over time" chart. Buckets start one second wide; when there are
-``max_buckets`` of them, neighbours merge and the width doubles, so memory stays
-bounded however long the run.
+latency; in the open loop a second one holds each request's time from its actual
+send (the uncorrected figure wrk and hey report); a timeline of per-bucket
+histograms (2 significant digits) feeds the "latency over time" chart. Buckets
+start one second wide; when there are ``max_buckets`` of them, neighbours merge
+and the width doubles, so memory stays bounded however long the run.
 """
 
 from __future__ import annotations
@@ -23,6 +24,32 @@ _MAX_TALLY = 50_000
 
 def _histogram(significant: int) -> HdrHistogram:
     return HdrHistogram(1, _HIGHEST_US, significant)
+
+
+def _clamp(micros: int) -> int:
+    """A latency in µs, within what the histograms hold."""
+    if micros < 1:
+        return 1
+    return _HIGHEST_US if micros > _HIGHEST_US else micros
+
+
+def _stats(hist: HdrHistogram) -> LatencyStats | None:
+    """P50 ... max and mean of a histogram (µs) in ms, or None when it is empty."""
+    if not hist.get_total_count():
+        return None
+    values = hist.get_percentile_to_value_dict(list(_PERCENTILES))
+    p50, p90, p95, p99, p999 = (values[p] / 1000 for p in _PERCENTILES)
+    return LatencyStats(
+        count=hist.get_total_count(),
+        min=hist.get_min_value() / 1000,
+        p50=p50,
+        p90=p90,
+        p95=p95,
+        p99=p99,
+        p999=p999,
+        max=hist.get_max_value() / 1000,
+        mean=hist.get_mean_value() / 1000,
+    )
 
 
 class _Bucket:
@@ -46,11 +73,19 @@ class Recorder:
     """Records outcomes as they happen; makes ``Progress`` and the result's parts."""
 
     def __init__(
-        self, *, start_ns: int, planned: int, bucket_ns: int = 1_000_000_000, max_buckets: int = 240
+        self,
+        *,
+        start_ns: int,
+        planned: int,
+        bucket_ns: int = 1_000_000_000,
+        max_buckets: int = 240,
+        from_send: bool = False,
     ) -> None:
         self.start_ns = start_ns
         self.planned = planned
         self.histogram = _histogram(3)
+        #: Time from the actual send (open loop; ``None`` when not kept).
+        self.send_histogram = _histogram(3) if from_send else None
         self.sent = 0
         self.completed = 0
         self.ok = 0
@@ -64,6 +99,7 @@ class Recorder:
         self._current = _Bucket()
         self._bucket_end = start_ns + bucket_ns
         self._tally: dict[int, int] = {}
+        self._send_tally: dict[int, int] = {}
 
     # ------------------------------------------------------------ hot path
 
@@ -74,11 +110,7 @@ class Recorder:
         bucket's end, a snapshot or the result): many requests share a microsecond
         value, and ``HdrHistogram.record_value`` is slow Python.
         """
-        micros = latency_ns // 1000
-        if micros < 1:
-            micros = 1
-        elif micros > _HIGHEST_US:
-            micros = _HIGHEST_US
+        micros = _clamp(latency_ns // 1000)
         if now_ns >= self._bucket_end:
             self._roll(now_ns)
         tally = self._tally
@@ -95,6 +127,14 @@ class Recorder:
         if len(tally) > _MAX_TALLY:
             self._flush()
 
+    def record_from_send(self, latency_ns: int) -> None:
+        """The same response's time from its actual send (kept only with ``from_send``)."""
+        micros = _clamp(latency_ns // 1000)
+        tally = self._send_tally
+        tally[micros] = tally.get(micros, 0) + 1
+        if len(tally) > _MAX_TALLY:
+            self._flush()
+
     def record_error(self, category: str, now_ns: int) -> None:
         """A request that got no response: ``connection_error``, ``tls_error``, ``timeout``,
         ``protocol_error``."""
@@ -104,7 +144,13 @@ class Recorder:
         self._current.errors += 1
 
     def _flush(self) -> None:
-        """Add the tallied latencies to the total and the current bucket's histograms."""
+        """Add the tallied latencies to their histograms: the total and the current
+        bucket's, and the from-send one when it is kept."""
+        if self._send_tally:
+            if self.send_histogram is not None:
+                for micros, count in self._send_tally.items():
+                    self.send_histogram.record_value(micros, count)
+            self._send_tally.clear()
         if not self._tally:
             return
         bucket = self._current
@@ -160,22 +206,12 @@ class Recorder:
     def latency_stats(self) -> LatencyStats | None:
         """P50 ... max and mean of every response, or None when there was none."""
         self._flush()
-        hist = self.histogram
-        if not hist.get_total_count():
-            return None
-        values = hist.get_percentile_to_value_dict(list(_PERCENTILES))
-        p50, p90, p95, p99, p999 = (values[p] / 1000 for p in _PERCENTILES)
-        return LatencyStats(
-            count=hist.get_total_count(),
-            min=hist.get_min_value() / 1000,
-            p50=p50,
-            p90=p90,
-            p95=p95,
-            p99=p99,
-            p999=p999,
-            max=hist.get_max_value() / 1000,
-            mean=hist.get_mean_value() / 1000,
-        )
+        return _stats(self.histogram)
+
+    def from_send_stats(self) -> LatencyStats | None:
+        """The same from each actual send; None when not kept or no response."""
+        self._flush()
+        return None if self.send_histogram is None else _stats(self.send_histogram)
 
     def percentile_curve(self) -> tuple[tuple[float, float], ...]:
         """(percentile, ms) points, denser towards the tail, as HdrHistogram plots them."""

@@ -24,6 +24,15 @@ def _latency_values(stats: LatencyStats) -> tuple[float, ...]:
     return (stats.p50, stats.p90, stats.p95, stats.p99, stats.p999, stats.max, stats.mean)
 
 
+def _latency_dict(stats: LatencyStats | None) -> dict[str, float] | None:
+    if stats is None:
+        return None
+    keys = ("p50", "p90", "p95", "p99", "p99_9", "max", "mean")
+    latency = dict(zip(keys, _latency_values(stats), strict=True))
+    latency["min"] = stats.min
+    return latency
+
+
 def _ms(value: float) -> str:
     """Milliseconds with three significant-ish digits: 0.123, 12.3, 1234."""
     if value < 1:
@@ -75,6 +84,9 @@ def render_text(result: LoadTestResult) -> str:
         lines.append(messages.LINE_LATENCY_HEAD)
         lines.append("".join(label.rjust(width) for label in messages.LATENCY_LABELS))
         lines.append("".join(cell.rjust(width) for cell in cells))
+        sent = result.latency_from_send
+        if sent is not None:
+            lines.append(messages.LINE_FROM_SEND.format(p50=_ms(sent.p50), p99=_ms(sent.p99)))
     if result.status_counts:
         lines.append("")
         lines.append(messages.LINE_STATUS_HEAD)
@@ -101,11 +113,7 @@ def render_progress(progress: Progress) -> str:
 def to_dict(result: LoadTestResult) -> dict[str, Any]:
     """The result as plain JSON-ready data (``--json``); latencies in milliseconds."""
     plan = result.plan
-    latency: dict[str, float] | None = None
-    if result.latency is not None:
-        keys = ("p50", "p90", "p95", "p99", "p99_9", "max", "mean")
-        latency = dict(zip(keys, _latency_values(result.latency), strict=True))
-        latency["min"] = result.latency.min
+    latency = _latency_dict(result.latency)
     return {
         "plan": {
             "url": plan.url,
@@ -129,6 +137,7 @@ def to_dict(result: LoadTestResult) -> dict[str, Any]:
         "errors": result.errors,
         "throughput_rps": result.throughput,
         "latency_ms": latency,
+        "latency_from_send_ms": _latency_dict(result.latency_from_send),
         "status_counts": {str(k): v for k, v in result.status_counts.items()},
         "error_counts": dict(result.error_counts),
         "late_sends": result.late_sends,

@@ -76,6 +76,9 @@ class LoadTestResult:
     ``protocol_error``. ``late_sends`` (open loop) left more than
     ``plan.late_threshold`` after their intended time; ``dropped_sends`` found no
     free connection within ``plan.timeout`` and were never sent.
+    ``latency_from_send`` (open loop) times the same responses from their actual
+    send, uncorrected, as wrk and hey do: where it is far below ``latency``, requests
+    waited to be sent (for a free connection, or behind a busy generator).
     ``percentile_curve`` holds (percentile, ms) points for the distribution chart;
     ``histogram`` the HdrHistogram (microseconds), compressed and base64-encoded.
     """
@@ -92,6 +95,7 @@ class LoadTestResult:
     dropped_sends: int
     cancelled: bool
     latency: LatencyStats | None
+    latency_from_send: LatencyStats | None
     throughput: float
     timeline: tuple[TimelineBucket, ...]
     percentile_curve: tuple[tuple[float, float], ...]

@@ -112,10 +112,32 @@ async def test_a_stall_hidden_by_the_closed_loop_shows_in_the_open_loops_p99(
     assert opened.latency.p99 >= 450
     assert opened.latency.p90 >= 200
     assert opened.late_sends > 0
+    assert closed.latency_from_send is None  # the closed loop times from the send already
     # The timeline shows when it happened.
     worst = max(opened.timeline, key=lambda b: b.max_ms or 0.0)
     assert worst.max_ms is not None and worst.max_ms >= 550
     assert worst.start < 1.5
+
+
+async def test_the_open_loop_also_reports_the_uncorrected_time_from_each_send(
+    target: Target,
+) -> None:
+    # Two connections: while the target stalls for 600 ms, the requests due meanwhile
+    # wait for a connection, and only the two in flight are slow once sent.
+    stall = "/stall/{}?after=60&ms=600&base=2"
+    plan = LoadTestPlan.open(
+        url=target.url(stall.format(unique("u"))), rate=200, duration=1.6, concurrency=2
+    )
+    result = await run_load_test(plan, limits=LIMITS)
+    corrected, from_send = result.latency, result.latency_from_send
+    assert corrected is not None and from_send is not None
+    assert from_send.count == corrected.count == result.completed
+    # Corrected (the headline): the ~120 requests due during the stall count their wait.
+    assert corrected.p99 >= 450
+    # From each send, as wrk and hey time it: the wait is gone, only 2 slow requests remain.
+    assert from_send.max >= 550
+    assert from_send.p99 < 200
+    assert from_send.p50 <= corrected.p50
 
 
 async def test_status_codes_are_counted(target: Target) -> None:

@@ -61,6 +61,9 @@ def test_text_summary(results: dict[str, LoadTestResult]) -> None:
     opened = render_text(results["open"])
     assert "open loop, 100 req/s for 1.5s" in opened
     assert re.search(r"late sends \(>10 ms\) \d+, dropped sends 0", opened)
+    # Only the open loop has a second, uncorrected clock.
+    assert re.search(r"From send    P50 [\d.]+, P99 [\d.]+ ms \(uncorrected", opened)
+    assert "From send" not in text
 
 
 def test_json_dict(results: dict[str, LoadTestResult]) -> None:
@@ -77,6 +80,9 @@ def test_json_dict(results: dict[str, LoadTestResult]) -> None:
     curve = data["percentile_curve"]
     assert curve[0][0] == 0.0 and curve[-1] == [100.0, latency["max"]]
     assert [p for p, _ in curve] == sorted(p for p, _ in curve)
+    assert data["latency_from_send_ms"] is None  # a closed loop times from the send anyway
+    sent = to_dict(results["open"])["latency_from_send_ms"]
+    assert sent is not None and 0 < sent["p50"] <= sent["p99"] <= sent["max"]
 
 
 def test_progress_line() -> None:
@@ -121,6 +127,19 @@ def test_timeline_stays_bounded() -> None:
     assert first.start == 0.0 and first.responses == 4
     assert first.max_ms == pytest.approx(4.0, rel=0.01)
     assert recorder.latency_stats() is not None
+
+
+def test_the_time_from_send_is_kept_only_when_asked() -> None:
+    kept = Recorder(start_ns=0, planned=2, from_send=True)
+    plain = Recorder(start_ns=0, planned=2)
+    for recorder in (kept, plain):
+        recorder.record(50_000_000, 200, 1)  # waited 45 ms for a connection, then 5 ms
+        recorder.record_from_send(5_000_000)
+    corrected, from_send = kept.latency_stats(), kept.from_send_stats()
+    assert corrected is not None and from_send is not None
+    assert corrected.max == pytest.approx(50.0, rel=0.01)
+    assert from_send.max == pytest.approx(5.0, rel=0.01) and from_send.count == 1
+    assert plain.from_send_stats() is None
 
 
 async def test_a_result_without_responses_renders(closed_port: int) -> None:
