@@ -49,9 +49,16 @@ from alerts.rules import DEFAULT_RULES, Rule, RuleKind
 from deploy.errors import ValidationError
 from deploy.rules import validate_name
 
-__all__ = ["AlertSettings", "EndpointAlerts", "parse_alert_settings", "parse_duration"]
+__all__ = [
+    "CHANNEL_ID",
+    "AlertSettings",
+    "EndpointAlerts",
+    "parse_alert_settings",
+    "parse_duration",
+]
 
-_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
+#: A Slack channel ID, as the config and the terminal take them (public or private channel).
+CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)([hms])")
 _DEFAULT_DURATIONS: dict[str, timedelta] = {
     **{rule.kind: rule.duration for rule in DEFAULT_RULES},
@@ -79,7 +86,7 @@ def parse_duration(value: Any) -> timedelta:
 
 
 def _channel(value: Any) -> str:
-    if not isinstance(value, str) or not _CHANNEL.match(value):
+    if not isinstance(value, str) or not CHANNEL_ID.match(value):
         raise ValueError(messages.CONFIG_BAD_CHANNEL.format(value=value))
     return value
 

@@ -34,6 +34,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from alerts.settings import CHANNEL_ID
 from bot import messages
 from bot.errors import ConfigError
 from rollouts import RolloutSettings
@@ -130,7 +131,7 @@ class ConsoleUser(_Strict):
 class ConsoleSettings(_Strict):
     """The offline console: its channel, its users, and the directory its Slack stand-in serves."""
 
-    channel: str = Field(default="C0CONSOLE", pattern=r"^[CG][A-Z0-9]{2,}$")
+    channel: str = Field(default="C0CONSOLE", pattern=CHANNEL_ID.pattern)
     channel_name: str = "flightdeck"
     users: tuple[ConsoleUser, ...] = (ConsoleUser(id="U0CONSOLE", name="you"),)
     usergroups: dict[str, tuple[str, ...]] = Field(default_factory=dict)

@@ -2,9 +2,10 @@
 thread when it ends (with a PNG chart of its intervals), and the approval request a
 ``--confirm-promotion`` rollout waits for.
 
-A rollout started from the terminal (``flightdeck rollout start``) has no channel: the
-bot, if it drives it, shows nothing. A chart that cannot be made or uploaded is logged
-and left out.
+A rollout started from the terminal (``flightdeck rollout start``) carries the channel
+it was given (``--channel``, or the endpoint's alerts channel): the bot, when it drives
+it, posts the progress message there; without a channel it shows nothing. A chart that
+cannot be made or uploaded is logged and left out.
 """
 
 from __future__ import annotations

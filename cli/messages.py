@@ -82,3 +82,7 @@ ROLLOUT_DETACHED = (
     "{endpoint} from here, or `flightdeck rollout resume {endpoint}`."
 )
 ROLLOUT_NONE = "No rollout is running on {endpoint}."
+ROLLOUT_BAD_CHANNEL = (
+    "--channel {channel!r} is not a Slack channel ID (a C or G and capitals or digits,"
+    " e.g. C0ROLLOUTS): copy it from the channel's details in Slack."
+)

@@ -9,9 +9,12 @@ The rollout lives in the bot's database (``$FLIGHTDECK_HOME/bot.db``, or
 locks, and one rollout per endpoint. ``start`` applies the first step and drives the
 rollout in the foreground, printing each step and check, until it is promoted or rolled
 back; Ctrl-C pauses it (``resume`` drives it again). With ``--detach`` it returns after
-the first step and a running bot (``flightdeck serve``) drives it. There is no approval in
-the terminal: whoever runs this has the backend's credentials. Defaults come from the
-config's ``rollouts:`` section; every action goes to the bot's audit log as ``cli:<user>``.
+the first step and a running bot (``flightdeck serve``) drives it, showing it in Slack in
+``--channel`` (default: the endpoint's alerts channel from the config), as it shows a
+rollout started with ``/traffic``; without a channel the bot drives it silently. There
+is no approval in the terminal: whoever runs this has the backend's credentials.
+Defaults come from the config's ``rollouts:`` section; every action goes to the bot's
+audit log as ``cli:<user>``.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ if TYPE_CHECKING:  # the bot's modules load only when a rollout verb runs
     from bot.config import Settings
     from rollouts import MessageRef, Rollout, RolloutEngine
 
-__all__ = ["register", "rollout_json"]
+__all__ = ["register", "rollout_json", "terminal_engine"]
 
 #: Seconds between two ticks of a foreground rollout, at most (the config's ``tick`` if less).
 MAX_TICK = 5.0
@@ -70,6 +73,10 @@ def register(subparsers: Any) -> None:
     start.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
     start.add_argument("--force", action="store_true", help="start it on a locked endpoint")
     start.add_argument("--detach", action="store_true", help="leave it to a running bot")
+    start.add_argument(
+        "--channel",
+        help="Slack channel ID where a bot that drives it shows it (default: alerts channel)",
+    )
     start.set_defaults(handler=_start)
     status = verbs.add_parser("status", parents=[common], help="the rollouts, as JSON")
     status.add_argument("endpoint", metavar="ENDPOINT", nargs="?")
@@ -135,7 +142,8 @@ class _Terminal:
         return "terminal"
 
 
-def _engine(backend: Backend, settings: Settings) -> tuple[RolloutEngine, AuditLog]:
+def terminal_engine(backend: Backend, settings: Settings) -> tuple[RolloutEngine, AuditLog]:
+    """The engine the terminal drives rollouts with: the bot's database, shown on stderr."""
     from bot.audit import AuditLog
     from bot.db import Database
     from bot.loadtests import limits_for
@@ -178,6 +186,7 @@ def rollout_json(rollout: Rollout) -> dict[str, Any]:
         "reason": rollout.reason,
         "requested_by": rollout.requested_by,
         "approved_by": rollout.approved_by,
+        "channel": rollout.channel,
         "results": [
             {
                 "step": r.step + 1,
@@ -227,6 +236,20 @@ def _run(args: argparse.Namespace, work: Callable[[Backend, Settings], Awaitable
 # ---------------------------------------------------------------- verbs
 
 
+def _report_channel(given: str | None, settings: Settings, endpoint: str) -> str | None:
+    """The Slack channel a bot shows the rollout in: ``--channel``, else the endpoint's
+    alerts channel from the config, else none. A malformed ID is a ``ValidationError``."""
+    from alerts.settings import CHANNEL_ID, parse_alert_settings
+    from deploy.errors import ValidationError
+
+    if given is not None:
+        if not CHANNEL_ID.match(given):
+            raise ValidationError(messages.ROLLOUT_BAD_CHANNEL.format(channel=given))
+        return given
+    alerts = parse_alert_settings(settings.alerts, source=settings.source)
+    return (alerts.channel_for(endpoint) or None) if alerts is not None else None
+
+
 def _options(args: argparse.Namespace) -> dict[str, str]:
     """The options given, as ``/traffic <endpoint> canary`` names them."""
     names = (
@@ -252,6 +275,7 @@ def _start(args: argparse.Namespace) -> int:
 
     async def work(backend: Backend, settings: Settings) -> int:
         endpoint = validate_name("endpoint", args.endpoint)
+        channel = _report_channel(args.channel, settings, endpoint)
         spec = canary_spec(
             args.canary,
             _options(args),
@@ -263,21 +287,22 @@ def _start(args: argparse.Namespace) -> int:
         limits = limits_for(settings.loadtest, loopback_only=backend.loopback_only)
         await check_load(backend, endpoint, spec, limits)
         if args.dry_run:
-            print_json({"dry_run": True, **plan.to_json(), "rollback": plan.rollback_weights})
+            shown = {"dry_run": True, **plan.to_json(), "rollback": plan.rollback_weights}
+            print_json({**shown, "channel": channel})
             return 0
-        engine, audit = _engine(backend, settings)
+        engine, audit = terminal_engine(backend, settings)
         user = _user()
         rollout = await engine.begin(
             endpoint=endpoint,
             spec=spec,
             requested_by=user,
             approved_by=None,
-            channel=None,
+            channel=channel,
             force=args.force,
         )
         await audit.record(
             user=user,
-            channel=None,
+            channel=channel,
             action="rollout start",
             result="started",
             text=f"{spec.canary}: {spec.steps_text()}",
@@ -296,7 +321,7 @@ def _start(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     async def work(backend: Backend, settings: Settings) -> int:
-        engine, _ = _engine(backend, settings)
+        engine, _ = terminal_engine(backend, settings)
         if args.all:
             found = await engine.store.latest(args.endpoint)
         elif args.endpoint:
@@ -312,7 +337,7 @@ def _status(args: argparse.Namespace) -> int:
 
 def _act(args: argparse.Namespace) -> int:
     async def work(backend: Backend, settings: Settings) -> int:
-        engine, audit = _engine(backend, settings)
+        engine, audit = terminal_engine(backend, settings)
         active = await engine.store.active_for(args.endpoint)
         if active is None:
             raise NotFoundError(messages.ROLLOUT_NONE.format(endpoint=args.endpoint))

@@ -19,7 +19,9 @@ import pytest_asyncio
 
 from bot.config import Settings
 from bot.slackstub import SlackStub, StubMessage
+from cli.rollout import terminal_engine
 from commands import actions
+from commands.canary import canary_spec
 from deploy.local.platform import Platform
 from deploy.types import EndpointSpec
 from rollouts import Rollout
@@ -195,6 +197,40 @@ async def _replied(stub: SlackStub, text: str, *, broadcast: bool = False) -> bo
 
 async def _has_file(stub: SlackStub, name: str) -> bool:
     return any(f.filename == name for f in stub.files.values())
+
+
+async def test_a_rollout_started_in_the_terminal_shows_in_its_channel_once_the_bot_drives_it(
+    fresh: Platform, tmp_path: Path
+) -> None:
+    # As `flightdeck rollout start rolling good --detach --channel C...` does: the terminal's
+    # engine, on the bot's database, applies the first step, gives the lease back and exits.
+    config = settings(tmp_path)
+    terminal, _ = terminal_engine(fresh, config)
+    store = terminal.store
+    options = {"--steps": "50,100", "--interval": f"{INTERVAL:g}s", "--min-requests": "5"}
+    spec = canary_spec(
+        "good",
+        {**options, "--with-load": "15"},
+        confirm_promotion=False,
+        settings=config.rollouts,
+        max_load_rate=40,
+    )
+    rollout = await terminal.begin(
+        endpoint=EP,
+        spec=spec,
+        requested_by="cli:ops",
+        approved_by=None,
+        channel=CHANNEL,
+    )
+    await terminal.stop()
+    assert await store.message(rollout.id) == (None, None)  # nothing in Slack yet
+    async with running_bot(backend=fresh, settings=config, rollouts=True) as bot:
+        done = await finished(bot, rollout.id)
+        assert (done.outcome, done.requested_by) == ("promoted", "cli:ops")
+        # The bot posted the progress message in the rollout's channel and kept it current.
+        await progress_shows(bot.stub, "Canary rollout: good on rolling", "*Promoted*")
+        channel, ts = await store.message(rollout.id)
+        assert channel == CHANNEL and ts
 
 
 async def test_a_slow_canary_rolls_back_at_its_failing_check(

@@ -122,6 +122,32 @@ def test_detached_then_pause_resume_abort(blue: LocalPlatform, config: Path) -> 
     assert "No rollout is running on product-recommender" in nothing
 
 
+def test_start_names_the_slack_channel_a_bot_shows_it_in(
+    blue: LocalPlatform, tmp_path: Path
+) -> None:
+    config = tmp_path / "flightdeck.yml"
+    config.write_text(
+        "rollouts: {min_interval: 1s, tick: 0.2s}\nalerts: {channel: C0ALERTS}\n",
+        encoding="utf-8",
+    )
+    cfg = ("--config", str(config))
+    # A channel name is not an ID: refused before anything changes.
+    bad = blue.cli("rollout", "start", EP, "green", "--detach", "--channel", "#ops", *cfg)
+    assert "'#ops' is not a Slack channel ID" in bad.error_line()
+    assert traffic(blue) == {"blue": 100}
+    assert blue.cli("rollout", "status", *cfg).ok().json() == []
+    # By default, the endpoint's alerts channel; --channel overrides it.
+    dry = blue.cli("rollout", "start", EP, "green", "--dry-run", *cfg).ok().json()
+    assert dry["channel"] == "C0ALERTS"
+    started = blue.cli(
+        "rollout", "start", EP, "green", "--steps", "10,100", "--interval", "5m", "--detach",
+        "--channel", "C0ROLLOUTS", *cfg,
+    ).ok().json()  # fmt: skip
+    assert started["channel"] == "C0ROLLOUTS"
+    assert blue.cli("rollout", "status", EP, *cfg).ok().json()[0]["channel"] == "C0ROLLOUTS"
+    assert blue.cli("rollout", "abort", EP, *cfg).ok().json()["outcome"] == "aborted"
+
+
 def test_ctrl_c_pauses_the_rollout(blue: LocalPlatform, config: Path, tmp_path: Path) -> None:
     env = {**os.environ, "FLIGHTDECK_HOME": str(blue.home)}
     env.pop("FLIGHTDECK_BACKEND", None)
