@@ -130,12 +130,7 @@ async def _engine_child(spec: dict[str, float]) -> dict[str, float]:
 # ---------------------------------------------------------------------------- the run
 
 
-def engine_open(port: int, rate: float, duration: float) -> tuple[Row, bool]:
-    row, sustained, _ = engine_open_both(port, rate, duration)
-    return row, sustained
-
-
-def engine_open_both(port: int, rate: float, duration: float) -> tuple[Row, bool, Row]:
+def engine_open(port: int, rate: float, duration: float) -> tuple[Row, bool, Row]:
     """The open loop's row (from the intended send), whether it kept up, and its
     uncorrected row (from each actual send, as wrk and hey time it)."""
     got = run_engine({"port": port, "rate": rate, "duration": duration, "concurrency": 64})
@@ -194,7 +189,7 @@ def compare(
             connections = max(1, round(rate / (probe.achieved / connections)))
     runs: dict[str, list[Row]] = {"engine": [], "engine, from send": [], "wrk": [], "hey": []}
     for _ in range(rounds):
-        row, _, uncorrected = engine_open_both(port, rate, duration)
+        row, _, uncorrected = engine_open(port, rate, duration)
         runs["engine"].append(row)
         runs["engine, from send"].append(uncorrected)
         if wrk:
@@ -253,7 +248,7 @@ def measure(
     sweep: list[Row] = []
     best, failures = 0.0, 0
     for rate in args.rates:
-        row, sustained = engine_open(port, rate, args.duration)
+        row, sustained, _ = engine_open(port, rate, args.duration)
         print(f"  engine open loop {rate:g}/s: {row.note}", flush=True)
         sweep.append(row)
         if sustained:

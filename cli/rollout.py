@@ -287,8 +287,8 @@ def _start(args: argparse.Namespace) -> int:
         limits = limits_for(settings.loadtest, loopback_only=backend.loopback_only)
         await check_load(backend, endpoint, spec, limits)
         if args.dry_run:
-            shown = {"dry_run": True, **plan.to_json(), "rollback": plan.rollback_weights}
-            print_json({**shown, "channel": channel})
+            shown = {**plan.to_json(), "rollback": plan.rollback_weights, "channel": channel}
+            print_json({"dry_run": True, **shown})
             return 0
         engine, audit = terminal_engine(backend, settings)
         user = _user()

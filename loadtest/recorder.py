@@ -129,6 +129,8 @@ class Recorder:
 
     def record_from_send(self, latency_ns: int) -> None:
         """The same response's time from its actual send (kept only with ``from_send``)."""
+        if self.send_histogram is None:
+            return
         micros = _clamp(latency_ns // 1000)
         tally = self._send_tally
         tally[micros] = tally.get(micros, 0) + 1
@@ -146,10 +148,9 @@ class Recorder:
     def _flush(self) -> None:
         """Add the tallied latencies to their histograms: the total and the current
         bucket's, and the from-send one when it is kept."""
-        if self._send_tally:
-            if self.send_histogram is not None:
-                for micros, count in self._send_tally.items():
-                    self.send_histogram.record_value(micros, count)
+        if self._send_tally and self.send_histogram is not None:
+            for micros, count in self._send_tally.items():
+                self.send_histogram.record_value(micros, count)
             self._send_tally.clear()
         if not self._tally:
             return

@@ -207,10 +207,15 @@ async def test_a_rollout_started_in_the_terminal_shows_in_its_channel_once_the_b
     config = settings(tmp_path)
     terminal, _ = terminal_engine(fresh, config)
     store = terminal.store
-    options = {"--steps": "50,100", "--interval": f"{INTERVAL:g}s", "--min-requests": "5"}
+    options = {
+        "--steps": "50,100",
+        "--interval": f"{INTERVAL:g}s",
+        "--min-requests": "5",
+        "--with-load": "15",
+    }
     spec = canary_spec(
         "good",
-        {**options, "--with-load": "15"},
+        options,
         confirm_promotion=False,
         settings=config.rollouts,
         max_load_rate=40,
