@@ -126,6 +126,13 @@ class FakeScoring:
                     headers = {k.lower(): v for k, v in self.headers.items()}
                     status, body, chosen = scoring.route(parts[0], headers)
                 data = json.dumps(body).encode()
+                if chosen:
+                    # Counted before the answer leaves: a caller that has its answer
+                    # finds the request in the metrics at once.
+                    latency = (time.perf_counter() - started) * 1000
+                    scoring.arm.metrics.record_request(
+                        parts[0], chosen, status, latency, scoring.arm.clock()
+                    )
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -133,11 +140,6 @@ class FakeScoring:
                     self.send_header("azureml-model-deployment", chosen)
                 self.end_headers()
                 self.wfile.write(data)
-                if chosen:
-                    latency = (time.perf_counter() - started) * 1000
-                    scoring.arm.metrics.record_request(
-                        parts[0], chosen, status, latency, scoring.arm.clock()
-                    )
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
