@@ -17,9 +17,13 @@ machine skews them less:
    from the actual send (uncorrected, as wrk and hey time it). Only 5,000 req/s:
    at the edge of the engine's capacity its open loop, rightly, counts its own late
    sends, which the sweep already shows;
-4. the same at 5,000 req/s against a second target that answers after 2 ms: below a
-   millisecond each tool mostly measures itself, so a known service time shows
-   whether they agree on the endpoint's latency.
+4. each tool's own settings at 5,000 req/s on the trivial target, one run each: wrk
+   spreading the rate over 5 to 250 paced connections, hey over 10 to 250 workers,
+   the engine with 8 to 256 connections. Below a millisecond a tool's figure moves
+   with its own settings (wrk's and hey's many times over), which shows how far any
+   two tools can agree there;
+5. the same as 3 at 5,000 req/s against a second target that answers after 2 ms: a
+   known service time shows whether the tools agree on the endpoint's latency.
 
 wrk and hey come from Debian's packages: when missing, they are installed with
 ``apt-get update`` and ``apt-get install -y wrk hey`` (printed as it runs); when that
@@ -71,6 +75,10 @@ LIMITS = Limits(max_requests=1_000_000, max_duration=60, max_rate=100_000, max_c
 PACE_MS = 10  # wrk's Lua delay between requests on a connection
 LATE_S = 0.005  # a send this late means the engine fell behind
 DELAY_US = 2000  # the second target's service time
+RATE = 5000.0  # where the tools are compared
+SPREAD_ENGINE = (8, 64, 256)  # connections
+SPREAD_WRK = (1, 2, 5, 10, 20, 50)  # pace ms, over RATE x pace / 1000 connections
+SPREAD_HEY = (10, 50, 250)  # workers
 _SESSION_ENV = "FLIGHTDECK_LOADGEN_SESSION"
 
 
@@ -130,10 +138,13 @@ async def _engine_child(spec: dict[str, float]) -> dict[str, float]:
 # ---------------------------------------------------------------------------- the run
 
 
-def engine_open(port: int, rate: float, duration: float) -> tuple[Row, bool, Row]:
+def engine_open(
+    port: int, rate: float, duration: float, concurrency: int = 64
+) -> tuple[Row, bool, Row]:
     """The open loop's row (from the intended send), whether it kept up, and its
     uncorrected row (from each actual send, as wrk and hey time it)."""
-    got = run_engine({"port": port, "rate": rate, "duration": duration, "concurrency": 64})
+    spec = {"port": port, "rate": rate, "duration": duration, "concurrency": concurrency}
+    got = run_engine(spec)
     sustained = (
         got["throughput"] >= 0.98 * rate
         and got["dropped"] == 0
@@ -144,7 +155,7 @@ def engine_open(port: int, rate: float, duration: float) -> tuple[Row, bool, Row
     row = Row(
         late_pct=late,
         tool="engine",
-        mode="open, 64 conns",
+        mode=f"open, {concurrency} conns",
         offered=f"{rate:g}/s",
         achieved=got["throughput"],
         p50_ms=got["p50"],
@@ -198,6 +209,36 @@ def compare(
             runs["hey"].append(run_hey(hey, port, rate, duration))
     missing = Row(tool="-", mode="-", offered="-", note="not available (apt-get failed)")
     return [median_row(runs[tool]) if runs[tool] else replace(missing, tool=tool) for tool in runs]
+
+
+def settings_spread(port: int, duration: float, tools: dict[str, str | None]) -> list[Row]:
+    """Each tool at ``RATE`` under several of its own settings, one run each."""
+    rows = [engine_open(port, RATE, duration, conns)[0] for conns in SPREAD_ENGINE]
+    if wrk := tools["wrk"]:
+        for pace in SPREAD_WRK:
+            rows.append(run_wrk(wrk, port, round(RATE * pace / 1000), duration, pace_ms=pace))
+    if hey := tools["hey"]:
+        rows += [run_hey(hey, port, RATE, duration, workers) for workers in SPREAD_HEY]
+    return rows
+
+
+def spread_summary(rows: list[Row]) -> str:
+    """Per tool, how far its P50 and P99 moved over its settings."""
+    lines = []
+    for tool in dict.fromkeys(r.tool for r in rows):
+        p50 = [r.p50_ms for r in rows if r.tool == tool and r.p50_ms]
+        p99 = [r.p99_ms for r in rows if r.tool == tool and r.p99_ms]
+        if p50 and p99:
+            lines.append(
+                f"- {tool}: P50 {min(p50):.3f}–{max(p50):.3f} ms (x{max(p50) / min(p50):.1f}), "
+                f"P99 {min(p99):.3f}–{max(p99):.3f} ms (x{max(p99) / min(p99):.1f})"
+            )
+    return "\n".join(
+        [
+            f"**Over its own settings at {RATE:,.0f} req/s, on the same target:**",
+            *lines,
+        ]
+    )
 
 
 def main() -> None:
@@ -262,14 +303,15 @@ def measure(
         table("Engine open-loop sweep (sustained: >= 98% delivered, <= 1% late > 5 ms)", sweep),
         f"**Highest sustained rate of the engine on one core: {best:,.0f} req/s**",
     ]
-    runs = [
-        (port, 5000.0, "trivial target"),
-        (delayed_port, 5000.0, f"target answering after {DELAY_US / 1000:g} ms"),
-    ]
-    for target_port, rate, what in runs:
-        rows = compare(target_port, rate, args.duration, tools, args.rounds)
-        sections.append(table(f"Same rate: {rate:,.0f} req/s, {what}", rows))
-        sections.append(differences(rows))
+    same = f"Same rate: {RATE:,.0f} req/s"
+    rows = compare(port, RATE, args.duration, tools, args.rounds)
+    sections += [table(f"{same}, trivial target", rows), differences(rows)]
+    spread = settings_spread(port, args.duration, tools)
+    title = f"Each tool's own settings: {RATE:,.0f} req/s, trivial target, one run each"
+    sections += [table(title, spread), spread_summary(spread)]
+    rows = compare(delayed_port, RATE, args.duration, tools, args.rounds)
+    what = f"target answering after {DELAY_US / 1000:g} ms"
+    sections += [table(f"{same}, {what}", rows), differences(rows)]
     return sections
 
 
