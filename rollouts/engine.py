@@ -111,6 +111,9 @@ class RolloutEngine:
             run_at_start=True,
         )
         self._driving: set[str] = set()
+        # One show at a time per rollout: a click and a tick updating the same message
+        # could otherwise land out of order, and the older state would stay on show.
+        self._showing: dict[str, asyncio.Lock] = {}
         #: The last problem logged per rollout (each is logged once, not every tick).
         self._told: dict[str, str] = {}
         #: Ticks done (for status and tests).
@@ -327,17 +330,21 @@ class RolloutEngine:
     # ------------------------------------------------------------ notices
 
     async def _show(self, rollout: Rollout) -> None:
-        where = MessageRef(*await self.store.message(rollout.id))
-        try:
-            posted = await self.notifier.show(rollout, where)
-        except Exception:
-            log.exception("rollout %s: the progress message could not be shown", rollout.id)
-            return
-        if posted is not None and posted.channel and posted.ts:
-            await self.store.set_message(rollout.id, channel=posted.channel, ts=posted.ts)
+        async with self._showing.setdefault(rollout.id, asyncio.Lock()):
+            # The state as stored now: a later move may have been saved meanwhile.
+            rollout = await self.store.get(rollout.id) or rollout
+            where = MessageRef(*await self.store.message(rollout.id))
+            try:
+                posted = await self.notifier.show(rollout, where)
+            except Exception:
+                log.exception("rollout %s: the progress message could not be shown", rollout.id)
+                return
+            if posted is not None and posted.channel and posted.ts:
+                await self.store.set_message(rollout.id, channel=posted.channel, ts=posted.ts)
 
     async def _finished(self, rollout: Rollout) -> None:
         self._feed(rollout)
+        self._showing.pop(rollout.id, None)
         where = MessageRef(*await self.store.message(rollout.id))
         try:
             await self.notifier.finished(rollout, where)
