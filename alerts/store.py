@@ -42,7 +42,7 @@ from sqlalchemy.exc import IntegrityError
 
 from alerts.rules import Rule
 from alerts.state import AlertKey, AlertState, Notice
-from alerts.transactions import naive_utc, run_in_transaction
+from base.transactions import naive_utc, run_in_transaction
 
 __all__ = ["AlertStore", "Outbox", "StoredAlert", "alert_states", "metadata"]
 

@@ -35,12 +35,12 @@ from alerts import messages
 from alerts.delivery import Context, Deliverer
 from alerts.notifier import ChartPoint, Notifier
 from alerts.observe import Observation, Sampler
-from alerts.periodic import STOP_DEADLINE, PeriodicJob
 from alerts.rules import Rule
 from alerts.settings import AlertSettings
 from alerts.source import SOURCE_ALL, evaluate_source, source_key
 from alerts.state import AlertKey, AlertState, Decision, evaluate
 from alerts.store import AlertStore, StoredAlert
+from base.periodic import STOP_DEADLINE, PeriodicJob
 from deploy.backend import Backend
 from deploy.errors import FlightdeckError, NotFoundError
 from deploy.types import Endpoint

@@ -94,8 +94,8 @@ async def _serve_upstream(cpu: int | None) -> None:
 
 async def _serve_router(cpu: int | None, upstreams: list[str]) -> None:
     """The router, with one endpoint per upstream: ``<name>`` -> ``<url>``."""
-    from deploy.local.router import Router
-    from deploy.local.routing import DeploymentRoute, EndpointRoute, Upstream
+    from deploy.local.dataplane.router import Router
+    from deploy.local.dataplane.routes import DeploymentRoute, EndpointRoute, Upstream
 
     _pin(cpu)
     router = Router()

@@ -14,15 +14,38 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import listeners
-from bot.rollout_flow import build_engine
+from bot.alerts import buttons as alert_buttons
+from bot.alerts import command as alerts_command
+from bot.approvals import buttons as approval_buttons
+from bot.deployments import deploy, logs, scale
+from bot.loadtests import buttons as loadtest_buttons
+from bot.loadtests import command as loadtest_command
+from bot.rollouts import buttons as rollout_buttons
+from bot.rollouts.flow import build_engine
 from bot.services import Services
+from bot.traffic import buttons as shift_buttons
+from bot.traffic import command as traffic_command
 
-__all__ = ["DEFAULT_API_URL", "build_app", "build_client"]
+__all__ = ["DEFAULT_API_URL", "LISTENERS", "build_app", "build_client"]
 
 log = logging.getLogger("bot")
 
 DEFAULT_API_URL = "https://slack.com/api/"
+
+#: Every listener module, by feature; each has ``register(app, services)``.
+LISTENERS = (
+    deploy,
+    traffic_command,
+    scale,
+    logs,
+    loadtest_command,
+    alerts_command,
+    approval_buttons,
+    shift_buttons,
+    alert_buttons,
+    loadtest_buttons,
+    rollout_buttons,
+)
 
 
 def build_client(*, token: str | None, api_url: str | None = None) -> AsyncWebClient:
@@ -54,5 +77,6 @@ def build_app(
 
     if services.rollouts is None:
         services.rollouts = build_engine(services)
-    listeners.register(app, services)
+    for module in LISTENERS:
+        module.register(app, services)
     return app

@@ -2,7 +2,7 @@
 
 Two tiers: a ``FlightdeckError`` is shown to the user as is (ephemeral in Slack,
 one line in the terminal); anything else is logged once with its traceback at the
-edge (``bot.guard``) and the user gets a short generic message.
+edge (``bot.edge``) and the user gets a short generic message.
 
     FlightdeckError (deploy.errors)
      ├── ConfigError        the config file is invalid: names the file, the key and the reason

@@ -24,12 +24,12 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 from bot import messages
-from bot.alert_watch import watching_alerts
+from bot.alerts.watch import watching_alerts
 from bot.app import build_app, build_client
-from bot.approval_flow import expire_overdue
+from bot.approvals.flow import expire_overdue
 from bot.config import Settings, SlackSecrets
 from bot.errors import ConfigError
-from bot.rollout_flow import running_rollouts
+from bot.rollouts.flow import running_rollouts
 from bot.services import Services
 from deploy.backend import Backend
 

@@ -1,7 +1,7 @@
 """Everything the listeners use, built once and passed to each package's ``register``.
 
 services = Services.create(settings=settings, backend=backend, client=client)
-register_listeners(app, services)
+app = build_app(services=services, signing_secret=...)
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from alerts.settings import AlertSettings, parse_alert_settings
 from alerts.store import AlertStore
-from bot.access import AccessPolicy, Directory, SlackDirectory
-from bot.approvals import ApprovalStore
-from bot.audit import AuditLog
+from bot.approvals.store import ApprovalStore
 from bot.config import Settings
 from bot.db import Database
 from bot.deliveries import DeliveryLog
-from bot.history import TrafficHistoryStore
-from bot.loadtests import LoadTestRuns
+from bot.loadtests.runs import LoadTestRuns
+from bot.policy.access import AccessPolicy, Directory, SlackDirectory
+from bot.policy.audit import AuditLog
+from bot.policy.history import TrafficHistoryStore
 from bot.slack_io import SlackIO
 from bot.tasks import BackgroundTasks
 from deploy.backend import Backend

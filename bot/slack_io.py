@@ -22,8 +22,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import messages
-from bot.access import slack_error
 from bot.errors import SlackError
+from bot.policy.access import slack_error
 from commands.reply import FileAttachment, Reply
 
 __all__ = ["Origin", "ProgressMessage", "SlackIO"]

@@ -28,7 +28,7 @@ class BackgroundTasks:
         return len(self._tasks)
 
     def spawn(self, work: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
-        """Run ``work`` as a task; its own errors are its business (see ``bot.guard``)."""
+        """Run ``work`` as a task; its own errors are its business (see ``bot.edge``)."""
         task = asyncio.get_running_loop().create_task(work, name=name)
         self._tasks.add(task)
         self._idle.clear()

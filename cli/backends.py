@@ -30,7 +30,7 @@ from cli import messages
 from cli.output import say
 from deploy.backend import Backend
 from deploy.errors import DeploymentFailedError, ValidationError
-from deploy.local.home import HOME_ENV
+from deploy.local.state.home import HOME_ENV
 from deploy.registry import available_backends, create_backend
 
 __all__ = [

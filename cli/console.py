@@ -65,7 +65,7 @@ def console_main(
     stdout: TextIO | None = None,
 ) -> int:
     """Run a console on ``settings`` (the configured backend unless one is given)."""
-    from bot.console.runtime import run_console
+    from bot.offline.console.runtime import run_console
 
     stdin = stdin or sys.stdin
     _log_to_file(settings.home / "logs" / "console.log")

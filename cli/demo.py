@@ -29,7 +29,7 @@ from cli.local import ensure_running
 from cli.output import print_json, progress_line, say
 from deploy.backend import Backend
 from deploy.errors import FlightdeckError, NotFoundError
-from deploy.local.home import Home
+from deploy.local.state.home import Home
 from deploy.registry import create_backend
 from deploy.specs import load_deployment_spec, load_endpoint_spec
 from deploy.types import DeploymentSpec, Endpoint, to_json

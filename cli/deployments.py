@@ -32,7 +32,7 @@ from cli.output import print_json, print_text, progress_line, say
 from cli.scale_settings import split_scale_settings, updated_policy
 from deploy.backend import Backend
 from deploy.errors import ConflictError, NotFoundError, SpecError, ValidationError
-from deploy.local.servers import SERVER_ENV, SERVERS
+from deploy.local.instances.servers import SERVER_ENV, SERVERS
 from deploy.rules import MAX_INSTANCES_PER_DEPLOYMENT
 from deploy.specs import load_deployment_spec
 from deploy.types import Deployment

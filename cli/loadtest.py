@@ -73,7 +73,7 @@ def register(subparsers: Any) -> None:
 
 def _limits(args: argparse.Namespace, backend: Backend) -> Limits:
     from bot.config import load_settings
-    from bot.loadtests import limits_for
+    from bot.loadtests.runs import limits_for
 
     caps = load_settings(args.config, os.environ).loadtest
     return limits_for(caps, loopback_only=backend.loopback_only)

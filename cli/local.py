@@ -22,7 +22,7 @@ from typing import Any
 from cli import messages
 from cli.output import print_json, say
 from deploy.errors import ValidationError
-from deploy.local.home import Home
+from deploy.local.state.home import Home
 
 __all__ = ["ensure_running", "register"]
 
@@ -81,7 +81,7 @@ def ensure_running(
     home: Home, *, router_port: int | None = None, control_port: int | None = None
 ) -> dict[str, Any]:
     """Start the daemon of ``home`` unless it runs; the JSON ``up`` prints."""
-    from deploy.local.daemon_control import start_daemon
+    from deploy.local.control.lifecycle import start_daemon
 
     started = time.monotonic()
     say(f"Starting the local platform (home {home.root}) ...")
@@ -111,7 +111,7 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    from deploy.local.daemon_control import stop_daemon
+    from deploy.local.control.lifecycle import stop_daemon
 
     home = Home.resolve(args.home)
     say("Stopping the local platform ...")
@@ -122,7 +122,7 @@ def _down(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from deploy.local.daemon_control import daemon_status
+    from deploy.local.control.lifecycle import daemon_status
 
     print_json(daemon_status(Home.resolve(args.home)))
     return 0

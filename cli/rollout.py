@@ -35,8 +35,8 @@ from deploy.backend import Backend
 from deploy.errors import NotFoundError
 
 if TYPE_CHECKING:  # the bot's modules load only when a rollout verb runs
-    from bot.audit import AuditLog
     from bot.config import Settings
+    from bot.policy.audit import AuditLog
     from rollouts import MessageRef, Rollout, RolloutEngine
 
 __all__ = ["register", "rollout_json", "terminal_engine"]
@@ -144,9 +144,9 @@ class _Terminal:
 
 def terminal_engine(backend: Backend, settings: Settings) -> tuple[RolloutEngine, AuditLog]:
     """The engine the terminal drives rollouts with: the bot's database, shown on stderr."""
-    from bot.audit import AuditLog
     from bot.db import Database
-    from bot.loadtests import limits_for
+    from bot.loadtests.runs import limits_for
+    from bot.policy.audit import AuditLog
     from bot.services import utc_now
     from commands.canary_load import canary_feeder
     from rollouts import LockStore, RolloutEngine, RolloutStore
@@ -267,7 +267,7 @@ def _options(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _start(args: argparse.Namespace) -> int:
-    from bot.loadtests import limits_for
+    from bot.loadtests.runs import limits_for
     from commands.canary import canary_spec
     from commands.canary_load import check_load
     from deploy.rules import validate_name

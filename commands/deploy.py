@@ -24,7 +24,7 @@ from commands.args import is_help, parse_args
 from commands.errors import UsageError
 from deploy.backend import Backend
 from deploy.errors import FlightdeckError, ValidationError
-from deploy.local.servers import SERVER_ENV, SERVERS
+from deploy.local.instances.servers import SERVER_ENV, SERVERS
 from deploy.rules import MAX_INSTANCES_PER_DEPLOYMENT, validate_name
 from deploy.specs import load_deployment_spec
 from deploy.types import Deployment, DeploymentSpec, Endpoint, ModelRef, ProgressCallback

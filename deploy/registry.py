@@ -21,7 +21,7 @@ __all__ = ["BackendFactory", "available_backends", "create_backend", "register_b
 BackendFactory = Callable[[Mapping[str, Any]], Backend]
 
 _FACTORIES: dict[str, str | BackendFactory] = {
-    "local": "deploy.local.client:create_local_backend",
+    "local": "deploy.local.control.client:create_local_backend",
     "azure": "deploy.azure:create_azure_backend",
 }
 

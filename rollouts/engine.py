@@ -38,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from alerts.periodic import STOP_DEADLINE, PeriodicJob
+from base.periodic import STOP_DEADLINE, PeriodicJob
 from deploy.backend import Backend
 from deploy.errors import FlightdeckError, NotFoundError
 from deploy.metrics_window import Reading, growth

@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from alerts.transactions import naive_utc, run_in_transaction
+from base.transactions import naive_utc, run_in_transaction
 from rollouts import messages
 from rollouts.errors import EndpointLockedError, RolloutStateError
 from rollouts.messages import escape, mention

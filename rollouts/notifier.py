@@ -1,7 +1,7 @@
 """What the engine tells the outside world, and how it sends load: interfaces the bot and
 the CLI implement (rollouts/ imports neither).
 
-    class SlackRolloutNotifier:          # bot/rollout_notifier.py
+    class SlackRolloutNotifier:          # bot/rollouts/notifier.py
         async def show(self, rollout, where): ...
 """
 

@@ -43,7 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from alerts.transactions import naive_utc, run_in_transaction
+from base.transactions import naive_utc, run_in_transaction
 from rollouts import messages
 from rollouts.errors import RolloutConflictError
 from rollouts.machine import Rollout

@@ -1,118 +1,104 @@
-"""User-facing text of the local platform's data plane (one place for wording).
-
-Sections by part; the control API's text lives in ``control_messages``.
-"""
+"""User-facing text of the local platform core (errors, progress, log lines), in one place."""
 
 from __future__ import annotations
 
-__all__ = [
-    "INTERNAL_ERROR",
-    "METHOD_NOT_ALLOWED",
-    "MISSING_CREDENTIALS",
-    "NOT_A_ROUTE",
-    "aad_token_unsupported",
-    "key_refused",
-    "no_ready_instance",
-    "no_traffic",
-    "payload_too_large",
-    "request_timeout",
-    "token_refused",
-    "too_many_requests",
-    "unknown_deployment",
-    "unknown_endpoint",
-    "upstream_failed",
-]
-
-# ---------------------------------------------------------------- router (scoring URIs)
-# The JSON error bodies the router answers with: {"error": {"code": ..., "message": ...}}.
-
-NOT_A_ROUTE = "Not a scoring route: use /<endpoint>/score or /<endpoint>/swagger.json."
-METHOD_NOT_ALLOWED = "Only GET and POST are accepted on a scoring route."
-MISSING_CREDENTIALS = (
-    "Missing credentials: send the header `Authorization: Bearer <key or token>` "
-    "(see `flightdeck online-endpoint get-credentials`)."
+# ---------------------------------------------------------------- errors: endpoints
+ENDPOINT_NOT_FOUND = "Endpoint '{name}' does not exist (endpoints: {known})."
+ENDPOINT_AUTH_MODE_UNSUPPORTED = (
+    "Endpoint '{name}': auth_mode '{mode}' is not available on the local platform; "
+    "use key or aml_token."
 )
-INTERNAL_ERROR = "The local platform failed to answer this request; see the daemon's log."
+ENDPOINT_AUTH_MODE_CHANGE = (
+    "Endpoint '{name}' uses auth_mode '{current}'; it cannot change to '{mode}' "
+    "(delete and create the endpoint again)."
+)
+KEYS_NEED_KEY_AUTH = (
+    "Endpoint '{name}' uses auth_mode '{mode}': it has no keys to regenerate "
+    "(get-credentials gives a fresh token)."
+)
+KEY_TYPE_INVALID = "Key type '{key_type}' is not valid: use primary or secondary."
+METRICS_WINDOW = "A metrics window is 1 to 60 minutes, not {minutes:g}."
+PLATFORM_NOT_STARTED = "The local platform is not started."
 
+# ---------------------------------------------------------------- errors: deployments
+DEPLOYMENT_NOT_FOUND = (
+    "Deployment '{name}' does not exist on endpoint '{endpoint}' (deployments: {known})."
+)
+TOO_MANY_DEPLOYMENTS = "Endpoint '{endpoint}' has {count} deployments already; the most is {limit}."
+INSTANCE_COUNT_INVALID = "Deployment '{name}': instance_count must be 1 to {limit}, not {count}."
+CODE_MISSING = (
+    "Deployment '{name}': code_configuration (code and scoring_script) is required "
+    "on the local platform."
+)
+CODE_REGISTERED = (
+    "Deployment '{name}': code '{code}' is a registered code asset; the local platform "
+    "needs a local folder."
+)
+CODE_FOLDER_MISSING = "Deployment '{name}': the code folder '{path}' does not exist."
+SCRIPT_MISSING = "Deployment '{name}': the scoring script '{script}' is not a file in '{path}'."
+REQUEST_SETTINGS_INVALID = (
+    "Deployment '{name}': request_settings.{key} must be {rule}, not {value}."
+)
+PROBE_INVALID = "Deployment '{name}': {probe}.{key} must be {rule}, not {value}."
+SERVER_INVALID = "Deployment '{name}': {variable} must be {choices}, not '{value}'."
+FASTSERVE_MISSING = "fastserve is not installed (the scoring.fastserve package was not found)"
+DEPLOYMENT_TAKES_TRAFFIC = (
+    "Deployment '{name}' takes {percent}% of endpoint '{endpoint}''s live traffic; "
+    "set its traffic to 0 first."
+)
+DEPLOYMENT_IS_MIRROR = (
+    "Deployment '{name}' receives {percent}% mirror traffic of endpoint '{endpoint}'; "
+    "remove the mirror first."
+)
+DEPLOYMENT_FAILED = "Deployment '{deployment}' failed: instance {instance} {reason}."
+DEPLOYMENT_FAILED_UPDATE = "{message} The previous version keeps serving."
+UNKNOWN_FAILURE = "stopped for an unknown reason"
 
-def unknown_endpoint(endpoint: str) -> str:
-    """404: the path names no endpoint."""
-    return f"No endpoint named '{endpoint}': see `flightdeck online-endpoint list`."
+# ---------------------------------------------------------------- errors: models
+INVALID_MODEL_NAME = (
+    "Invalid model name '{name}': use up to 255 letters, digits, '-', '_' and '.', "
+    "starting with a letter or digit."
+)
+INVALID_MODEL_VERSION = (
+    "Invalid model version '{version}': use up to 50 letters, digits, '-', '_' and '.', "
+    "starting with a letter or digit."
+)
+MODEL_PATH_MISSING = "Model path '{path}' does not exist."
+MODEL_EXISTS = (
+    "Model {name}:{version} is registered already; versions never change: register a new version."
+)
+MODEL_NOT_FOUND = "Model {name}:{version} is not registered (versions of '{name}': {known})."
+DEPLOYMENT_MODEL_MISSING = "The model path '{path}' does not exist."
 
+# ---------------------------------------------------------------- instance outcomes
+INSTANCE_EXITED = "exited with code {code} before it was ready"
+INSTANCE_CRASHED = "exited with code {code}"
+INSTANCE_NOT_READY = "was not ready after {seconds:.0f} s"
+INSTANCE_LIVENESS = "failed {count} liveness probes in a row"
+INSTANCE_SPAWN_FAILED = "could not be started: {error}"
+LOGS_CONTAINER_INVALID = (
+    "Container '{container}' is not valid: use inference-server or storage-initializer."
+)
+LOGS_LINES_INVALID = "lines must be at least 1, not {lines}."
 
-def key_refused(endpoint: str) -> str:
-    """401: a key that is neither the primary nor the secondary key."""
-    return (
-        f"The key is not valid for endpoint '{endpoint}': get its keys with "
-        f"`flightdeck online-endpoint get-credentials --name {endpoint}`."
-    )
-
-
-def token_refused(endpoint: str) -> str:
-    """401: an aml_token that is expired, forged or issued for another endpoint."""
-    return (
-        f"The token is not valid for endpoint '{endpoint}' or has expired: get a new one with "
-        f"`flightdeck online-endpoint get-credentials --name {endpoint}`."
-    )
-
-
-def aad_token_unsupported(endpoint: str) -> str:
-    """401: aad_token endpoints cannot be called locally."""
-    return (
-        f"Endpoint '{endpoint}' uses auth_mode aad_token, which the local platform cannot "
-        "verify: use auth_mode key or aml_token locally."
-    )
-
-
-def no_traffic(endpoint: str) -> str:
-    """404: no deployment has positive traffic and the request named none (Azure's rule)."""
-    return (
-        f"Endpoint '{endpoint}' has no deployment with positive traffic: set some with "
-        f'`flightdeck online-endpoint update --name {endpoint} --traffic "<deployment>=100"` '
-        "or name a deployment in the azureml-model-deployment header."
-    )
-
-
-def unknown_deployment(endpoint: str, deployment: str) -> str:
-    """404: the azureml-model-deployment header names no deployment of the endpoint."""
-    return (
-        f"Endpoint '{endpoint}' has no deployment named '{deployment}' (from the "
-        f"azureml-model-deployment header): see "
-        f"`flightdeck online-deployment list --endpoint-name {endpoint}`."
-    )
-
-
-def no_ready_instance(endpoint: str, deployment: str) -> str:
-    """503: the chosen deployment has no instance in rotation."""
-    return (
-        f"Deployment '{deployment}' of endpoint '{endpoint}' has no ready instance: see "
-        f"`flightdeck online-deployment get-logs --name {deployment} --endpoint-name {endpoint}`."
-    )
-
-
-def too_many_requests(deployment: str, limit: int) -> str:
-    """429: more requests in flight than 2 x max_concurrent_requests_per_instance x instances."""
-    return (
-        f"Too many pending requests: deployment '{deployment}' already has {limit} in flight "
-        "(2 x max_concurrent_requests_per_instance x ready instances). Retry with back-off "
-        "or scale the deployment out."
-    )
-
-
-def request_timeout(deployment: str, timeout_ms: int) -> str:
-    """408: the model took longer than request_timeout_ms."""
-    return (
-        f"Deployment '{deployment}' did not answer within request_timeout_ms ({timeout_ms} ms): "
-        "raise request_settings.request_timeout_ms or make the model faster."
-    )
-
-
-def payload_too_large(limit: int) -> str:
-    """413: the request body is larger than the router accepts."""
-    size = f"{limit // 1048576} MB" if limit % 1048576 == 0 else f"{limit / 1024:g} KB"
-    return f"The request body is larger than {size}: send smaller batches."
-
-
-def upstream_failed(deployment: str, reason: str) -> str:
-    """502: the instance could not be reached or dropped the connection."""
-    return f"The instance of deployment '{deployment}' failed to answer: {reason}."
+# ---------------------------------------------------------------- progress
+CREATING_DEPLOYMENT = "Creating deployment {name} on endpoint {endpoint} ({count} instance(s)) ..."
+UPDATING_DEPLOYMENT = "Updating deployment {name} on endpoint {endpoint} (rolling replacement) ..."
+COPYING_CODE = "Copying code {source} ..."
+COPYING_MODEL = "Copying model {source} ..."
+USING_REGISTERED_MODEL = "Using registered model {name}:{version} ({path})"
+MODEL_DIR = "AZUREML_MODEL_DIR={path}"
+NO_MODEL = "No model: AZUREML_MODEL_DIR is not set."
+WORKER_COUNT_DIFFERS = (
+    "Warning: WORKER_COUNT is {workers} but max_concurrent_requests_per_instance is {concurrent}; "
+    "Azure advises setting them to the same value (environment_variables: WORKER_COUNT)."
+)
+STARTING_INSTANCE = "Starting instance {instance} ..."
+INSTANCE_READY = "Instance {instance} ready ({ready}/{total})"
+STOPPING_INSTANCE = "Stopping instance {instance} ..."
+DEPLOYMENT_READY = "Deployment {name} is ready ({count} instance(s))."
+SWAPPED = "Deployment {name}: the new version serves; stopping the previous one ..."
+SCALING = "Scaling deployment {name} from {current} to {count} instance(s) ..."
+DELETING_DEPLOYMENT = "Deleting deployment {name} ..."
+DELETING_ENDPOINT = "Deleting endpoint {name} ..."
+RESTORING = "Restoring endpoint {endpoint}: {count} deployment(s)."

@@ -29,9 +29,22 @@ from typing import ClassVar
 
 from deploy.backend import Backend
 from deploy.errors import NotFoundError, ValidationError
-from deploy.local import platform_messages as msg
-from deploy.local.autoscaler import ScaleTarget
-from deploy.local.endpoint_records import (
+from deploy.local import messages as msg
+from deploy.local.instances.logs import DeploymentLogs
+from deploy.local.instances.processes import end_leftovers, invoke_endpoint
+from deploy.local.metrics.autoscaler import ScaleTarget
+from deploy.local.state.home import Home
+from deploy.local.state.live import (
+    DeployedVersion,
+    EndpointState,
+    MetricsSource,
+    RoutePublisher,
+    deployment_view,
+    endpoint_route,
+    endpoint_view,
+)
+from deploy.local.state.models import ModelRegistry
+from deploy.local.state.records import (
     check_endpoint_spec,
     credentials_for,
     new_endpoint_record,
@@ -40,21 +53,8 @@ from deploy.local.endpoint_records import (
     with_traffic,
     without_deployment,
 )
-from deploy.local.home import Home
-from deploy.local.logs import DeploymentLogs
-from deploy.local.models import ModelRegistry
-from deploy.local.platform_state import (
-    DeployedVersion,
-    EndpointState,
-    MetricsSource,
-    RouteTable,
-    deployment_view,
-    endpoint_route,
-    endpoint_view,
-)
-from deploy.local.processes import end_leftovers, invoke_endpoint
-from deploy.local.rollout import Rollout
-from deploy.local.store import Store
+from deploy.local.state.store import Store
+from deploy.local.versions import Rollout
 from deploy.rules import validate_name
 from deploy.specs import validate_policy
 from deploy.types import (
@@ -86,7 +86,7 @@ class Platform(Backend):
         self,
         *,
         home: Path,
-        router: RouteTable,
+        router: RoutePublisher,
         python: str = sys.executable,
         clock: Callable[[], float] = time.time,
         recorder: MetricsSource | None = None,

@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.errors import ValidationError
-from deploy.local import platform_messages as msg
-from deploy.local.environments import check_environment, prepare_environment
-from deploy.local.instance import InstanceConfig
-from deploy.local.logs import DeploymentLogs
-from deploy.local.models import ModelRegistry, stage_model
-from deploy.local.servers import deployment_server
+from deploy.local import messages as msg
+from deploy.local.environments.prepare import check_environment, prepare_environment
+from deploy.local.instances.instance import InstanceConfig
+from deploy.local.instances.logs import DeploymentLogs
+from deploy.local.instances.servers import deployment_server
+from deploy.local.state.models import ModelRegistry, stage_model
 from deploy.rules import MAX_INSTANCES_PER_DEPLOYMENT, validate_name
 from deploy.specs import validate_policy
 from deploy.types import DeploymentSpec, ProbeSettings, ProgressCallback

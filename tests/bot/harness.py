@@ -23,16 +23,16 @@ import aiohttp
 from bot.app import build_app, build_client
 from bot.config import AccessSettings, Settings, SpecsSettings
 from bot.db import Database
-from bot.server import EVENTS_PATH, start_http
-from bot.services import Services
-from bot.slackstub import Directory, SlackStub, StubMessage
-from bot.slackstub.payloads import (
+from bot.offline.slackstub import Directory, SlackStub, StubMessage
+from bot.offline.slackstub.payloads import (
     block_actions,
     encode_form,
     encode_payload,
     signed_headers,
     slash_command,
 )
+from bot.server import EVENTS_PATH, start_http
+from bot.services import Services
 from deploy.backend import Backend
 from deploy.types import DeploymentSpec, EndpointSpec, ModelRef
 from tests.support.fake_backend import FakeBackend

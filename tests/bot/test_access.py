@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.access import AccessPolicy, SlackDirectory
 from bot.app import build_client
 from bot.config import AccessSettings
 from bot.errors import AccessDeniedError
-from bot.slackstub import Directory, SlackStub
+from bot.offline.slackstub import Directory, SlackStub
+from bot.policy.access import AccessPolicy, SlackDirectory
 
 TOKEN = "xoxb-access"
 

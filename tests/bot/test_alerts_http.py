@@ -13,9 +13,9 @@ import pytest
 
 from alerts.state import AlertKey
 from alerts.watcher import AlertWatcher
-from bot.alert_watch import build_watcher
+from bot.alerts.watch import build_watcher
 from bot.config import Settings
-from bot.slackstub import SlackStub, StubMessage
+from bot.offline.slackstub import SlackStub, StubMessage
 from commands import actions
 from tests.alerts.kit import Clock, ScriptedBackend, scripted_backend
 from tests.bot.harness import (

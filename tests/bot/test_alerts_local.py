@@ -20,9 +20,9 @@ import aiohttp
 import pytest
 
 from alerts.state import AlertKey, AlertState
-from bot.alert_watch import watching_alerts
+from bot.alerts.watch import watching_alerts
 from bot.config import Settings
-from bot.slackstub import SlackStub
+from bot.offline.slackstub import SlackStub
 from deploy.local.platform import Platform
 from deploy.types import EndpointSpec
 from tests.bot.harness import CHANNEL, POLICY, RunningBot, message_text, running_bot

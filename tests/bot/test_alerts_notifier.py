@@ -14,9 +14,9 @@ from alerts.rules import Rule
 from alerts.source import source_key
 from alerts.state import AlertKey, AlertState
 from alerts.store import StoredAlert
-from bot.alerts_notifier import SlackNotifier
+from bot.alerts.notifier import SlackNotifier
 from bot.app import build_client
-from bot.slackstub import SlackStub
+from bot.offline.slackstub import SlackStub
 from commands import actions
 from tests.bot.harness import TOKEN, buttons, message_text, stand_in
 

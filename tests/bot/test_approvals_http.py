@@ -6,10 +6,10 @@ import asyncio
 import copy
 from pathlib import Path
 
-from bot.approval_flow import expire_overdue
+from bot.approvals.flow import expire_overdue
 from bot.db import Database
-from bot.slackstub import StubMessage
-from bot.slackstub.payloads import signed_headers
+from bot.offline.slackstub import StubMessage
+from bot.offline.slackstub.payloads import signed_headers
 from commands import actions
 from tests.bot.harness import (
     ALICE,

@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.slackstub.payloads import encode_form, signed_headers, slash_command
+from bot.offline.slackstub.payloads import encode_form, signed_headers, slash_command
 from deploy.registry import create_backend
 from deploy.specs import load_deployment_spec, load_endpoint_spec
 from tests.bot.harness import SECRET, TOKEN, stand_in

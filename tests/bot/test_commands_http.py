@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.slackstub.payloads import signed_headers
+from bot.offline.slackstub.payloads import signed_headers
 from commands import actions
 from tests.bot.harness import (
     ALICE,

@@ -7,8 +7,8 @@ import io
 from pathlib import Path
 
 from bot.config import Settings
-from bot.console.render import mrkdwn_to_text, render_blocks
-from bot.console.runtime import run_console
+from bot.offline.console.render import mrkdwn_to_text, render_blocks
+from bot.offline.console.runtime import run_console
 from tests.bot.harness import make_settings, seeded_backend
 
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.slackstub import StubMessage
-from bot.slackstub.payloads import signed_headers
+from bot.offline.slackstub import StubMessage
+from bot.offline.slackstub.payloads import signed_headers
 from commands import actions
 from tests.bot.harness import ALICE, BOB, ENDPOINT, SECRET, RunningBot
 from tests.support.fake_backend import FakeBackend

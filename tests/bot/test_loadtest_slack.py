@@ -20,8 +20,8 @@ import pytest
 import pytest_asyncio
 
 from bot.config import LoadTestSettings
-from bot.slackstub import StubMessage
-from bot.slackstub.wire import blocks_of
+from bot.offline.slackstub import StubMessage
+from bot.offline.slackstub.wire import blocks_of
 from commands import actions
 from deploy.local.platform import Platform
 from deploy.specs import load_deployment_spec, load_endpoint_spec

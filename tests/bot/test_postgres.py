@@ -19,7 +19,7 @@ from sqlalchemy import inspect, select
 from alerts.rules import Rule
 from alerts.state import AlertKey, AlertState
 from alerts.store import AlertStore, Outbox, StoredAlert
-from bot.approvals import ApprovalStore
+from bot.approvals.store import ApprovalStore
 from bot.db import Database, approvals
 from bot.deliveries import KEEP, DeliveryLog
 from tests.support.postgres import PostgresCluster, postgres_cluster

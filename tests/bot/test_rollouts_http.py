@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.slackstub import StubMessage
+from bot.offline.slackstub import StubMessage
 from commands import actions
 from tests.alerts.kit import ScriptedBackend, scripted_backend
 from tests.bot.harness import (

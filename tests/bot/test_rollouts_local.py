@@ -18,7 +18,7 @@ import pytest
 import pytest_asyncio
 
 from bot.config import Settings
-from bot.slackstub import SlackStub, StubMessage
+from bot.offline.slackstub import SlackStub, StubMessage
 from cli.rollout import terminal_engine
 from commands import actions
 from commands.canary import canary_spec

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from bot.slackstub import StubMessage
+from bot.offline.slackstub import StubMessage
 from commands import actions
 from deploy.local.platform import Platform
 from deploy.specs import load_deployment_spec, load_endpoint_spec

@@ -12,9 +12,9 @@ import pytest
 
 from bot.config import SlackSecrets
 from bot.errors import ConfigError
+from bot.offline.slackstub import SlackStub
+from bot.offline.slackstub.payloads import signed_headers, slash_command
 from bot.server import check_secrets, serve
-from bot.slackstub import SlackStub
-from bot.slackstub.payloads import signed_headers, slash_command
 from tests.bot.harness import (
     CAROL,
     CHANNEL,

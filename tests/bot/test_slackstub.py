@@ -9,7 +9,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from bot.app import build_client
-from bot.slackstub import SlackStub
+from bot.offline.slackstub import SlackStub
 
 TOKEN = "xoxb-stub"
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.approvals import ApprovalStore
-from bot.audit import AuditLog
+from bot.approvals.store import ApprovalStore
 from bot.db import Database
 from bot.deliveries import DeliveryLog
-from bot.history import TrafficHistoryStore
+from bot.policy.audit import AuditLog
+from bot.policy.history import TrafficHistoryStore
 from tests.support.postgres import PostgresCluster, postgres_cluster
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)

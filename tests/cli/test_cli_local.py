@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from deploy.local.home import process_alive
+from deploy.local.state.home import process_alive
 from tests.support.flightdeck_cli import (
     cleaned_up,
     free_port,
@@ -89,7 +89,7 @@ def test_a_second_daemon_refuses_and_sigterm_stops_the_first(tmp_path: Path) -> 
     with local_platform(home) as platform:
         second = subprocess.run(
             [
-                *(sys.executable, "-m", "deploy.local.daemon", "--home", str(home)),
+                *(sys.executable, "-m", "deploy.local.control.daemon", "--home", str(home)),
                 *("--router-port", "0", "--control-port", "0"),
             ],
             capture_output=True,

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from cli.metrics import azure_names, by_status_code_class
-from deploy.local.home import Home
+from deploy.local.state.home import Home
 from deploy.types import DeploymentMetrics, MetricsSnapshot, MinuteMetrics
 from tests.support.flightdeck_cli import (
     LocalPlatform,

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from deploy.local.client import create_local_backend
+from deploy.local.control.client import create_local_backend
 from samples.product_recommender import reference_predict
 from tests.support.flightdeck_cli import (
     ROW,

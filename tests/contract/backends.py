@@ -164,8 +164,8 @@ def _model_folder(root: Path) -> Callable[[str], str]:
 
 @contextlib.asynccontextmanager
 async def local_in_process(root: Path) -> AsyncIterator[ContractCase]:
+    from deploy.local.dataplane.router import Router
     from deploy.local.platform import Platform
-    from deploy.local.router import Router
     from tests.deploy.local.platform_kit import end_processes_under
 
     model_folder = _model_folder(root)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deploy.local.autoscale import ScalerState, decide
+from deploy.local.metrics.autoscale_policy import ScalerState, decide
 from deploy.types import AutoscalePolicy
 
 POLICY = AutoscalePolicy(

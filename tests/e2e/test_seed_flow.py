@@ -32,8 +32,8 @@ import numpy as np
 import psutil
 import pytest
 
-from deploy.local.client import create_local_backend
-from deploy.local.home import process_alive
+from deploy.local.control.client import create_local_backend
+from deploy.local.state.home import process_alive
 from samples.product_recommender import reference_predict, write_models
 from tests.support.flightdeck_cli import (
     ROW,

@@ -7,8 +7,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from deploy.backend import Backend
-from deploy.local.api import ControlAPI
-from deploy.local.client import LocalBackend
+from deploy.local.control.api import ControlAPI
+from deploy.local.control.client import LocalBackend
 
 __all__ = ["Served", "serve_backend"]
 

@@ -27,7 +27,7 @@ from deploy.errors import (
     NotFoundError,
     ValidationError,
 )
-from deploy.local.tokens import issue_token
+from deploy.local.state.tokens import issue_token
 from deploy.rules import validate_name, validate_traffic
 from deploy.types import (
     AutoscalePolicy,

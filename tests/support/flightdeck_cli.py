@@ -29,8 +29,8 @@ import psutil
 import pytest
 import yaml
 
-from deploy.local.daemon import kill_leftovers
-from deploy.local.home import Home, process_alive
+from deploy.local.control.daemon import kill_leftovers
+from deploy.local.state.home import Home, process_alive
 
 __all__ = [
     "EXAMPLE",

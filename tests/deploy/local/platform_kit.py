@@ -19,8 +19,8 @@ from typing import Any
 
 import psutil
 
+from deploy.local.dataplane.router import Router
 from deploy.local.platform import Platform
-from deploy.local.router import Router
 from deploy.types import DeploymentSpec, ModelRef, ProbeSettings, RequestSettings
 
 #: Short probes, as the brief asks of tests: ready within a second of the server.

@@ -26,8 +26,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from deploy.local.router import Router
-from deploy.local.routing import DeploymentRoute, EndpointRoute, Upstream
+from deploy.local.dataplane.router import Router
+from deploy.local.dataplane.routes import DeploymentRoute, EndpointRoute, Upstream
 from tests.support.azmlinfsrv import HOST
 
 

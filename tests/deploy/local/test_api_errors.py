@@ -20,8 +20,8 @@ from deploy.errors import (
     SpecError,
     ValidationError,
 )
-from deploy.local.api_wire import decode_error, encode_error
-from deploy.local.client import LocalBackend
+from deploy.local.control.client import LocalBackend
+from deploy.local.control.wire import decode_error, encode_error
 from deploy.types import DeploymentSpec, EndpointSpec, ProgressCallback
 from tests.support.control_api import Served, serve_backend
 from tests.support.fake_backend import FakeBackend

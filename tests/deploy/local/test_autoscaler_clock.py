@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 import pytest
 
 from deploy.errors import ValidationError
-from deploy.local.autoscaler import Autoscaler, ScaleTarget
-from deploy.local.metrics import MetricsRecorder
-from deploy.local.resources import ResourceUsage
+from deploy.local.metrics.autoscaler import Autoscaler, ScaleTarget
+from deploy.local.metrics.recorder import MetricsRecorder
+from deploy.local.metrics.resources import ResourceUsage
 from deploy.types import AutoscalePolicy, Deployment, ProgressCallback
 
 pytestmark = pytest.mark.asyncio

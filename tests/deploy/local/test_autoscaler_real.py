@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from deploy.local.autoscaler import Autoscaler
-from deploy.local.metrics import MetricsRecorder
+from deploy.local.dataplane.router import Router
+from deploy.local.metrics.autoscaler import Autoscaler
+from deploy.local.metrics.recorder import MetricsRecorder
 from deploy.local.platform import Platform
-from deploy.local.router import Router
 from deploy.types import AutoscalePolicy, EndpointSpec
 from samples.scripts import slow_score
 from tests.deploy.local.platform_kit import deployment_spec, end_processes_under, wait_until

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from deploy.errors import BackendUnavailableError
-from deploy.local.client import LocalBackend, create_local_backend
-from deploy.local.home import DaemonInfo, Home
+from deploy.local.control.client import LocalBackend, create_local_backend
+from deploy.local.state.home import DaemonInfo, Home
 from deploy.registry import create_backend
 from deploy.types import EndpointSpec
 from tests.support.control_api import TOKEN, serve_backend

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy.local.daemon import kill_leftovers
-from deploy.local.home import DaemonInfo, Home, process_alive
+from deploy.local.control.daemon import kill_leftovers
+from deploy.local.state.home import DaemonInfo, Home, process_alive
 
 
 def test_the_admin_token_is_made_once_with_mode_0600(tmp_path: Path) -> None:

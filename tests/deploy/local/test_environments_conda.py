@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from deploy.errors import SpecError
-from deploy.local.conda import conda_specifier, parse_conda_file, python_pin_satisfied
-from deploy.local.conda_twins import pypi_twin
-from deploy.local.environments import check_environment, environment_key
-from deploy.local.venvs import BaseInterpreter
+from deploy.local.environments.conda import conda_specifier, parse_conda_file, python_pin_satisfied
+from deploy.local.environments.prepare import check_environment, environment_key
+from deploy.local.environments.pypi_twins import pypi_twin
+from deploy.local.environments.venvs import BaseInterpreter
 from deploy.specs import load_deployment_spec
 from deploy.types import EnvironmentSpec, from_json, to_json
 

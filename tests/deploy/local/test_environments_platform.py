@@ -13,7 +13,7 @@ import pytest
 from sklearn.tree import DecisionTreeClassifier
 
 from deploy.errors import NotFoundError, SpecError
-from deploy.local.environments import ENVS_DIR
+from deploy.local.environments.prepare import ENVS_DIR
 from deploy.types import EndpointSpec, EnvironmentSpec, ModelRef
 from tests.deploy.local.platform_kit import (
     Progress,

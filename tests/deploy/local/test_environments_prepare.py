@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from deploy.errors import DeploymentFailedError, SpecError
-from deploy.local.conda import parse_conda_file
-from deploy.local.environments import ENVS_DIR, environment_key, prepare_environment
-from deploy.local.venvs import MANIFEST, inspect_interpreter
+from deploy.local.environments.conda import parse_conda_file
+from deploy.local.environments.prepare import ENVS_DIR, environment_key, prepare_environment
+from deploy.local.environments.venvs import MANIFEST, inspect_interpreter
 from deploy.types import EnvironmentSpec
 
 #: Offline: pip must find every requirement satisfied by the platform's interpreter.

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from deploy.local.environments import PreparedEnvironment, prepare_environment
+from deploy.local.environments.prepare import PreparedEnvironment, prepare_environment
 from deploy.types import EnvironmentSpec
 from tests.support.azmlinfsrv import AzmlinfsrvProcess, start_azmlinfsrv
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from deploy.local.metrics import MetricsRecorder
-from deploy.local.metrics_archive import MetricsArchive
+from deploy.local.metrics.archive import MetricsArchive
+from deploy.local.metrics.recorder import MetricsRecorder
 from deploy.types import DeploymentMetrics
 
 T0 = 1_800_000_000.0  # a minute boundary

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from deploy.local.metrics import RETENTION_MINUTES, UNROUTED, MetricsRecorder
+from deploy.local.metrics.recorder import RETENTION_MINUTES, UNROUTED, MetricsRecorder
 
 T0 = 1_800_000_000  # a minute boundary (divisible by 60)
 START = datetime.fromtimestamp(T0, tz=UTC)

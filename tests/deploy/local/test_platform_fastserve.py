@@ -19,7 +19,13 @@ import pytest
 import pytest_asyncio
 
 from deploy.errors import DeploymentFailedError, NotFoundError, ValidationError
-from deploy.local.launcher import PARENT_ENV, fastserve_folder, free_port, launch_command, probe
+from deploy.local.instances.launcher import (
+    PARENT_ENV,
+    fastserve_folder,
+    free_port,
+    launch_command,
+    probe,
+)
 from deploy.local.platform import Platform
 from deploy.specs import load_deployment_spec
 from deploy.types import DeploymentSpec, EndpointSpec

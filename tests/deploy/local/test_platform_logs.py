@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deploy.local.logs import DeploymentLogs, tail_file
+from deploy.local.instances.logs import DeploymentLogs, tail_file
 
 
 def test_tail_file_reads_only_the_end(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import psutil
 
-from deploy.local.store import ProcessRecord, Store
+from deploy.local.state.store import ProcessRecord, Store
 from deploy.types import EndpointSpec, ModelRef
 from tests.deploy.local.platform_kit import (
     BROKEN_INIT,
@@ -113,7 +113,7 @@ _CHILD = """
 import asyncio, json, sys
 from pathlib import Path
 from deploy.local.platform import Platform
-from deploy.local.router import Router
+from deploy.local.dataplane.router import Router
 from deploy.types import DeploymentSpec, EndpointSpec, ProbeSettings
 
 async def main():

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from deploy.local.prometheus import render
+from deploy.local.metrics.prometheus import render
 from deploy.types import DeploymentMetrics, MetricsSnapshot, MinuteMetrics
 
 START = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from deploy.local.router import Router
-from deploy.local.tokens import TOKEN_LIFETIME_SECONDS, issue_token
+from deploy.local.dataplane.router import Router
+from deploy.local.state.tokens import TOKEN_LIFETIME_SECONDS, issue_token
 from tests.deploy.local.router_kit import (
     KEYS,
     Clock,

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from deploy.local.router import Router
-from deploy.local.routing import DeploymentRoute, Upstream
+from deploy.local.dataplane.router import Router
+from deploy.local.dataplane.routes import DeploymentRoute, Upstream
 from tests.deploy.local.router_kit import endpoint_route, running_router, score
 from tests.support.azmlinfsrv import AzmlinfsrvProcess, start_azmlinfsrv
 

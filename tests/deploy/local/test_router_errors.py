@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from deploy.local.router import Router
-from deploy.local.routing import DeploymentRoute, Upstream
+from deploy.local.dataplane.router import Router
+from deploy.local.dataplane.routes import DeploymentRoute, Upstream
 from tests.deploy.local.router_kit import (
     Clock,
     ModelServer,

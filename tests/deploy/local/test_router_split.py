@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from deploy.local.router import Router
+from deploy.local.dataplane.router import Router
 from tests.deploy.local.router_kit import (
     ModelServer,
     deployment_route,

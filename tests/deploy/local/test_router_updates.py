@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from deploy.local.router import Router
-from deploy.local.routing import DeploymentRoute, EndpointRoute
+from deploy.local.dataplane.router import Router
+from deploy.local.dataplane.routes import DeploymentRoute, EndpointRoute
 from tests.deploy.local.router_kit import (
     ModelServer,
     deployment_route,

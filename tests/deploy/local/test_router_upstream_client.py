@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from deploy.local.upstream_client import UpstreamAnswer, UpstreamError, UpstreamPool
+from deploy.local.dataplane.upstream import UpstreamAnswer, UpstreamError, UpstreamPool
 from tests.deploy.local.router_kit import ModelServer
 from tests.support.azmlinfsrv import HOST, free_port
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.local.store import DeploymentRecord, EndpointRecord, ProcessRecord, Store
+from deploy.local.state.store import DeploymentRecord, EndpointRecord, ProcessRecord, Store
 from deploy.types import (
     AutoscalePolicy,
     DeploymentSpec,

@@ -14,11 +14,11 @@ import psutil
 import pytest
 
 from deploy.errors import DeploymentFailedError
-from deploy.local.instance import Instance, InstanceConfig
-from deploy.local.launcher import probe
-from deploy.local.logs import DeploymentLogs
+from deploy.local.instances.instance import Instance, InstanceConfig
+from deploy.local.instances.launcher import probe
+from deploy.local.instances.logs import DeploymentLogs
+from deploy.local.instances.supervisor import InstanceNames, Supervisor
 from deploy.local.staging import instance_config
-from deploy.local.supervisor import InstanceNames, Supervisor
 from deploy.types import ProbeSettings
 from tests.deploy.local.platform_kit import (
     BROKEN_INIT,
@@ -197,7 +197,7 @@ async def test_a_hung_instance_leaves_rotation_and_is_restarted_by_liveness(
     hooks = _Hooks()
     config = _config(code, tmp_path, liveness=liveness, readiness=READINESS)
     supervisor = _supervisor(config, tmp_path, hooks)
-    caplog.set_level(logging.WARNING, logger="deploy.local.instance")
+    caplog.set_level(logging.WARNING, logger="deploy.local.instances.instance")
     try:
         await supervisor.start(1)
         instance = supervisor.instances[0]

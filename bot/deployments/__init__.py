@@ -1,0 +1,2 @@
+"""`/deploy`, `/scale` and `/logs`: the listeners of the commands that change or read a
+deployment."""

@@ -1,0 +1,1 @@
+"""`/loadtest`: the listener, the runs in progress and their Cancel button."""

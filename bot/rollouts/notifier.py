@@ -1,0 +1,105 @@
+"""A rollout's messages in Slack: one progress message updated at each step, a reply in its
+thread when it ends (with a PNG chart of its intervals), and the approval request a
+``--confirm-promotion`` rollout waits for.
+
+A rollout started from the terminal (``flightdeck rollout start``) carries the channel
+it was given (``--channel``, or the endpoint's alerts channel): the bot, when it drives
+it, posts the progress message there; without a channel it shows nothing. A chart that
+cannot be made or uploaded is logged and left out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from bot.approvals.flow import request_approval
+from bot.slack_io import Origin
+from commands.reply import FileAttachment
+from commands.rollout_view import render_rollout, render_rollout_finished
+from rollouts import MessageRef, Rollout, render_rollout_chart, target_weights
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+__all__ = ["SlackRolloutNotifier"]
+
+log = logging.getLogger(__name__)
+
+
+class SlackRolloutNotifier:
+    """Implements ``rollouts.RolloutNotifier`` with the bot's Slack client and stores."""
+
+    def __init__(self, services: Services, *, charts: bool = True) -> None:
+        self._services = services
+        self._charts = charts
+
+    async def show(self, rollout: Rollout, where: MessageRef) -> MessageRef | None:
+        services = self._services
+        reply = render_rollout(rollout, now=services.clock())
+        if where.channel and where.ts:
+            await services.slack.update(where.channel, where.ts, reply)
+            return None
+        if not rollout.channel:
+            return None
+        ts = await services.slack.post(rollout.channel, reply)
+        return MessageRef(rollout.channel, ts)
+
+    async def finished(self, rollout: Rollout, where: MessageRef) -> None:
+        services = self._services
+        if rollout.outcome == "promoted":
+            # One entry for the whole rollout: `/traffic <endpoint> rollback` undoes it.
+            endpoint = await services.backend.get_endpoint(rollout.endpoint)
+            await services.history.record(
+                endpoint=rollout.endpoint,
+                before=rollout.baseline,
+                before_mirror=endpoint.mirror_traffic,
+                after=target_weights(rollout),
+                after_mirror=endpoint.mirror_traffic,
+                approval_id=None,
+            )
+        await services.audit.record(
+            user=rollout.requested_by,
+            channel=rollout.channel,
+            action="rollout",
+            result=rollout.outcome or "done",
+            text=rollout.canary,
+            detail=rollout.reason,
+            endpoint=rollout.endpoint,
+        )
+        if not (where.channel and where.ts):
+            return
+        reply = render_rollout_finished(rollout)
+        await services.slack.reply(
+            where.channel, where.ts, reply, broadcast=rollout.outcome != "promoted"
+        )
+        if self._charts and rollout.results:
+            await self._chart(rollout, where)
+
+    async def _chart(self, rollout: Rollout, where: MessageRef) -> None:
+        assert where.channel and where.ts
+        try:
+            png = await asyncio.to_thread(render_rollout_chart, rollout)
+            name = f"rollout-{rollout.endpoint}-{rollout.canary}-{rollout.id}.png"
+            attachment = FileAttachment(filename=name, title=name, content=png)
+            await self._services.slack.upload(where.channel, attachment, thread_ts=where.ts)
+        except Exception:
+            log.warning("the chart of rollout %s was not posted", rollout.id, exc_info=True)
+
+    async def request_promotion(self, rollout: Rollout, where: MessageRef) -> str | None:
+        if not rollout.channel:
+            return None
+        approval = await request_approval(
+            self._services,
+            kind="rollout_promote",
+            endpoint=rollout.endpoint,
+            payload={
+                "rollout": rollout.id,
+                "canary": rollout.canary,
+                "current": target_weights(rollout),
+                "confirming": True,
+            },
+            origin=Origin(user=rollout.requested_by, channel=rollout.channel),
+        )
+        return approval.id
