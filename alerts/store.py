@@ -42,7 +42,8 @@ from sqlalchemy.exc import IntegrityError
 
 from alerts.rules import Rule
 from alerts.state import AlertKey, AlertState, Notice
-from base.transactions import naive_utc, run_in_transaction
+from base.clock import as_utc, to_naive_utc
+from base.transactions import run_in_transaction
 
 __all__ = ["AlertStore", "Outbox", "StoredAlert", "alert_states", "metadata"]
 
@@ -116,13 +117,11 @@ class StoredAlert:
 
 
 def _to_db(value: datetime | None) -> datetime | None:
-    return None if value is None else naive_utc(value)
+    return None if value is None else to_naive_utc(value)
 
 
 def _from_db(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return None if value is None else as_utc(value)
 
 
 def _rule_json(rule: Rule | None) -> dict[str, Any] | None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -40,6 +40,7 @@ from alerts.settings import AlertSettings
 from alerts.source import SOURCE_ALL, evaluate_source, source_key
 from alerts.state import AlertKey, AlertState, Decision, evaluate
 from alerts.store import AlertStore, StoredAlert
+from base.clock import utc_now
 from base.periodic import STOP_DEADLINE, PeriodicJob
 from deploy.backend import Backend
 from deploy.errors import FlightdeckError, NotFoundError
@@ -52,10 +53,6 @@ log = logging.getLogger(__name__)
 JOB_ID = "flightdeck-alerts"
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class AlertWatcher:
     """Polls a backend's metrics and posts alerts through a ``Notifier``."""
 
@@ -66,7 +63,7 @@ class AlertWatcher:
         store: AlertStore,
         settings: AlertSettings,
         notifier: Notifier,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.backend = backend
         self.store = store

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
 
-__all__ = ["naive_utc", "run_in_transaction"]
+__all__ = ["run_in_transaction"]
 
 T = TypeVar("T")
 
@@ -26,8 +25,3 @@ async def run_in_transaction(engine: Engine, work: Callable[[Connection], T]) ->
             return work(conn)
 
     return await asyncio.to_thread(transaction)
-
-
-def naive_utc(value: datetime) -> datetime:
-    """An aware time as naive UTC (what every database stores alike)."""
-    return value.astimezone(UTC).replace(tzinfo=None)

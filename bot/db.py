@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,9 +39,7 @@ __all__ = [
     "approvals",
     "audit",
     "deliveries",
-    "from_db_time",
     "metadata",
-    "to_db_time",
     "traffic_history",
 ]
 
@@ -103,16 +100,6 @@ deliveries = Table(
     Column("key", String(128), primary_key=True),
     Column("at", DateTime, nullable=False),
 )
-
-
-def to_db_time(value: datetime) -> datetime:
-    """An aware time as naive UTC (what every database stores alike)."""
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
-def from_db_time(value: datetime) -> datetime:
-    """A stored naive UTC time as an aware one."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Database:

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, delete, insert
 from sqlalchemy.exc import IntegrityError
 
-from bot.db import Database, deliveries, to_db_time
+from base.clock import to_naive_utc
+from bot.db import Database, deliveries
 
 __all__ = ["DeliveryLog"]
 
@@ -32,8 +33,8 @@ class DeliveryLog:
         now = self._clock()
 
         def work(conn: Connection) -> None:
-            conn.execute(delete(deliveries).where(deliveries.c.at < to_db_time(now - KEEP)))
-            conn.execute(insert(deliveries).values(key=key[:128], at=to_db_time(now)))
+            conn.execute(delete(deliveries).where(deliveries.c.at < to_naive_utc(now - KEEP)))
+            conn.execute(insert(deliveries).values(key=key[:128], at=to_naive_utc(now)))
 
         try:
             await self._db.run(work)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from alerts.settings import AlertSettings, parse_alert_settings
 from alerts.store import AlertStore
+from base.clock import utc_now
 from bot.approvals.store import ApprovalStore
 from bot.config import Settings
 from bot.db import Database
@@ -27,12 +28,7 @@ from bot.tasks import BackgroundTasks
 from deploy.backend import Backend
 from rollouts import LockStore, RolloutEngine, RolloutStore
 
-__all__ = ["Services", "utc_now"]
-
-
-def utc_now() -> datetime:
-    """The current time, aware, in UTC."""
-    return datetime.now(UTC)
+__all__ = ["Services"]
 
 
 @dataclass(kw_only=True)

@@ -144,10 +144,10 @@ class _Terminal:
 
 def terminal_engine(backend: Backend, settings: Settings) -> tuple[RolloutEngine, AuditLog]:
     """The engine the terminal drives rollouts with: the bot's database, shown on stderr."""
+    from base.clock import utc_now
     from bot.db import Database
     from bot.loadtests.runs import limits_for
     from bot.policy.audit import AuditLog
-    from bot.services import utc_now
     from commands.canary_load import canary_feeder
     from rollouts import LockStore, RolloutEngine, RolloutStore
 

@@ -34,10 +34,11 @@ import secrets
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from base.clock import utc_now
 from base.periodic import STOP_DEADLINE, PeriodicJob
 from deploy.backend import Backend
 from deploy.errors import FlightdeckError, NotFoundError
@@ -65,10 +66,6 @@ MAX_MOVES = 6
 CLICK_ATTEMPTS = 5
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
@@ -88,7 +85,7 @@ class RolloutEngine:
         locks: LockStore,
         notifier: RolloutNotifier,
         settings: RolloutSettings,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         feeder: LoadFeeder | None = None,
         owner: str | None = None,
     ) -> None:

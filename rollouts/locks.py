@@ -31,7 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from base.transactions import naive_utc, run_in_transaction
+from base.clock import as_utc, to_naive_utc
+from base.transactions import run_in_transaction
 from rollouts import messages
 from rollouts.errors import EndpointLockedError, RolloutStateError
 from rollouts.messages import escape, mention
@@ -98,7 +99,7 @@ class LockStore:
             return Lock(
                 endpoint=row.endpoint,
                 by=row.locked_by,
-                at=at.replace(tzinfo=UTC) if at.tzinfo is None else at,
+                at=as_utc(at),
                 reason=row.reason,
             )
 
@@ -110,7 +111,7 @@ class LockStore:
         values = {
             "endpoint": endpoint,
             "locked_by": user,
-            "locked_at": naive_utc(now),
+            "locked_at": to_naive_utc(now),
             "reason": reason,
         }
         try:

@@ -43,7 +43,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from base.transactions import naive_utc, run_in_transaction
+from base.clock import to_naive_utc
+from base.transactions import run_in_transaction
 from rollouts import messages
 from rollouts.errors import RolloutConflictError
 from rollouts.machine import Rollout
@@ -155,7 +156,7 @@ class RolloutStore:
 
     async def create(self, rollout: Rollout) -> Rollout:
         """Store a new rollout; ``RolloutConflictError`` when its endpoint has an active one."""
-        now = naive_utc(self._clock())
+        now = to_naive_utc(self._clock())
         state = rollout.to_json()
         values: dict[str, Any] = {
             "id": rollout.id,
@@ -164,7 +165,7 @@ class RolloutStore:
             "status": rollout.status,
             "state": state,
             "version": 1,
-            "created_at": naive_utc(rollout.created_at),
+            "created_at": to_naive_utc(rollout.created_at),
             "updated_at": now,
         }
 
@@ -188,7 +189,7 @@ class RolloutStore:
             "state": state,
             "version": rollout.version + 1,
             "active_endpoint": rollout.endpoint if rollout.active else None,
-            "updated_at": naive_utc(self._clock()),
+            "updated_at": to_naive_utc(self._clock()),
         }
 
         def work(conn: Connection) -> bool:
@@ -208,7 +209,7 @@ class RolloutStore:
     async def claim(self, rollout_id: str, *, owner: str, until: datetime) -> bool:
         """Lease the rollout to ``owner`` until ``until`` (renewing its own lease); False when
         another owner's lease still runs."""
-        now = naive_utc(self._clock())
+        now = to_naive_utc(self._clock())
 
         def work(conn: Connection) -> bool:
             result = conn.execute(
@@ -221,7 +222,7 @@ class RolloutStore:
                         and_(rollouts.c.lease_until.is_not(None), rollouts.c.lease_until < now),
                     ),
                 )
-                .values(lease_owner=owner, lease_until=naive_utc(until))
+                .values(lease_owner=owner, lease_until=to_naive_utc(until))
             )
             return result.rowcount == 1
 

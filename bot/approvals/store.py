@@ -22,7 +22,8 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Row, insert, select, update
 
-from bot.db import Database, approvals, from_db_time, to_db_time
+from base.clock import as_utc, to_naive_utc
+from bot.db import Database, approvals
 
 __all__ = ["Approval", "ApprovalStore", "Decision", "Status"]
 
@@ -70,11 +71,11 @@ def _from_row(row: Row[Any]) -> Approval:
         requester=row.requester_id,
         channel=row.channel_id,
         message_ts=row.message_ts,
-        created_at=from_db_time(row.created_at),
-        expires_at=from_db_time(row.expires_at),
+        created_at=as_utc(row.created_at),
+        expires_at=as_utc(row.expires_at),
         status=row.status,
         decided_by=row.decided_by,
-        decided_at=from_db_time(row.decided_at) if row.decided_at else None,
+        decided_at=as_utc(row.decided_at) if row.decided_at else None,
         outcome_ok=None if row.outcome_ok is None else bool(row.outcome_ok),
         outcome=row.outcome,
     )
@@ -117,8 +118,8 @@ class ApprovalStore:
             "payload": dict(payload),
             "requester_id": requester,
             "channel_id": channel,
-            "created_at": to_db_time(now),
-            "expires_at": to_db_time(expires_at),
+            "created_at": to_naive_utc(now),
+            "expires_at": to_naive_utc(expires_at),
             "status": "pending",
         }
         await self._db.run(lambda conn: conn.execute(insert(approvals).values(**row)))
@@ -147,7 +148,7 @@ class ApprovalStore:
     ) -> Decision:
         """Approve or reject, once: only the first click on a live request wins."""
         status: Status = "approved" if approve else "rejected"
-        when = to_db_time(now)
+        when = to_naive_utc(now)
 
         def work(conn: Connection) -> Decision:
             result = conn.execute(
@@ -168,7 +169,7 @@ class ApprovalStore:
 
     async def expire(self, approval_id: str, *, now: datetime) -> Decision:
         """Mark a pending request past its expiry as expired (once)."""
-        when = to_db_time(now)
+        when = to_naive_utc(now)
 
         def work(conn: Connection) -> Decision:
             result = conn.execute(

@@ -12,7 +12,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select
 
-from bot.db import Database, audit, from_db_time, to_db_time
+from base.clock import as_utc, to_naive_utc
+from bot.db import Database, audit
 
 __all__ = ["AuditEntry", "AuditLog"]
 
@@ -54,7 +55,7 @@ class AuditLog:
     ) -> None:
         """Append one entry, stamped with the clock's time."""
         row = {
-            "at": to_db_time(self._clock()),
+            "at": to_naive_utc(self._clock()),
             "user_id": user,
             "channel_id": channel,
             "action": action,
@@ -78,7 +79,7 @@ class AuditLog:
             return [
                 AuditEntry(
                     id=r.id,
-                    at=from_db_time(r.at),
+                    at=as_utc(r.at),
                     user_id=r.user_id,
                     channel_id=r.channel_id,
                     action=r.action,

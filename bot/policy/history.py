@@ -17,7 +17,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from bot.db import Database, from_db_time, to_db_time, traffic_history
+from base.clock import as_utc, to_naive_utc
+from bot.db import Database, traffic_history
 from commands.traffic import TrafficChange
 
 __all__ = ["TrafficHistoryStore"]
@@ -46,7 +47,7 @@ class TrafficHistoryStore:
         rollback_of: int | None = None,
     ) -> int:
         """Append an applied shift (or rollback, marking the shift it undid); its id."""
-        now = to_db_time(self._clock())
+        now = to_naive_utc(self._clock())
         row = {
             "endpoint": endpoint,
             "at": now,
@@ -89,7 +90,7 @@ class TrafficHistoryStore:
             return TrafficChange(
                 id=row.id,
                 endpoint=row.endpoint,
-                at=from_db_time(row.at),
+                at=as_utc(row.at),
                 before=dict(before["traffic"]),
                 before_mirror=dict(before["mirror"]),
                 after=dict(after["traffic"]),

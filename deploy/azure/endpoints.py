@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from azure.ai.ml.entities import ManagedOnlineEndpoint
 
+from base.clock import as_utc
 from deploy.types import AuthMode, Credentials, Endpoint, EndpointSpec
 
 __all__ = [
@@ -102,7 +103,7 @@ def state_text(value: Any) -> str:
 
 def _utc(value: Any) -> datetime | None:
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return as_utc(value)
     if isinstance(value, int | float) and value > 0:
         return datetime.fromtimestamp(value, tz=UTC)
     return None

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from azure.core.exceptions import HttpResponseError
 from azure.monitor.query import LogsQueryStatus
 
+from base.clock import as_utc
 from deploy.azure import messages
 from deploy.azure.errors import error_detail, translate
 from deploy.errors import NotFoundError, PermissionDeniedError, ValidationError
@@ -235,7 +236,7 @@ def _innermost(exc: HttpResponseError) -> str:
 
 def _utc(value: Any) -> datetime:
     if isinstance(value, datetime):
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        return as_utc(value)
     return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
 
 

@@ -21,11 +21,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from azure.monitor.querymetrics import MetricsClient, MetricsQueryResult
 
+from base.clock import as_utc
 from deploy.azure.lro import run
 from deploy.types import DeploymentMetrics, MetricsSnapshot, MinuteMetrics
 
@@ -131,12 +132,12 @@ def _add_endpoint_series(
                     if metric.name == "RequestsPerMinute":
                         if point.total is None:
                             continue
-                        row = table[deployment].setdefault(_utc(point.timestamp), _Minute())
+                        row = table[deployment].setdefault(as_utc(point.timestamp), _Minute())
                         count = int(point.total)
                         row.requests += count
                         row.by_status[status] = row.by_status.get(status, 0) + count
                     elif metric.name in _LATENCY and point.average is not None:
-                        row = table[deployment].setdefault(_utc(point.timestamp), _Minute())
+                        row = table[deployment].setdefault(as_utc(point.timestamp), _Minute())
                         row.values[_LATENCY[metric.name]] = float(point.average)
 
 
@@ -153,7 +154,7 @@ def _add_gauges(
         for series in metric.timeseries:
             for point in series.data:
                 if point.average is not None:
-                    row = table[deployment].setdefault(_utc(point.timestamp), _Minute())
+                    row = table[deployment].setdefault(as_utc(point.timestamp), _Minute())
                     row.values[key] = float(point.average)
 
 
@@ -200,7 +201,3 @@ def _window(rows: list[MinuteMetrics], start: datetime) -> MinuteMetrics:
         requests_by_status=dict(by_status),
         **values,
     )
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)

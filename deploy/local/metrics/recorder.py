@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
+from base.clock import as_utc
 from deploy.types import DeploymentMetrics, MetricsSnapshot, MinuteMetrics
 
 __all__ = ["RETENTION_MINUTES", "UNROUTED", "MetricsRecorder", "StoredMinute"]
@@ -293,7 +294,7 @@ class MetricsRecorder:
         latency. ``window`` totals the rows, percentiles from the merged histograms.
         Naive datetimes are taken as UTC.
         """
-        start, end = _utc(start), _utc(end)
+        start, end = as_utc(start), as_utc(end)
         if end < start:
             raise ValueError(f"The window ends ({end.isoformat()}) before it starts.")
         first = math.floor(start.timestamp() / 60)
@@ -305,10 +306,6 @@ class MetricsRecorder:
             if name == endpoint and deployment != UNROUTED
         }
         return MetricsSnapshot(endpoint=endpoint, start=start, end=end, deployments=deployments)
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _deployment_metrics(
