@@ -22,9 +22,6 @@ CONFIG_NO_CHANNEL = (
     "or `alerts.enabled: false`"
 )
 CONFIG_BAD_CHANNEL = "'{value}' is not a channel ID (C… or G…, as in the channel's details)"
-CONFIG_BAD_DURATION = (
-    "'{value}' is not a duration: give seconds (90) or a number with a unit (90s, 5m, 4h, 1h30m)"
-)
 CONFIG_DURATION_RANGE = "must be between {low} and {high}, not {value}"
 CONFIG_RULE_TWICE = "the rule kind {kind} is given twice (one rule of each kind per endpoint)"
 CONFIG_NO_THRESHOLD = "a no_traffic rule takes no threshold"
@@ -32,9 +29,9 @@ CONFIG_4XX_ERRORS_ONLY = "include_4xx applies to error_rate rules only"
 CONFIG_WINDOW_SHORT = (
     "the window ({window}) is shorter than poll_interval ({poll}): it must hold at least one poll"
 )
-CONFIG_WINDOW_LONG = "the window ({window}) must be shorter than chart_minutes ({minutes} m)"
+CONFIG_WINDOW_LONG = "the window ({window}) must be shorter than chart_minutes ({chart})"
 CONFIG_POLL_LONG = (
-    "poll_interval ({poll}) must be shorter than chart_minutes ({minutes} m): raise chart_minutes"
+    "poll_interval ({poll}) must be shorter than chart_minutes ({chart}): raise chart_minutes"
 )
 CONFIG_BAD_ENDPOINT = "'{name}' is not an endpoint name"
 

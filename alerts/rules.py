@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Literal
 
 from alerts import messages
+from base.durations import format_duration
 from deploy.types import MODEL_FAILURES, MinuteMetrics
 
 __all__ = ["DEFAULT_RULES", "MODEL_FAILURES", "Rule", "RuleKind"]
@@ -60,7 +61,7 @@ class Rule:
 
     def describe(self) -> str:
         """The rule in words, e.g. ``P99 latency > 500 ms for 3m``."""
-        span = _span(self.duration)
+        span = format_duration(self.duration)
         if self.kind == "latency_p99":
             return f"P99 latency > {self.threshold:g} ms for {span}"
         if self.kind == "error_rate":
@@ -91,15 +92,6 @@ class Rule:
         if self.kind == "no_traffic":
             return messages.NO_REQUESTS
         return self.format_value(self.threshold)
-
-
-def _span(duration: timedelta) -> str:
-    seconds = int(duration.total_seconds())
-    if seconds and seconds % 3600 == 0:
-        return f"{seconds // 3600}h"
-    if seconds and seconds % 60 == 0:
-        return f"{seconds // 60}m"
-    return f"{seconds}s"
 
 
 #: The defaults: P99 above 500 ms for 3 minutes, errors above 1% for 2 minutes.

@@ -18,8 +18,8 @@
     settings = parse_alert_settings(raw, source=Path("flightdeck.yml"))
     settings.rules_for("product-recommender")
 
-Durations are seconds (``90``) or a number with units (``90s``, ``5m``, ``4h``, ``1h30m``).
-Errors name the file and the key (``AlertConfigError``).
+Durations are read by ``base.durations`` (the one grammar: ``90s``, ``5m``, ``4h``,
+``1h30m``; a bare number is seconds). Errors name the file and the key (``AlertConfigError``).
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from pydantic import ValidationError as PydanticValidationError
 from alerts import messages
 from alerts.errors import AlertConfigError
 from alerts.rules import DEFAULT_RULES, Rule, RuleKind
+from base.durations import format_duration, parse_duration
 from deploy.errors import ValidationError
 from deploy.rules import validate_name
 
@@ -54,35 +55,15 @@ __all__ = [
     "AlertSettings",
     "EndpointAlerts",
     "parse_alert_settings",
-    "parse_duration",
 ]
 
 #: A Slack channel ID, as the config and the terminal take them (public or private channel).
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
-_PART = re.compile(r"(\d+(?:\.\d+)?)([hms])")
 _DEFAULT_DURATIONS: dict[str, timedelta] = {
     **{rule.kind: rule.duration for rule in DEFAULT_RULES},
     "no_traffic": timedelta(minutes=10),
 }
 _DEFAULT_THRESHOLDS: dict[str, float] = {rule.kind: rule.threshold for rule in DEFAULT_RULES}
-
-
-def parse_duration(value: Any) -> timedelta:
-    """Seconds (a number) or ``90s`` / ``5m`` / ``4h`` / ``1h30m``; ``ValueError`` otherwise."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if value < 0 or not math.isfinite(value):
-            raise ValueError(messages.CONFIG_BAD_DURATION.format(value=value))
-        return timedelta(seconds=value)
-    text = str(value).strip().replace(" ", "")
-    if re.fullmatch(r"\d+(?:\.\d+)?", text):
-        return timedelta(seconds=float(text))
-    parts = _PART.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise ValueError(messages.CONFIG_BAD_DURATION.format(value=value))
-    unit = {"h": 3600.0, "m": 60.0, "s": 1.0}
-    return timedelta(seconds=sum(float(n) * unit[u] for n, u in parts))
 
 
 def _channel(value: Any) -> str:
@@ -99,15 +80,10 @@ def _within(value: timedelta, low: timedelta, high: timedelta) -> timedelta:
     if not low <= value <= high:
         raise ValueError(
             messages.CONFIG_DURATION_RANGE.format(
-                low=_show(low), high=_show(high), value=_show(value)
+                low=format_duration(low), high=format_duration(high), value=format_duration(value)
             )
         )
     return value
-
-
-def _show(value: timedelta) -> str:
-    seconds = value.total_seconds()
-    return f"{seconds:g} s" if seconds < 120 else f"{seconds / 60:g} m"
 
 
 class _Strict(BaseModel):
@@ -217,11 +193,15 @@ class _AlertsModel(_Strict):
             return value  # the default, or an error reported on poll_interval / chart_minutes
         if value < poll:
             raise ValueError(
-                messages.CONFIG_WINDOW_SHORT.format(window=_show(value), poll=_show(poll))
+                messages.CONFIG_WINDOW_SHORT.format(
+                    window=format_duration(value), poll=format_duration(poll)
+                )
             )
         if value >= timedelta(minutes=minutes):
             raise ValueError(
-                messages.CONFIG_WINDOW_LONG.format(window=_show(value), minutes=minutes)
+                messages.CONFIG_WINDOW_LONG.format(
+                    window=format_duration(value), chart=format_duration(timedelta(minutes=minutes))
+                )
             )
         return value
 
@@ -230,7 +210,8 @@ class _AlertsModel(_Strict):
         if self.poll_interval >= timedelta(minutes=self.chart_minutes):
             raise ValueError(
                 messages.CONFIG_POLL_LONG.format(
-                    poll=_show(self.poll_interval), minutes=self.chart_minutes
+                    poll=format_duration(self.poll_interval),
+                    chart=format_duration(timedelta(minutes=self.chart_minutes)),
                 )
             )
         if self.enabled and self.channel is None:

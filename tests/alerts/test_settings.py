@@ -9,7 +9,7 @@ import pytest
 
 from alerts.errors import AlertConfigError
 from alerts.rules import DEFAULT_RULES, Rule
-from alerts.settings import parse_alert_settings, parse_duration
+from alerts.settings import parse_alert_settings
 
 
 def test_no_section_means_alerts_off() -> None:
@@ -73,9 +73,15 @@ def test_rules_overrides_and_durations() -> None:
             {"channel": "C0A", "poll_interval": "soon"},
             "alerts.poll_interval: 'soon' is not a duration",
         ),
-        ({"channel": "C0A", "poll_interval": "2h"}, "alerts.poll_interval: must be between"),
-        ({"channel": "C0A", "poll_interval": 30, "window": 10}, "alerts.window: the window (10 s)"),
-        ({"channel": "C0A", "window": "20m"}, "alerts.window: the window (20 m) must be shorter"),
+        (
+            {"channel": "C0A", "poll_interval": "2h"},
+            "alerts.poll_interval: must be between 100ms and 1h, not 2h",
+        ),
+        ({"channel": "C0A", "poll_interval": 30, "window": 10}, "alerts.window: the window (10s)"),
+        (
+            {"channel": "C0A", "window": "20m"},
+            "alerts.window: the window (20m) must be shorter than chart_minutes (15m)",
+        ),
         ({"channel": "C0A", "repeat_interval": "0s"}, "alerts.repeat_interval: must be between"),
         ({"channel": "C0A", "chart_minutes": 0}, "alerts.chart_minutes: Input should be greater"),
         ({"channel": "C0A", "rules": [{"kind": "p99"}]}, "alerts.rules.0.kind: Input should be"),
@@ -93,7 +99,11 @@ def test_rules_overrides_and_durations() -> None:
         ),
         (
             {"channel": "C0A", "rules": [{"kind": "latency_p99", "duration": "2d"}]},
-            "alerts.rules.0.duration: '2d' is not a duration",
+            "alerts.rules.0.duration: must be between 0s and 1d, not 2d",
+        ),
+        (
+            {"channel": "C0A", "rules": [{"kind": "latency_p99", "duration": "3 mins"}]},
+            "alerts.rules.0.duration: '3 mins' is not a duration (unknown unit 'mins'",
         ),
         (
             {
@@ -119,13 +129,32 @@ def test_errors_name_the_file_and_the_key(raw: object, message: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [(90, 90), ("90", 90), ("90s", 90), ("5m", 300), ("4h", 14400), ("1h30m", 5400), ("0.5s", 0.5)],
+    [(90, 90), ("90", 90), ("90s", 90), ("1m30s", 90), ("5m", 300), ("2.5", 2.5), ("500ms", 0.5)],
 )
-def test_durations(text: object, seconds: float) -> None:
-    assert parse_duration(text) == timedelta(seconds=seconds)
+def test_every_duration_key_reads_the_one_grammar(text: object, seconds: float) -> None:
+    """A bare number is seconds here as everywhere (base.durations)."""
+    settings = parse_alert_settings(
+        {
+            "channel": "C0A",
+            "poll_interval": "100ms",
+            "window": text,
+            "misfire_grace_time": text,
+            "rules": [{"kind": "latency_p99", "duration": text}],
+        }
+    )
+    assert settings is not None
+    expected = timedelta(seconds=seconds)
+    assert (settings.window, settings.misfire_grace_time) == (expected, expected)
+    assert settings.rules[0].duration == expected
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("4h", 14400), ("1h30m", 5400), ("2d", 172800)])
+def test_longer_durations(text: str, seconds: float) -> None:
+    settings = parse_alert_settings({"channel": "C0A", "repeat_interval": text})
+    assert settings is not None and settings.repeat_interval == timedelta(seconds=seconds)
 
 
 @pytest.mark.parametrize("text", ["", "m", "5 minutes", "-3", "1h-30m", True])
-def test_bad_durations(text: object) -> None:
-    with pytest.raises(ValueError, match="is not a duration"):
-        parse_duration(text)
+def test_bad_durations_name_the_key(text: object) -> None:
+    with pytest.raises(AlertConfigError, match=r"^alerts\.repeat_interval: .* is not a duration"):
+        parse_alert_settings({"channel": "C0A", "repeat_interval": text})
