@@ -36,7 +36,6 @@ from rollouts.spec import (
     parse_percent,
     parse_rate,
     parse_steps,
-    show_span,
 )
 from rollouts.store import RolloutStore
 
@@ -73,7 +72,6 @@ __all__ = [
     "parse_steps",
     "plan_rollout",
     "render_rollout_chart",
-    "show_span",
     "sparkline",
     "target_weights",
 ]

@@ -13,7 +13,8 @@
 
     settings = RolloutSettings.model_validate(raw)   # pydantic: bot.config reads the file
 
-Durations are seconds (``90``) or a number with units (``90s``, ``5m``, ``1h``).
+Durations are read by ``base.durations`` (the one grammar: ``90s``, ``5m``, ``1h``; a bare
+number is seconds).
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from alerts.settings import parse_duration
+from base.durations import format_duration, parse_duration
 from rollouts import messages
-from rollouts.spec import MAX_INTERVAL, check_steps, show_span
+from rollouts.spec import MAX_INTERVAL, check_steps
+
+_SHORTEST_MIN_INTERVAL = timedelta(seconds=1)
+_TICKS = (timedelta(milliseconds=50), timedelta(minutes=1))
 
 __all__ = ["RolloutSettings"]
 
@@ -58,15 +62,22 @@ class RolloutSettings(BaseModel):
     @field_validator("min_interval")
     @classmethod
     def _min_interval(cls, value: timedelta) -> timedelta:
-        if not timedelta(seconds=1) <= value <= MAX_INTERVAL:
-            raise ValueError(messages.CONFIG_SPAN.format(low="1 s", high=show_span(MAX_INTERVAL)))
+        if not _SHORTEST_MIN_INTERVAL <= value <= MAX_INTERVAL:
+            raise ValueError(
+                messages.CONFIG_SPAN.format(
+                    low=format_duration(_SHORTEST_MIN_INTERVAL), high=format_duration(MAX_INTERVAL)
+                )
+            )
         return value
 
     @field_validator("tick")
     @classmethod
     def _tick(cls, value: timedelta) -> timedelta:
-        if not timedelta(seconds=0.05) <= value <= timedelta(minutes=1):
-            raise ValueError(messages.CONFIG_SPAN.format(low="0.05 s", high="1 m"))
+        low, high = _TICKS
+        if not low <= value <= high:
+            raise ValueError(
+                messages.CONFIG_SPAN.format(low=format_duration(low), high=format_duration(high))
+            )
         return value
 
     @model_validator(mode="after")
@@ -74,9 +85,9 @@ class RolloutSettings(BaseModel):
         if not self.min_interval <= self.interval <= MAX_INTERVAL:
             raise ValueError(
                 messages.CONFIG_INTERVAL.format(
-                    interval=show_span(self.interval),
-                    low=show_span(self.min_interval),
-                    high=show_span(MAX_INTERVAL),
+                    interval=format_duration(self.interval),
+                    low=format_duration(self.min_interval),
+                    high=format_duration(MAX_INTERVAL),
                 )
             )
         return self

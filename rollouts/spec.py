@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from alerts.settings import parse_duration
+from base.durations import DurationError, format_duration, parse_duration
 from deploy.errors import ValidationError
 from rollouts import messages
 
@@ -32,7 +32,6 @@ __all__ = [
     "parse_percent",
     "parse_rate",
     "parse_steps",
-    "show_span",
 ]
 
 #: The longest interval: metrics are read for at most an hour back.
@@ -98,16 +97,6 @@ class RolloutSpec:
         )
 
 
-def show_span(value: timedelta) -> str:
-    """``90 s``, ``5 m``, ``2 h``: a span as users write it."""
-    seconds = value.total_seconds()
-    if seconds >= 7200 and seconds % 3600 == 0:
-        return f"{seconds / 3600:g} h"
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{seconds / 60:g} m"
-    return f"{seconds:g} s"
-
-
 def check_steps(steps: Sequence[int]) -> str | None:
     """What is wrong with ``steps`` (``None`` when nothing): rising, 1-100, the last 100."""
     if len(steps) < 2:
@@ -137,14 +126,17 @@ def parse_steps(text: str) -> tuple[int, ...]:
 
 
 def parse_interval(text: str, *, low: timedelta, high: timedelta = MAX_INTERVAL) -> timedelta:
-    """``5m``, ``90s``, ``1h`` within ``[low, high]``."""
+    """``5m``, ``90s``, ``1h`` (``base.durations``: a bare number is seconds) within
+    ``[low, high]``; ``ValidationError`` naming ``--interval`` otherwise."""
     try:
         value = parse_duration(text)
-    except ValueError:
-        raise ValidationError(messages.INTERVAL_BAD.format(text=text)) from None
+    except DurationError as exc:
+        raise ValidationError(messages.INTERVAL_BAD.format(text=text, problem=exc)) from None
     if not low <= value <= high:
         raise ValidationError(
-            messages.INTERVAL_RANGE.format(text=text, low=show_span(low), high=show_span(high))
+            messages.INTERVAL_RANGE.format(
+                text=text, low=format_duration(low), high=format_duration(high)
+            )
         )
     return value
 

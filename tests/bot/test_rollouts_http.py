@@ -88,7 +88,7 @@ async def test_dry_runs_show_the_change_and_change_nothing(
     [
         (f"{ENDPOINT} canary", "Name the one deployment to roll out"),
         (f"{ENDPOINT} canary green --steps 10,50", "the last step must be 100"),
-        (f"{ENDPOINT} canary green --interval 10s", "must be between 1 m and 60 m"),
+        (f"{ENDPOINT} canary green --interval 10s", "must be between 1m and 1h"),
         (f"{ENDPOINT} canary green --with-load 500", "above the configured limit of 50"),
         (f"{ENDPOINT} canary green --max-error-rate lots", "--max-error-rate lots"),
         (f"{ENDPOINT} blue=90 green=10 --steps 10", "`--steps` goes with `canary` only"),

@@ -92,7 +92,7 @@ def test_dry_run_and_bad_input_change_nothing(blue: LocalPlatform, config: Path)
     assert plan["rollback"] == {"blue": 100}
     for args, problem in (
         (("--steps", "10,50"), "the last step must be 100"),
-        (("--interval", "0.5s"), "must be between 1 s and 60 m"),
+        (("--interval", "0.5s"), "must be between 1s and 1h"),
         (("--with-load", "5000"), "above the configured limit of 50"),
     ):
         line = blue.cli("rollout", "start", EP, "green", *args, "--config", str(config))

@@ -42,10 +42,13 @@ def test_bad_steps_say_what_is_wrong(text: str, problem: str) -> None:
 def test_intervals_within_bounds() -> None:
     assert parse_interval("5m", low=timedelta(minutes=1)) == timedelta(minutes=5)
     assert parse_interval("90", low=timedelta(seconds=1)) == timedelta(seconds=90)
-    with pytest.raises(ValidationError, match="between 1 m and 60 m"):
+    assert parse_interval("1h", low=timedelta(seconds=1)) == timedelta(hours=1)
+    with pytest.raises(ValidationError, match="`--interval 30s` must be between 1m and 1h"):
         parse_interval("30s", low=timedelta(minutes=1))
-    with pytest.raises(ValidationError, match="a duration such as 5m"):
+    with pytest.raises(ValidationError, match=r"`--interval soon`: 'soon' is not a duration"):
         parse_interval("soon", low=timedelta(seconds=1))
+    with pytest.raises(ValidationError, match="largest first"):
+        parse_interval("30s1m", low=timedelta(seconds=1))
 
 
 def test_milliseconds_percentages_and_rates() -> None:
@@ -77,5 +80,10 @@ def test_settings_defaults_and_bounds() -> None:
     assert short.interval == timedelta(seconds=3)
     with pytest.raises(PydanticValidationError, match="min_interval"):
         RolloutSettings.model_validate({"interval": "10s"})
+    assert RolloutSettings.model_validate({"interval": 120}).interval == timedelta(minutes=2)
+    with pytest.raises(PydanticValidationError, match="must be between 50ms and 1m"):
+        RolloutSettings.model_validate({"tick": "2m"})
+    with pytest.raises(PydanticValidationError, match="'5 min' is not a duration"):
+        RolloutSettings.model_validate({"interval": "5 min"})
     with pytest.raises(PydanticValidationError, match="last step must be 100"):
         RolloutSettings.model_validate({"steps": [10, 50]})
