@@ -7,6 +7,10 @@ __all__ = [
     "INSTANCE_LOG_HEADER",
     "LOADTEST_CANCELLING",
     "LOADTEST_CHART_SAVED",
+    "METRICS_WINDOW_BAD",
+    "METRICS_WINDOW_HELP",
+    "METRICS_WINDOW_MINUTES",
+    "METRICS_WINDOW_RANGE",
     "deployment_exists",
     "endpoint_exists",
     "invoke_failed",
@@ -22,6 +26,15 @@ SERVER_NEEDS_FILE = (
 INSTANCE_LOG_HEADER = "The instance's last log lines:"
 LOADTEST_CANCELLING = "Stopping the load test (Ctrl-C): partial results follow."
 LOADTEST_CHART_SAVED = "Chart saved to {path}."
+METRICS_WINDOW_HELP = "whole minutes from 1m to 60m, e.g. 5m or 1h (a bare number is seconds)"
+METRICS_WINDOW_BAD = "--window '{text}': {problem}."
+METRICS_WINDOW_MINUTES = (
+    "--window '{text}' is {duration}: metrics windows are whole minutes from {low} to {high}"
+    " (a bare number is seconds), e.g. --window 5m."
+)
+METRICS_WINDOW_RANGE = (
+    "--window '{text}' must be between {low} and {high} (whole minutes, e.g. --window 5m)."
+)
 
 
 def endpoint_exists(name: str) -> str:

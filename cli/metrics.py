@@ -12,11 +12,12 @@ autoscaler's last decisions.
 from __future__ import annotations
 
 import argparse
-import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from base.durations import DurationError, format_duration, parse_duration
+from cli import messages
 from cli.backends import run_with_backend
 from cli.output import print_json
 from deploy.backend import Backend
@@ -25,8 +26,8 @@ from deploy.types import MetricsSnapshot, MinuteMetrics, to_json
 
 __all__ = ["add_metrics_verb", "azure_names", "by_status_code_class", "parse_window"]
 
-_WINDOW = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "": 60.0}
+_MINUTE = timedelta(minutes=1)
+_LONGEST = timedelta(minutes=60)
 
 
 def add_metrics_verb(verbs: Any, common: list[argparse.ArgumentParser]) -> None:
@@ -35,19 +36,27 @@ def add_metrics_verb(verbs: Any, common: list[argparse.ArgumentParser]) -> None:
         "metrics", parents=common, help="requests, latency, CPU, memory, capacity per deployment"
     )
     metrics.add_argument("--name", "-n", required=True)
-    metrics.add_argument("--window", "-w", default="5m", help="1m to 60m (e.g. 5m, 1h, 90s)")
+    metrics.add_argument("--window", "-w", default="5m", help=messages.METRICS_WINDOW_HELP)
     metrics.set_defaults(handler=_metrics)
 
 
 def parse_window(text: str) -> timedelta:
-    """``5m``, ``1h``, ``90s`` or ``5`` (minutes), between 1 and 60 minutes."""
-    match = _WINDOW.match(text)
-    if match is None:
-        raise ValidationError(f"--window '{text}' is not a duration like 5m, 1h or 90s.")
-    seconds = float(match.group(1)) * _UNITS[match.group(2)]
-    if not 60 <= seconds <= 3600:
-        raise ValidationError(f"--window '{text}' must be between 1m and 60m.")
-    return timedelta(seconds=seconds)
+    """``5m``, ``1h``, ``60s``: whole minutes from 1 to 60 (``base.durations``: a bare number
+    is seconds, so ``5`` is refused); ``ValidationError`` naming ``--window`` otherwise."""
+    try:
+        window = parse_duration(text)
+    except DurationError as exc:
+        raise ValidationError(messages.METRICS_WINDOW_BAD.format(text=text, problem=exc)) from None
+    low, high = format_duration(_MINUTE), format_duration(_LONGEST)
+    if window < _MINUTE or window % _MINUTE:
+        raise ValidationError(
+            messages.METRICS_WINDOW_MINUTES.format(
+                text=text, duration=format_duration(window), low=low, high=high
+            )
+        )
+    if window > _LONGEST:
+        raise ValidationError(messages.METRICS_WINDOW_RANGE.format(text=text, low=low, high=high))
+    return window
 
 
 def by_status_code_class(by_status: Mapping[str, int]) -> dict[str, int]:

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from cli.metrics import azure_names, by_status_code_class
+from cli.metrics import azure_names, by_status_code_class, parse_window
+from deploy.errors import ValidationError
 from deploy.local.state.home import Home
 from deploy.types import DeploymentMetrics, MetricsSnapshot, MinuteMetrics
 from tests.support.flightdeck_cli import (
@@ -112,9 +113,38 @@ def test_metrics_under_azure_names_and_in_prometheus_text(deployed: Deployed) ->
 def test_bad_windows_are_one_line_errors(deployed: Deployed) -> None:
     cli = deployed.platform.cli
     assert (
-        "between 1m and 60m" in cli("online-endpoint", "metrics", "-n", EP, "-w", "2h").error_line()
+        "between 1m and 1h" in cli("online-endpoint", "metrics", "-n", EP, "-w", "2h").error_line()
     )
-    assert "like 5m" in cli("online-endpoint", "metrics", "-n", EP, "-w", "soon").error_line()
+    assert (
+        "'soon' is not a duration"
+        in cli("online-endpoint", "metrics", "-n", EP, "-w", "soon").error_line()
+    )
+    bare = cli("online-endpoint", "metrics", "-n", EP, "-w", "5").error_line()
+    assert "--window '5' is 5s" in bare and "e.g. --window 5m" in bare, bare
+
+
+@pytest.mark.parametrize(
+    ("text", "minutes"), [("5m", 5), ("1h", 60), ("60s", 1), ("1m", 1), ("300", 5)]
+)
+def test_windows_are_whole_minutes_in_the_one_grammar(text: str, minutes: int) -> None:
+    assert parse_window(text) == timedelta(minutes=minutes)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("5", "--window '5' is 5s: metrics windows are whole minutes from 1m to 1h"),
+        ("90s", "--window '90s' is 1m30s: metrics windows are whole minutes"),
+        ("0.5m", "--window '0.5m' is 30s"),
+        ("61m", "--window '61m' must be between 1m and 1h"),
+        ("5 min", "--window '5 min': '5 min' is not a duration (unknown unit 'min'"),
+        ("-5m", "it is negative"),
+    ],
+)
+def test_bad_windows_name_the_flag(text: str, problem: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_window(text)
+    assert problem in str(caught.value), str(caught.value)
 
 
 def test_scale_settings_set_the_policy_the_autoscaler_polls(deployed: Deployed) -> None:
@@ -164,7 +194,7 @@ def test_scale_settings_set_the_policy_the_autoscaler_polls(deployed: Deployed) 
 def test_metrics_survive_a_daemon_restart(deployed: Deployed) -> None:
     before = _metrics(deployed, "--window", "60m")["deployments"]["blue"]["window"]
     assert before["Requests"] >= 3
-    deployed.platform.cli("local", "down").ok()
+    deployed.platform.down()
     deployed.platform.up()
     after = _metrics(deployed, "--window", "60m")["deployments"]["blue"]["window"]
     assert after["Requests"] >= before["Requests"]
