@@ -17,6 +17,7 @@ from tests.support.flightdeck_cli import (
     flightdeck_script,
     free_port,
     run_cli,
+    run_entry_point,
     write_deployment,
 )
 
@@ -43,7 +44,7 @@ def test_demo_converges_and_is_idempotent(tmp_path: Path) -> None:
     ports = ["--router-port", str(free_port()), "--control-port", str(free_port())]
     demo = ["demo", "--no-console", "--examples", str(examples), *ports]
     with cleaned_up(home):
-        first = run_cli(*demo, home=home).ok()
+        first = run_entry_point(*demo, home=home).ok()
         answer = first.json()
         assert answer["traffic"] == {"blue": 100, "green": 0}
         assert answer["status"] == 200 and answer["answered_by"] == "blue"
@@ -51,7 +52,7 @@ def test_demo_converges_and_is_idempotent(tmp_path: Path) -> None:
         np.testing.assert_allclose(np.array(answer["response"]["predictions"]), expected, 1e-5)
         assert "Deploying blue" in first.stderr and "Deploying green" in first.stderr
 
-        second = run_cli(*demo, home=home).ok()
+        second = run_entry_point(*demo, home=home).ok()
         assert "already running" in second.stderr
         assert "Deployment blue is up to date." in second.stderr
         assert "Deployment green is up to date." in second.stderr
@@ -62,7 +63,7 @@ def test_demo_converges_and_is_idempotent(tmp_path: Path) -> None:
         shift = ["online-endpoint", "update", "-n", "product-recommender"]
         run_cli(*shift, "--traffic", "blue=50 green=50", home=home).ok()
         shutil.copy(examples / "model-v1" / "model.onnx", examples / "model-v2" / "model.onnx")
-        third = run_cli(*demo, home=home).ok()
+        third = run_entry_point(*demo, home=home).ok()
         assert "Deployment blue is up to date." in third.stderr
         assert "Deployment green changed: rolling it out ..." in third.stderr
         assert third.json()["traffic"] == {"blue": 100, "green": 0}

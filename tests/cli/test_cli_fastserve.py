@@ -22,23 +22,19 @@ from samples import product_recommender
 from tests.scoring.compat.wire import exchange
 from tests.scoring.helpers import copy_scoring_alone
 from tests.support.azmlinfsrv import AzmlinfsrvProcess, free_port, wait_until_healthy
-
-FLIGHTDECK = [sys.executable, "-m", "cli.main"]
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.flightdeck_cli import CliResult, run_cli
 
 
-def flightdeck(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*FLIGHTDECK, *args], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
-    )
+def flightdeck(*args: str) -> CliResult:
+    """``flightdeck *args`` in-process (no daemon: the home is never created)."""
+    return run_cli(*args, home=Path("/nonexistent/flightdeck-home"))
 
 
 @pytest.fixture(scope="module")
 def environment(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("env") / "fastserve-env"
     result = flightdeck("fastserve", "environment", "--out", str(out), "--name", "fd-fast")
-    assert result.returncode == 0, result.stderr
-    return out, json.loads(result.stdout)
+    return out, result.ok().json()
 
 
 def test_writes_a_build_context(environment: tuple[Path, dict[str, Any]]) -> None:
@@ -104,13 +100,12 @@ def test_an_existing_folder_is_left_alone(tmp_path: Path) -> None:
     out.mkdir()
     (out / "mine.txt").write_text("keep")
     result = flightdeck("fastserve", "environment", "--out", str(out))
-    assert result.returncode == 1
-    assert result.stderr.startswith("ERROR: ") and "exists and is not empty" in result.stderr
+    assert "exists and is not empty" in result.error_line()
     assert [p.name for p in out.iterdir()] == ["mine.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["taken"]  # no staging folder left
 
 
 def test_a_bad_name_writes_nothing(tmp_path: Path) -> None:
     result = flightdeck("fastserve", "environment", "--out", str(tmp_path / "e"), "--name", "a b")
-    assert result.returncode == 1 and "Environment name 'a b' is invalid" in result.stderr
+    assert "Environment name 'a b' is invalid" in result.error_line()
     assert list(tmp_path.iterdir()) == []

@@ -23,6 +23,7 @@ from tests.support.flightdeck_cli import (
     local_platform,
     poll,
     run_cli,
+    run_entry_point,
     write_endpoint,
 )
 
@@ -59,7 +60,7 @@ def test_up_status_down_and_up_again(tmp_path: Path) -> None:
         )
         assert {addr.ip for addr in listening} == {"127.0.0.1"}
 
-        down = platform.cli("local", "down").ok()
+        down = run_entry_point("local", "down", home=home).ok()
         outputs += [down.stdout, down.stderr]
         assert down.json()["was_running"] is True
         assert not process_alive(pid)
@@ -69,7 +70,7 @@ def test_up_status_down_and_up_again(tmp_path: Path) -> None:
 
         refused = platform.cli("online-endpoint", "list")
         assert "flightdeck local up" in refused.error_line()
-        assert platform.cli("local", "down").ok().json()["was_running"] is False
+        assert platform.down()["was_running"] is False
 
         back = platform.up()
         outputs += [str(back)]
@@ -113,7 +114,7 @@ def test_a_taken_port_is_a_one_line_error(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = run_cli(
+        result = run_entry_point(
             "local",
             "up",
             "--router-port",
@@ -204,7 +205,9 @@ def test_a_bare_up_after_a_killed_daemon_keeps_its_ports_and_scoring_uri(
         monkeypatch.delenv(name, raising=False)
     home = tmp_path / "home"
     with cleaned_up(home):
-        first = run_cli("local", "up", "--router-port", "0", "--control-port", "0", home=home)
+        first = run_entry_point(
+            "local", "up", "--router-port", "0", "--control-port", "0", home=home
+        )
         started = first.ok().json()
         assert not started["router_url"].endswith((":0", ":8787"))
         assert not started["control_url"].endswith((":0", ":8786"))
@@ -217,7 +220,7 @@ def test_a_bare_up_after_a_killed_daemon_keeps_its_ports_and_scoring_uri(
 
         os.kill(started["pid"], signal.SIGKILL)
         poll(lambda: not process_alive(started["pid"]), what="the daemon to die")
-        back = run_cli("local", "up", home=home).ok().json()
+        back = run_entry_point("local", "up", home=home).ok().json()
         assert back["already_running"] is False and back["pid"] != started["pid"]
         assert (back["router_url"], back["control_url"]) == (
             started["router_url"],
@@ -236,28 +239,32 @@ def test_a_remembered_port_that_is_taken_fails_clearly_and_a_flag_still_wins(
         monkeypatch.delenv(name, raising=False)
     home = tmp_path / "home"
     with cleaned_up(home):
-        started = run_cli("local", "up", "--router-port", "0", "--control-port", "0", home=home)
+        started = run_entry_point(
+            "local", "up", "--router-port", "0", "--control-port", "0", home=home
+        )
         router_port = int(started.ok().json()["router_url"].rsplit(":", 1)[1])
-        run_cli("local", "down", home=home).ok()
+        run_entry_point("local", "down", home=home).ok()
         with socket.socket() as busy:
             busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             busy.bind(("127.0.0.1", router_port))
             busy.listen()
-            line = run_cli("local", "up", home=home).error_line()
+            line = run_entry_point("local", "up", home=home).error_line()
             assert f"cannot listen on 127.0.0.1:{router_port} for the router" in line
             assert "the last run used this port" in line
             assert str(home / "ports.json") in line
             assert "`flightdeck local up --router-port N`" in line
             assert not (home / "daemon.json").exists()
             # An environment variable (like a flag) wins over the remembered port.
-            moved = run_cli("local", "up", home=home, env={"FLIGHTDECK_ROUTER_PORT": "0"})
+            moved = run_entry_point("local", "up", home=home, env={"FLIGHTDECK_ROUTER_PORT": "0"})
             elsewhere = moved.ok().json()["router_url"]
         assert not elsewhere.endswith(f":{router_port}")
-        run_cli("local", "down", home=home).ok()
+        run_entry_point("local", "down", home=home).ok()
         # ...and becomes the one remembered.
-        assert run_cli("local", "up", home=home).ok().json()["router_url"] == elsewhere
+        assert run_entry_point("local", "up", home=home).ok().json()["router_url"] == elsewhere
 
 
 def test_a_port_variable_that_is_not_a_number_is_a_one_line_error(tmp_path: Path) -> None:
-    result = run_cli("local", "up", home=tmp_path / "home", env={"FLIGHTDECK_ROUTER_PORT": "x"})
+    result = run_entry_point(
+        "local", "up", home=tmp_path / "home", env={"FLIGHTDECK_ROUTER_PORT": "x"}
+    )
     assert "$FLIGHTDECK_ROUTER_PORT is 'x', not a port number" in result.error_line()

@@ -380,7 +380,7 @@ def _serving(seed: Seed, key: str) -> None:
 
 def test_down_and_up_bring_everything_back(seed: Seed) -> None:
     before = _snapshot(seed)
-    seed.cli("local", "down")
+    seed.platform.down()
     assert home_processes(seed.platform.home) == []
     back = seed.platform.up()
     assert back["already_running"] is False

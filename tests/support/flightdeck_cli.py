@@ -1,18 +1,24 @@
-"""Run the real ``flightdeck`` command in a subprocess against a daemon in a tmp home.
+"""Run the ``flightdeck`` command against a daemon in a tmp home: in-process, or for real.
 
     with local_platform(tmp_home) as platform:
         result = platform.cli("online-endpoint", "list")
         assert result.json() == []
 
-``local_platform`` starts the daemon with ``flightdeck local up`` on free ports and,
-whatever happens, stops it, kills anything it left, and checks no process of that
-home survives. Test specs are derived from examples/product-recommender with short
-probes (initial_delay 0.5 s, period 1 s), written into a tmp folder.
+``run_cli`` calls ``cli.main.main(argv)`` in this process (stdout, stderr and the exit
+code captured, the environment set for the call alone): no interpreter to start, no
+azure-ai-ml to import again. ``run_entry_point`` runs the installed console script in a
+subprocess; it is for what only a real process shows (the entry point itself, Ctrl-C, a
+terminal) and for ``flightdeck local up|down`` and ``demo``, so that the daemon is never a
+child of the test process. ``local_platform`` starts the daemon with ``flightdeck local up``
+on free ports and, whatever happens, stops it, kills anything it left, and checks no
+process of that home survives. Test specs are derived from examples/product-recommender
+with short probes (initial_delay 0.5 s, period 1 s), written into a tmp folder.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import signal
@@ -24,15 +30,18 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import psutil
 import pytest
 import yaml
 
+from cli.main import main as flightdeck_main
 from deploy.local.control.daemon import kill_leftovers
 from deploy.local.state.home import Home, process_alive
 
 __all__ = [
+    "DAEMON_VERBS",
     "EXAMPLE",
     "REPO",
     "CliResult",
@@ -43,6 +52,7 @@ __all__ = [
     "local_platform",
     "poll",
     "run_cli",
+    "run_entry_point",
     "write_deployment",
     "write_endpoint",
     "write_request",
@@ -54,11 +64,20 @@ SCORING = REPO / "scoring"
 ROW = [1.0, 2.0, 3.0, 4.0, 5.0]
 
 
+#: Verbs that start or stop the daemon: run through the entry point only (``run_entry_point``).
+DAEMON_VERBS: frozenset[tuple[str, ...]] = frozenset(
+    {("local", "up"), ("local", "down"), ("demo",)}
+)
+
+
 def flightdeck_script() -> Path:
-    """The venv's ``flightdeck`` console script (skip when the package is not installed)."""
+    """The venv's ``flightdeck`` console script; the test fails when it is not installed."""
     script = Path(sys.executable).parent / "flightdeck"
     if not script.is_file():
-        pytest.skip(f"the flightdeck entry point is not installed at {script}")
+        pytest.fail(
+            f"the flightdeck entry point is not installed at {script}: "
+            "install the project (`pip install -e '.[dev]'`, as `make install` does)"
+        )
     return script
 
 
@@ -89,18 +108,48 @@ class CliResult:
         return lines[0]
 
 
-def run_cli(
-    *args: str, home: Path, env: Mapping[str, str] | None = None, timeout: float = 180
-) -> CliResult:
-    """``flightdeck *args`` with FLIGHTDECK_HOME=home."""
+def _environ(home: Path, env: Mapping[str, str] | None) -> dict[str, str]:
+    """This process's environment for a run in ``home``: no FLIGHTDECK_BACKEND unless given."""
     full_env = {**os.environ}
     full_env.pop("FLIGHTDECK_BACKEND", None)
     full_env.update({"FLIGHTDECK_HOME": str(home), **(env or {})})
+    return full_env
+
+
+def run_cli(*args: str, home: Path, env: Mapping[str, str] | None = None) -> CliResult:
+    """``flightdeck *args`` with FLIGHTDECK_HOME=home, in this process.
+
+    ``cli.main.main`` reads ``os.environ`` as it goes, so the environment is set for the
+    call alone (and put back afterwards); stdin is empty, as a subprocess's would be. A
+    bug that escapes ``main`` propagates with its traceback instead of becoming exit 1.
+    """
+    for verbs in DAEMON_VERBS:
+        assert tuple(args[: len(verbs)]) != verbs, (
+            f"`flightdeck {' '.join(verbs)}` starts or stops the daemon: use run_entry_point"
+        )
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with (
+        mock.patch.dict(os.environ, _environ(home, env), clear=True),
+        mock.patch.object(sys, "stdin", io.StringIO()),
+        contextlib.redirect_stdout(stdout),
+        contextlib.redirect_stderr(stderr),
+    ):
+        try:
+            code = flightdeck_main(list(args))
+        except SystemExit as exit_:  # argparse: bad usage (2) or --help (0)
+            code = 0 if exit_.code is None else exit_.code if isinstance(exit_.code, int) else 1
+    return CliResult(code=code, stdout=stdout.getvalue(), stderr=stderr.getvalue())
+
+
+def run_entry_point(
+    *args: str, home: Path, env: Mapping[str, str] | None = None, timeout: float = 180
+) -> CliResult:
+    """``flightdeck *args`` with FLIGHTDECK_HOME=home, through the console script (a process)."""
     done = subprocess.run(
         [str(flightdeck_script()), *args],
         capture_output=True,
         text=True,
-        env=full_env,
+        env=_environ(home, env),
         timeout=timeout,
         check=False,
         stdin=subprocess.DEVNULL,
@@ -153,20 +202,26 @@ class LocalPlatform:
     control_port: int
 
     def cli(self, *args: str, env: Mapping[str, str] | None = None) -> CliResult:
-        """Run ``flightdeck`` against this platform."""
+        """Run ``flightdeck`` against this platform, in-process."""
         return run_cli(*args, home=self.home, env=env)
 
     def up(self) -> dict[str, Any]:
-        """``local up`` on this platform's ports; its JSON."""
-        result = self.cli(
+        """``local up`` on this platform's ports (through the entry point); its JSON."""
+        result = run_entry_point(
             "local",
             "up",
             "--router-port",
             str(self.router_port),
             "--control-port",
             str(self.control_port),
+            home=self.home,
         ).ok()
         data: dict[str, Any] = result.json()
+        return data
+
+    def down(self) -> dict[str, Any]:
+        """``local down`` (through the entry point); its JSON."""
+        data: dict[str, Any] = run_entry_point("local", "down", home=self.home).ok().json()
         return data
 
     def pid(self) -> int | None:
@@ -182,7 +237,7 @@ class LocalPlatform:
 def _teardown(home: Path) -> None:
     """Stop the daemon (or kill it), kill leftovers, and check nothing of ``home`` runs."""
     with contextlib.suppress(Exception):
-        run_cli("local", "down", home=home, timeout=90)
+        run_entry_point("local", "down", home=home, timeout=90)
     info = Home(root=home).read_daemon_info()
     if info is not None and process_alive(info.pid):
         with contextlib.suppress(ProcessLookupError):
