@@ -1,7 +1,7 @@
 """``flightdeck loadtest``: a bounded load test of an endpoint, with a progress bar.
 
     flightdeck loadtest product-recommender --requests 1000 --concurrency 10
-    flightdeck loadtest product-recommender --rate 200 --duration 30 --deployment green
+    flightdeck loadtest product-recommender --rate 200 --duration 30s --deployment green
     flightdeck loadtest product-recommender --request-file req.json --json --chart latency.png
 
 The URL is the endpoint's scoring URI (``--scoring-uri`` sends elsewhere, e.g. through a
@@ -25,7 +25,7 @@ from typing import Any
 from cli import messages
 from cli.backends import backend_options, run_with_backend
 from cli.output import print_text, say
-from commands.loadtest import LoadtestRequest, prepare
+from commands.loadtest import LoadtestRequest, duration_seconds, prepare
 from deploy.backend import Backend
 from deploy.errors import ValidationError
 from loadtest import (
@@ -60,7 +60,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--requests", "-n", type=int, help="closed loop: requests in all")
     parser.add_argument("--concurrency", "-c", type=int, help="workers (closed), connections")
     parser.add_argument("--rate", "-r", type=float, help="open loop: requests per second")
-    parser.add_argument("--duration", type=float, help="open loop: seconds (closed: a cap)")
+    parser.add_argument(
+        "--duration", help="open loop: how long, e.g. 30s or 2m (closed: a cap); bare: seconds"
+    )
     parser.add_argument("--request-file", help="the body (JSON); default: the swagger sample")
     parser.add_argument("--scoring-uri", help="send here instead of the endpoint's scoring URI")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -112,7 +114,7 @@ def _loadtest(args: argparse.Namespace) -> int:
         requests=args.requests,
         concurrency=args.concurrency,
         rate=args.rate,
-        duration=args.duration,
+        duration=None if args.duration is None else duration_seconds(args.duration),
     )
     try:
         body = read_request_file(args.request_file) if args.request_file else None

@@ -2,6 +2,9 @@
 
     /loadtest <endpoint> [--deployment D] [--requests N --concurrency C | --rate R --duration D]
 
+``--duration`` is read by ``base.durations`` (``30s``, ``2m``, ``1m30s``; a bare number is
+seconds), here and in ``flightdeck loadtest`` (``duration_seconds``).
+
 ``parse`` gives the typed request; ``prepare`` resolves it against a backend into a
 checked ``loadtest.LoadTestPlan`` (URL, Bearer key, body from the endpoint's swagger
 sample or a given body, limits). The CLI's ``flightdeck loadtest`` uses ``prepare`` too.
@@ -17,15 +20,16 @@ from typing import Any, ClassVar
 
 import aiohttp
 
+from base.durations import DurationError, parse_duration
 from commands import messages
-from commands.args import is_help, parse_args
+from commands.args import ParsedArgs, is_help, parse_args
 from commands.errors import UsageError
 from deploy.backend import Backend
 from deploy.errors import ValidationError
 from deploy.rules import validate_name
 from loadtest import Limits, LoadTestError, LoadTestPlan, sample_input_from_swagger
 
-__all__ = ["HELP", "LoadtestHelp", "LoadtestRequest", "parse", "prepare"]
+__all__ = ["HELP", "LoadtestHelp", "LoadtestRequest", "duration_seconds", "parse", "prepare"]
 
 HELP = messages.LOADTEST_HELP
 _OPTIONS = {"--deployment", "--requests", "--concurrency", "--rate", "--duration"}
@@ -49,7 +53,30 @@ class LoadtestRequest:
     requests: int | None = None
     concurrency: int | None = None
     rate: float | None = None
+    #: Seconds.
     duration: float | None = None
+
+
+def duration_seconds(raw: str) -> float:
+    """``--duration`` as seconds: ``30s``, ``2m``, ``1m30s`` or ``90`` (a bare number is
+    seconds, as every duration in Flightdeck), above 0; ``ValidationError`` naming the flag."""
+    try:
+        value = parse_duration(raw)
+    except DurationError as exc:
+        raise ValidationError(messages.LOADTEST_BAD_DURATION.format(problem=exc)) from None
+    if not value:
+        raise ValidationError(messages.LOADTEST_NOT_POSITIVE.format(option="--duration"))
+    return value.total_seconds()
+
+
+def _duration(args: ParsedArgs) -> float | None:
+    raw = args.options.get("--duration")
+    if raw is None:
+        return None
+    try:
+        return duration_seconds(raw)
+    except ValidationError as exc:
+        raise args.usage(exc.message) from None
 
 
 def _number(raw: str | None, option: str, kind: Callable[[str], Any]) -> Any:
@@ -89,7 +116,7 @@ def parse(text: str) -> LoadtestHelp | LoadtestRequest:
         requests=_number(args.options.get("--requests"), "--requests", int),
         concurrency=_number(args.options.get("--concurrency"), "--concurrency", int),
         rate=_number(args.options.get("--rate"), "--rate", float),
-        duration=_number(args.options.get("--duration"), "--duration", float),
+        duration=_duration(args),
     )
     try:  # the plan's own checks (modes mixed, --duration missing), on a placeholder URL
         _plan(request, url="http://127.0.0.1/score", headers={}, body=b"")

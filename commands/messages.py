@@ -60,7 +60,8 @@ it puts load on the endpoint).
 `/loadtest <endpoint> [--deployment D] [--requests N --concurrency C]`
     closed loop: N requests (default 100), C at a time (default 10).
 `/loadtest <endpoint> [--deployment D] --rate R --duration D [--concurrency C]`
-    open loop: R requests per second for D seconds, latency from each intended send time.
+    open loop: R requests per second for D (30s, 2m; a bare number is seconds), latency from \
+each intended send time.
 The body is the endpoint's sample input (its swagger); --deployment sends the \
 azureml-model-deployment header. Counts, rate and duration are capped by the configuration. \
 One message shows progress (with a Cancel button), then the summary and a chart.
@@ -312,6 +313,7 @@ ALERTS_ICONS = {
 
 LOADTEST_NO_ENDPOINT = "Name the endpoint."
 LOADTEST_NOT_POSITIVE = "`{option}` must be above 0."
+LOADTEST_BAD_DURATION = "`--duration`: {problem}."
 LOADTEST_NO_DEPLOYMENT = "{endpoint} has no deployment {deployment} (deployments: {known})."
 LOADTEST_NO_SWAGGER = (
     "{endpoint} publishes no swagger to take a sample input from: give a request file."

@@ -2,7 +2,7 @@
 
 Usage::
 
-    limits = Limits(max_rate=500, max_duration=120, allow_only_loopback=True)
+    limits = Limits(max_rate=500, max_duration=120, allow_only_loopback=True)   # seconds
     limits.check(plan)          # LimitExceededError / TargetNotAllowedError, naming the option
 
 ``run_load_test`` checks its plan against its limits before sending anything, so
@@ -12,7 +12,9 @@ no plan runs unbounded.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from base.durations import format_duration
 from loadtest import messages
 from loadtest.errors import LimitExceededError, TargetNotAllowedError
 from loadtest.plan import LoadTestPlan, Mode
@@ -25,7 +27,7 @@ class Limits:
     """Caps every plan must respect (from the configuration).
 
     ``allow_only_loopback`` is True by default: the local backend's setting. An
-    Azure backend passes False.
+    Azure backend passes False. ``max_duration`` is in seconds (shown as ``5m``).
     """
 
     max_requests: int = 100_000
@@ -44,11 +46,7 @@ class Limits:
         )
         for option, name, value, limit in caps:
             if value is not None and value > limit:
-                raise LimitExceededError(
-                    messages.OVER_LIMIT.format(option=option, value=value, limit=limit),
-                    field=name,
-                    limit=limit,
-                )
+                raise LimitExceededError(_over_limit(option, value, limit), field=name, limit=limit)
         if plan.mode is Mode.OPEN and plan.planned_requests > self.max_requests:
             assert plan.rate is not None and plan.duration is not None
             raise LimitExceededError(
@@ -68,3 +66,12 @@ class Limits:
     def time_cap(self, plan: LoadTestPlan) -> float:
         """How long the run may last: the plan's duration, else the configured maximum."""
         return plan.duration if plan.duration is not None else self.max_duration
+
+
+def _over_limit(option: str, value: float, limit: float) -> str:
+    if option == "--duration":  # in the grammar --duration is typed in: 10m, 5m
+        return messages.DURATION_OVER_LIMIT.format(
+            value=format_duration(timedelta(seconds=value)),
+            limit=format_duration(timedelta(seconds=limit)),
+        )
+    return messages.OVER_LIMIT.format(option=option, value=value, limit=limit)

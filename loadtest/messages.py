@@ -10,7 +10,7 @@ BAD_URL = (
 BAD_MODE = "mode must be 'closed' or 'open', not {mode!r}"
 CLOSED_NEEDS_REQUESTS = "closed loop needs --requests N (a positive number of requests)"
 OPEN_NEEDS_RATE = "open loop needs --rate R (requests per second, above 0)"
-OPEN_NEEDS_DURATION = "open loop needs --duration D (seconds, above 0)"
+OPEN_NEEDS_DURATION = "open loop needs --duration D (e.g. 30s or 2m, above 0)"
 BOTH_MODES = "choose --requests N (closed loop) or --rate R --duration D (open loop), not both"
 NOT_FOR_MODE = "{option} does not apply to the {mode} loop"
 MUST_BE_POSITIVE = "{option} must be above 0, not {value}"
@@ -22,6 +22,7 @@ BAD_CA_FILE = "CA file {path} cannot be used to check https certificates: {reaso
 
 # ----------------------------------------------------------------- limit errors
 OVER_LIMIT = "{option} {value:g} is above the configured limit of {limit:g}"
+DURATION_OVER_LIMIT = "--duration {value} is above the configured limit of {limit}"
 OPEN_TOTAL_OVER_LIMIT = (
     "--rate {rate:g} for --duration {duration:g}s makes {total} requests,"
     " above the configured limit of {limit}"

@@ -76,7 +76,11 @@ def test_invalid_plans_name_the_option(kwargs: dict[str, object], field: str, wo
         (LoadTestPlan.closed(url=URL, requests=1001), "requests", "--requests"),
         (LoadTestPlan.closed(url=URL, requests=10, concurrency=11), "concurrency", "--concurrency"),
         (LoadTestPlan.open(url=URL, rate=51, duration=1, concurrency=5), "rate", "--rate"),
-        (LoadTestPlan.open(url=URL, rate=1, duration=61, concurrency=5), "duration", "--duration"),
+        (
+            LoadTestPlan.open(url=URL, rate=1, duration=90, concurrency=5),
+            "duration",
+            "--duration 1m30s is above the configured limit of 1m",
+        ),
         (LoadTestPlan.open(url=URL, rate=50, duration=30, concurrency=5), "rate", "1500 requests"),
     ],
 )
