@@ -1,9 +1,10 @@
 """The Backend interface: the Azure ML operations Flightdeck uses, as async methods.
 
-Two implementations: ``deploy.local.LocalBackend`` (the local platform daemon's
-client) and ``deploy.azure.AzureMLBackend`` (azure-ai-ml). They are chosen by
-name through ``deploy.registry``. Every method raises ``FlightdeckError``
-subclasses for known failures (``NotFoundError``, ``ValidationError``...).
+Three implementations: ``deploy.local.LocalBackend`` (the local platform daemon's
+client), ``deploy.azure.AzureMLBackend`` (azure-ai-ml) and ``deploy.memory.MemoryBackend``
+(in memory, for tests). They are chosen by name through ``deploy.registry``. Every
+method raises ``FlightdeckError`` subclasses for known failures (``NotFoundError``,
+``ValidationError``...).
 
 Usage::
 

@@ -1,4 +1,4 @@
-"""Backends chosen by name: ``local`` and ``azure``.
+"""Backends chosen by name: ``local``, ``azure`` and ``memory`` (in-memory, nothing kept).
 
 A backend module is imported only when it is asked for, so that the local
 platform never pays for importing the Azure SDK.
@@ -23,6 +23,7 @@ BackendFactory = Callable[[Mapping[str, Any]], Backend]
 _FACTORIES: dict[str, str | BackendFactory] = {
     "local": "deploy.local.control.client:create_local_backend",
     "azure": "deploy.azure:create_azure_backend",
+    "memory": "deploy.memory:create_memory_backend",
 }
 
 

@@ -12,9 +12,11 @@ a model version from). Adding a backend is one factory and one line in
   real azmlinfsrv instances on loopback.
 - ``local-daemon``: the daemon ``flightdeck local up`` starts, reached through
   ``LocalBackend`` (the control API's HTTP client the bot and the CLI use).
+- ``memory``: ``deploy.memory.MemoryBackend``, the in-memory backend most bot and
+  command tests use, built through the registry as a user would pick it.
 
 A case's ``failing_deployment`` is a deployment whose ``init()`` raises: the local
-platforms really run it; the fake ARM fails it on ``FAKE_INIT_ERROR``.
+platforms really run it; the fake ARM and the memory backend fail it on ``FAKE_INIT_ERROR``.
 """
 
 from __future__ import annotations
@@ -212,9 +214,26 @@ async def local_daemon(root: Path) -> AsyncIterator[ContractCase]:
             await asyncio.to_thread(stack.close)
 
 
+@contextlib.asynccontextmanager
+async def memory(root: Path) -> AsyncIterator[ContractCase]:
+    from deploy.registry import create_backend
+
+    backend = create_backend("memory")
+    try:
+        yield ContractCase(
+            name="memory",
+            backend=backend,
+            code_dir=_code(root),
+            model_source=_model_folder(root),
+        )
+    finally:
+        await backend.aclose()
+
+
 #: Backend name -> factory of a started ``ContractCase`` in a fresh folder.
 FACTORIES: dict[str, Callable[[Path], AbstractAsyncContextManager[ContractCase]]] = {
     "azure-on-fake": azure_on_fake,
     "local": local_in_process,
     "local-daemon": local_daemon,
+    "memory": memory,
 }

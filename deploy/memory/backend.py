@@ -1,21 +1,39 @@
-"""An in-memory Backend for unit tests of what sits on top of the interface.
+"""``MemoryBackend``: endpoints, deployments and models in dictionaries.
 
-Honest about Azure's rules: names through ``deploy.rules.validate_name``, traffic
-through ``deploy.rules.validate_traffic``, unknown resources raise
-``NotFoundError``, a deployment taking traffic cannot be deleted. Long operations
-report progress lines. Two knobs let tests reach the failure paths:
-``fail_deployments`` (names whose create/update fails with log lines, the previous
-version kept) and ``crash_on`` (method names that raise a plain ``RuntimeError``, a bug).
+The in-memory ``Backend`` beside the real ones (as httpx ships ``MockTransport``
+beside its transports), for tests of what sits on top of the interface and for
+trying the bot without a platform. It is held to the same contract suite as the
+local platform and the Azure backend (``tests/contract/``): it refuses what they
+refuse, with the same error classes — names through ``deploy.rules.validate_name``,
+traffic through ``deploy.rules.validate_traffic``, autoscale policies through
+``deploy.specs.validate_policy``, instance counts and deployments per endpoint
+within Azure's limits, an auth mode that cannot change, keys only on key
+endpoints, unknown resources as ``NotFoundError``, a deployment taking traffic
+cannot be deleted. Long operations report progress lines. Scoring answers with
+an echo from the deployment the traffic (or the ``deployment`` argument) picks,
+and every answer is counted in the metrics of its minute, with its latency.
+
+Three knobs let tests reach the failure paths:
+
+- ``fail_deployments``: names whose create/update fails (``DeploymentFailedError``
+  with log lines, the previous version kept);
+- a deployment whose ``environment_variables`` set ``FAKE_INIT_ERROR`` fails the
+  same way with that message in its traceback (as the fake ARM service does);
+- ``crash_on``: method names that raise a plain ``RuntimeError`` (a bug).
+
+    backend = MemoryBackend()
+    await backend.create_or_update_endpoint(EndpointSpec(name="product-recommender"))
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
@@ -27,26 +45,40 @@ from deploy.errors import (
     NotFoundError,
     ValidationError,
 )
-from deploy.local.state.tokens import issue_token
-from deploy.rules import validate_name, validate_traffic
+from deploy.memory import messages as msg
+from deploy.memory.metrics import Answers, minute_of
+from deploy.rules import (
+    MAX_DEPLOYMENTS_PER_ENDPOINT,
+    MAX_INSTANCES_PER_DEPLOYMENT,
+    validate_name,
+    validate_traffic,
+)
+from deploy.specs import validate_policy
 from deploy.types import (
     AutoscalePolicy,
     ContainerType,
     Credentials,
     Deployment,
-    DeploymentMetrics,
     DeploymentSpec,
     Endpoint,
     EndpointSpec,
     InstanceStatus,
     InvokeResult,
     MetricsSnapshot,
-    MinuteMetrics,
     ProgressCallback,
     RegisteredModel,
 )
 
-__all__ = ["FakeBackend"]
+__all__ = ["INIT_ERROR_VARIABLE", "MemoryBackend"]
+
+#: A deployment whose environment variables set this fails as if its init() raised the value.
+INIT_ERROR_VARIABLE = "FAKE_INIT_ERROR"
+
+_AUTH_MODES = ("key", "aml_token")
+_CONTAINERS: tuple[ContainerType, ...] = ("inference-server", "storage-initializer")
+_LOG_LINES = 200
+#: Lifetime of an aml_token, as the local platform and Azure issue them.
+_TOKEN_SECONDS = 3600
 
 
 async def _say(progress: ProgressCallback | None, line: str) -> None:
@@ -54,10 +86,10 @@ async def _say(progress: ProgressCallback | None, line: str) -> None:
         await progress(line)
 
 
-class FakeBackend(Backend):
-    """Endpoints, deployments and models in dictionaries."""
+class MemoryBackend(Backend):
+    """Endpoints, deployments and models in dictionaries (registered as ``memory``)."""
 
-    name: ClassVar[str] = "fake"
+    name: ClassVar[str] = "memory"
 
     def __init__(
         self,
@@ -65,31 +97,49 @@ class FakeBackend(Backend):
         base_url: str = "http://127.0.0.1:9",
         fail_deployments: set[str] | None = None,
         crash_on: set[str] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``base_url``: where scoring URIs point (nothing listens there);
+        ``fail_deployments``, ``crash_on``: see the module's docstring; ``clock``: the
+        time in seconds, for metrics and token expiry."""
         self.base_url = base_url
         self.fail_deployments = fail_deployments if fail_deployments is not None else set()
         self.crash_on = crash_on if crash_on is not None else set()
+        self.clock = clock
         self.endpoints: dict[str, Endpoint] = {}
         self.keys: dict[str, list[str]] = {}
-        self.secrets: dict[str, bytes] = {}
         self.previous: dict[str, dict[str, int]] = {}
         self.specs: dict[tuple[str, str], DeploymentSpec] = {}
         self.models: dict[tuple[str, str], RegisteredModel] = {}
-        self.invocations: dict[tuple[str, str], int] = {}
+        self._answers = Answers()
         self._turn = 0
+
+    # ------------------------------------------------------------ helpers
 
     def _check(self, method: str) -> None:
         if method in self.crash_on:
-            raise RuntimeError(f"fake crash in {method}")
+            raise RuntimeError(msg.CRASH.format(method=method))
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), tz=UTC)
 
     def _endpoint(self, name: str) -> Endpoint:
         try:
             return self.endpoints[name]
         except KeyError:
-            raise NotFoundError(f"Endpoint '{name}' does not exist.") from None
+            raise NotFoundError(msg.ENDPOINT_NOT_FOUND.format(name=name)) from None
 
     def _names(self, endpoint: str) -> list[str]:
         return [d for (e, d) in self.specs if e == endpoint]
+
+    def _spec(self, endpoint: str, name: str) -> DeploymentSpec:
+        self._endpoint(endpoint)
+        try:
+            return self.specs[(endpoint, name)]
+        except KeyError:
+            raise NotFoundError(
+                msg.DEPLOYMENT_NOT_FOUND.format(name=name, endpoint=endpoint)
+            ) from None
 
     def _deployment(self, spec: DeploymentSpec) -> Deployment:
         return Deployment(
@@ -112,6 +162,13 @@ class FakeBackend(Backend):
             ),
         )
 
+    @staticmethod
+    def _check_count(count: int) -> None:
+        if not 1 <= count <= MAX_INSTANCES_PER_DEPLOYMENT:
+            raise ValidationError(
+                msg.INSTANCE_COUNT_INVALID.format(limit=MAX_INSTANCES_PER_DEPLOYMENT, count=count)
+            )
+
     # ------------------------------------------------------------ endpoints
 
     async def list_endpoints(self) -> list[Endpoint]:
@@ -127,11 +184,14 @@ class FakeBackend(Backend):
     ) -> Endpoint:
         self._check("create_or_update_endpoint")
         validate_name("endpoint", spec.name)
+        if spec.auth_mode not in _AUTH_MODES:
+            raise ValidationError(
+                msg.AUTH_MODE_UNSUPPORTED.format(name=spec.name, mode=spec.auth_mode)
+            )
         old = self.endpoints.get(spec.name)
         if old is None:
-            await _say(progress, f"Creating endpoint {spec.name} ...")
+            await _say(progress, msg.CREATING_ENDPOINT.format(name=spec.name))
             self.keys[spec.name] = [secrets.token_hex(16), secrets.token_hex(16)]
-            self.secrets[spec.name] = secrets.token_bytes(32)
             endpoint = Endpoint(
                 name=spec.name,
                 auth_mode=spec.auth_mode,
@@ -141,6 +201,12 @@ class FakeBackend(Backend):
                 tags=dict(spec.tags),
             )
         else:
+            if spec.auth_mode != old.auth_mode:
+                raise ValidationError(
+                    msg.AUTH_MODE_CHANGE.format(
+                        name=spec.name, current=old.auth_mode, mode=spec.auth_mode
+                    )
+                )
             endpoint = replace(old, description=spec.description, tags=dict(spec.tags))
         self.endpoints[spec.name] = endpoint
         return endpoint
@@ -149,10 +215,13 @@ class FakeBackend(Backend):
         self._check("delete_endpoint")
         self._endpoint(name)
         for deployment in self._names(name):
-            await _say(progress, f"Deleting deployment {deployment} ...")
+            await _say(progress, msg.DELETING_DEPLOYMENT.format(name=deployment))
             del self.specs[(name, deployment)]
-        await _say(progress, f"Deleting endpoint {name} ...")
+            self._answers.forget(name, deployment)
+        await _say(progress, msg.DELETING_ENDPOINT.format(name=name))
         del self.endpoints[name]
+        self.keys.pop(name, None)
+        self.previous.pop(name, None)
 
     async def set_traffic(
         self,
@@ -181,22 +250,25 @@ class FakeBackend(Backend):
         self._check("get_credentials")
         found = self._endpoint(endpoint)
         if found.auth_mode == "aml_token":
-            now = time.time()
-            token, expiry = issue_token(self.secrets[endpoint], endpoint, now=now)
+            now = self.clock()
             return Credentials(
                 auth_mode="aml_token",
-                access_token=token,
-                expiry_time_utc=datetime.fromtimestamp(expiry, UTC),
-                refresh_after_time_utc=datetime.fromtimestamp(now + 1800, UTC),
+                access_token=f"{endpoint}.{secrets.token_urlsafe(32)}",
+                expiry_time_utc=datetime.fromtimestamp(now + _TOKEN_SECONDS, UTC),
+                refresh_after_time_utc=datetime.fromtimestamp(now + _TOKEN_SECONDS / 2, UTC),
             )
         primary, secondary = self.keys[endpoint]
         return Credentials(auth_mode="key", primary_key=primary, secondary_key=secondary)
 
     async def regenerate_keys(self, endpoint: str, *, key_type: str = "primary") -> Credentials:
         self._check("regenerate_keys")
-        self._endpoint(endpoint)
+        found = self._endpoint(endpoint)
         if key_type not in ("primary", "secondary"):
-            raise ValidationError(f"Unknown key type '{key_type}': use primary or secondary.")
+            raise ValidationError(msg.KEY_TYPE_INVALID.format(key_type=key_type))
+        if found.auth_mode != "key":
+            raise ValidationError(
+                msg.KEYS_NEED_KEY_AUTH.format(name=endpoint, mode=found.auth_mode)
+            )
         self.keys[endpoint][0 if key_type == "primary" else 1] = secrets.token_hex(16)
         return await self.get_credentials(endpoint)
 
@@ -204,13 +276,14 @@ class FakeBackend(Backend):
         self, endpoint: str, body: bytes, *, deployment: str | None = None
     ) -> InvokeResult:
         self._check("invoke")
+        started = time.perf_counter()
         found = self._endpoint(endpoint)
         chosen = deployment or self._pick(found.traffic)
         if chosen is None or (endpoint, chosen) not in self.specs:
-            return InvokeResult(status=404, headers={}, body=b'{"message": "no deployment"}')
-        key = (endpoint, chosen)
-        self.invocations[key] = self.invocations.get(key, 0) + 1
+            return InvokeResult(status=404, headers={}, body=msg.NO_DEPLOYMENT_BODY)
         answer = json.dumps({"deployment": chosen, "echo": body.decode("latin-1")}).encode()
+        latency_ms = (time.perf_counter() - started) * 1000
+        self._answers.count(endpoint, chosen, at=self._now(), status="200", latency_ms=latency_ms)
         return InvokeResult(
             status=200,
             headers={"azureml-model-deployment": chosen, "content-type": "application/json"},
@@ -229,18 +302,17 @@ class FakeBackend(Backend):
 
     async def metrics(self, endpoint: str, window: timedelta) -> MetricsSnapshot:
         self._check("metrics")
+        minutes = window.total_seconds() / 60
+        if not 1 <= minutes <= 60:
+            raise ValidationError(msg.METRICS_WINDOW.format(minutes=minutes))
         self._endpoint(endpoint)
-        if not timedelta(minutes=1) <= window <= timedelta(minutes=60):
-            raise ValidationError("A metrics window is 1 to 60 minutes.")
-        end = datetime.now(UTC).replace(second=0, microsecond=0)
-        start = end - window
-        deployments = {}
-        for name in self._names(endpoint):
-            count = self.invocations.get((endpoint, name), 0)
-            minute = MinuteMetrics(
-                timestamp=start, requests=count, requests_by_status={"200": count}
-            )
-            deployments[name] = DeploymentMetrics(deployment=name, minutes=(minute,), window=minute)
+        # Whole minutes, the current one included, as Azure Monitor's points are.
+        end = minute_of(self._now()) + timedelta(minutes=1)
+        start = end - timedelta(minutes=math.ceil(minutes))
+        deployments = {
+            name: self._answers.deployment_metrics(endpoint, name, start=start, end=end)
+            for name in sorted(self._names(endpoint))
+        }
         return MetricsSnapshot(endpoint=endpoint, start=start, end=end, deployments=deployments)
 
     # ------------------------------------------------------------ deployments
@@ -252,45 +324,60 @@ class FakeBackend(Backend):
 
     async def get_deployment(self, endpoint: str, name: str) -> Deployment:
         self._check("get_deployment")
-        self._endpoint(endpoint)
-        try:
-            return self._deployment(self.specs[(endpoint, name)])
-        except KeyError:
-            raise NotFoundError(
-                f"Deployment '{name}' does not exist on endpoint '{endpoint}'."
-            ) from None
+        return self._deployment(self._spec(endpoint, name))
 
     async def create_or_update_deployment(
         self, spec: DeploymentSpec, *, progress: ProgressCallback | None = None
     ) -> Deployment:
         self._check("create_or_update_deployment")
+        validate_name("endpoint", spec.endpoint_name)
         validate_name("deployment", spec.name)
+        self._check_count(spec.instance_count)
+        if spec.autoscale is not None:
+            validate_policy(spec.autoscale)
         self._endpoint(spec.endpoint_name)
+        names = self._names(spec.endpoint_name)
+        if spec.name not in names and len(names) >= MAX_DEPLOYMENTS_PER_ENDPOINT:
+            raise ValidationError(
+                msg.TOO_MANY_DEPLOYMENTS.format(
+                    endpoint=spec.endpoint_name,
+                    count=len(names),
+                    limit=MAX_DEPLOYMENTS_PER_ENDPOINT,
+                )
+            )
         if spec.model is not None and spec.model.registered:
             await self.get_model(spec.model.name or "", spec.model.version or "")
-        await _say(progress, f"Copying model for {spec.name} ...")
+        await _say(progress, msg.COPYING_MODEL.format(name=spec.name))
         for i in range(1, spec.instance_count + 1):
-            await _say(progress, f"Starting instance {spec.name}-{i} ...")
-        if spec.name in self.fail_deployments:
+            await _say(progress, msg.STARTING_INSTANCE.format(instance=f"{spec.name}-{i}"))
+        init_error = spec.environment_variables.get(INIT_ERROR_VARIABLE)
+        if spec.name in self.fail_deployments or init_error:
+            error = init_error or msg.DEFAULT_INIT_ERROR
             raise DeploymentFailedError(
-                f"Deployment '{spec.name}' failed: init() raised.",
-                log_lines=("Traceback (most recent call last):", "RuntimeError: init failed"),
+                msg.INIT_FAILED.format(name=spec.name),
+                log_lines=tuple(line.format(error=error) for line in msg.INIT_TRACEBACK),
             )
         self.specs[(spec.endpoint_name, spec.name)] = spec
         for i in range(1, spec.instance_count + 1):
-            await _say(progress, f"Instance {spec.name}-{i} ready ({i}/{spec.instance_count})")
+            await _say(
+                progress,
+                msg.INSTANCE_READY.format(
+                    instance=f"{spec.name}-{i}", number=i, count=spec.instance_count
+                ),
+            )
         return self._deployment(spec)
 
     async def delete_deployment(
         self, endpoint: str, name: str, *, progress: ProgressCallback | None = None
     ) -> None:
         self._check("delete_deployment")
-        found = self._endpoint(endpoint)
-        await self.get_deployment(endpoint, name)
+        self._spec(endpoint, name)
+        found = self.endpoints[endpoint]
         if found.traffic.get(name, 0) > 0 or found.mirror_traffic.get(name, 0) > 0:
-            raise ConflictError(f"Deployment '{name}' takes traffic: set its traffic to 0 first.")
-        await _say(progress, f"Stopping instances of {name} ...")
+            raise ConflictError(msg.TAKES_TRAFFIC.format(name=name))
+        await _say(progress, msg.STOPPING.format(name=name))
         del self.specs[(endpoint, name)]
+        self._answers.forget(endpoint, name)
         self.endpoints[endpoint] = replace(
             found,
             traffic={k: v for k, v in found.traffic.items() if k != name},
@@ -306,11 +393,10 @@ class FakeBackend(Backend):
         progress: ProgressCallback | None = None,
     ) -> Deployment:
         self._check("scale")
-        await self.get_deployment(endpoint, deployment)
-        if not 1 <= instance_count <= 50:
-            raise ValidationError("instance_count must be between 1 and 50.")
-        spec = replace(self.specs[(endpoint, deployment)], instance_count=instance_count)
-        await _say(progress, f"Scaling {deployment} to {instance_count} ...")
+        current = self._spec(endpoint, deployment)
+        self._check_count(instance_count)
+        spec = replace(current, instance_count=instance_count)
+        await _say(progress, msg.SCALING.format(name=deployment, count=instance_count))
         self.specs[(endpoint, deployment)] = spec
         return self._deployment(spec)
 
@@ -318,8 +404,9 @@ class FakeBackend(Backend):
         self, endpoint: str, deployment: str, policy: AutoscalePolicy | None
     ) -> Deployment:
         self._check("set_autoscale")
-        await self.get_deployment(endpoint, deployment)
-        spec = replace(self.specs[(endpoint, deployment)], autoscale=policy)
+        if policy is not None:
+            validate_policy(policy)
+        spec = replace(self._spec(endpoint, deployment), autoscale=policy)
         self.specs[(endpoint, deployment)] = spec
         return self._deployment(spec)
 
@@ -332,9 +419,13 @@ class FakeBackend(Backend):
         container: ContainerType = "inference-server",
     ) -> str:
         self._check("get_logs")
-        await self.get_deployment(endpoint, deployment)
-        log = [f"{container} line {i}" for i in range(1, 201)]
-        return "\n".join(log[-lines:]) if lines > 0 else ""
+        if container not in _CONTAINERS:
+            raise ValidationError(msg.LOGS_CONTAINER_INVALID.format(container=container))
+        if lines < 1:
+            raise ValidationError(msg.LOGS_LINES_INVALID.format(lines=lines))
+        self._spec(endpoint, deployment)
+        log = [msg.LOG_LINE.format(container=container, number=i) for i in range(1, _LOG_LINES + 1)]
+        return "\n".join(log[-lines:])
 
     # ------------------------------------------------------------ models
 
@@ -343,15 +434,15 @@ class FakeBackend(Backend):
     ) -> RegisteredModel:
         self._check("register_model")
         if not await asyncio.to_thread(os.path.exists, path):
-            raise ValidationError(f"Model path '{path}' does not exist.")
+            raise ValidationError(msg.MODEL_PATH_MISSING.format(path=path))
         if (name, version) in self.models:
-            raise ConflictError(f"Model {name}:{version} is registered already.")
+            raise ConflictError(msg.MODEL_EXISTS.format(name=name, version=version))
         model = RegisteredModel(
             name=name,
             version=version,
             path=path,
             description=description,
-            created_at=datetime.now(UTC),
+            created_at=self._now(),
         )
         self.models[(name, version)] = model
         return model
@@ -365,4 +456,4 @@ class FakeBackend(Backend):
         try:
             return self.models[(name, version)]
         except KeyError:
-            raise NotFoundError(f"Model {name}:{version} is not registered.") from None
+            raise NotFoundError(msg.MODEL_NOT_FOUND.format(name=name, version=version)) from None
