@@ -30,9 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from deploy.memory import MemoryBackend as FakeBackend
 from deploy.types import Endpoint
 from tests.bot.harness import ENDPOINT, make_settings, running_bot, seeded_backend
-from tests.support.fake_backend import FakeBackend
 
 
 class GatedBackend(FakeBackend):

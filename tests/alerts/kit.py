@@ -21,6 +21,7 @@ from alerts.settings import AlertSettings, parse_alert_settings
 from alerts.store import AlertStore
 from alerts.watcher import AlertWatcher
 from deploy.errors import BackendUnavailableError, ValidationError
+from deploy.memory import MemoryBackend as FakeBackend
 from deploy.types import (
     DeploymentMetrics,
     DeploymentSpec,
@@ -28,7 +29,6 @@ from deploy.types import (
     MetricsSnapshot,
     MinuteMetrics,
 )
-from tests.support.fake_backend import FakeBackend
 
 EP = "product-recommender"
 CHANNEL = "C0ALERTS"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from deploy.memory import MemoryBackend as FakeBackend
 from tests.bot.harness import (
     FakeClock,
     RunningBot,
@@ -14,7 +15,6 @@ from tests.bot.harness import (
     running_bot,
     seeded_backend,
 )
-from tests.support.fake_backend import FakeBackend
 
 
 @pytest.fixture

@@ -34,8 +34,8 @@ from bot.offline.slackstub.payloads import (
 from bot.server import EVENTS_PATH, start_http
 from bot.services import Services
 from deploy.backend import Backend
+from deploy.memory import MemoryBackend as FakeBackend
 from deploy.types import DeploymentSpec, EndpointSpec, ModelRef
-from tests.support.fake_backend import FakeBackend
 
 ALICE = "U0ALICE"
 BOB = "U0BOB"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from deploy.memory import MemoryBackend as FakeBackend
 from deploy.types import Endpoint
 from tests.bot.harness import (
     ALICE,
@@ -20,7 +21,6 @@ from tests.bot.harness import (
     running_bot,
     seeded_backend,
 )
-from tests.support.fake_backend import FakeBackend
 
 COMMANDS = 20
 SLACK_LIMIT = 3.0

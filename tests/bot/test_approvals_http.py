@@ -11,6 +11,7 @@ from bot.db import Database
 from bot.offline.slackstub import StubMessage
 from bot.offline.slackstub.payloads import signed_headers
 from commands import actions
+from deploy.memory import MemoryBackend as FakeBackend
 from tests.bot.harness import (
     ALICE,
     BOB,
@@ -25,7 +26,6 @@ from tests.bot.harness import (
     running_bot,
     stand_in,
 )
-from tests.support.fake_backend import FakeBackend
 
 
 async def traffic(backend: FakeBackend) -> dict[str, int]:

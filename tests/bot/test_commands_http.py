@@ -10,6 +10,7 @@ import yaml
 
 from bot.offline.slackstub.payloads import signed_headers
 from commands import actions
+from deploy.memory import MemoryBackend as FakeBackend
 from tests.bot.harness import (
     ALICE,
     BOB,
@@ -23,7 +24,6 @@ from tests.bot.harness import (
     running_bot,
     seeded_backend,
 )
-from tests.support.fake_backend import FakeBackend
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "product-recommender"
 

@@ -11,8 +11,8 @@ import pytest
 from bot.offline.slackstub import StubMessage
 from bot.offline.slackstub.payloads import signed_headers
 from commands import actions
+from deploy.memory import MemoryBackend as FakeBackend
 from tests.bot.harness import ALICE, BOB, ENDPOINT, SECRET, RunningBot
-from tests.support.fake_backend import FakeBackend
 
 SHIFT = f"{ENDPOINT} blue=90 green=10"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
+from deploy.memory import MemoryBackend as FakeBackend
 from tests.bot.harness import ALICE, make_settings, message_text, running_bot
-from tests.support.fake_backend import FakeBackend
 
 MANIFEST = Path(__file__).resolve().parents[2] / "slack" / "manifest.yml"
 

@@ -11,6 +11,7 @@ import pytest
 
 from bot.offline.slackstub import StubMessage
 from commands import actions
+from deploy.memory import MemoryBackend as FakeBackend
 from tests.alerts.kit import ScriptedBackend, scripted_backend
 from tests.bot.harness import (
     ALICE,
@@ -24,7 +25,6 @@ from tests.bot.harness import (
     message_text,
     running_bot,
 )
-from tests.support.fake_backend import FakeBackend
 
 
 def live(backend: FakeBackend) -> dict[str, int]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from deploy.memory import MemoryBackend as FakeBackend
 from tests.bot.harness import seeded_backend
-from tests.support.fake_backend import FakeBackend
 
 
 @pytest.fixture

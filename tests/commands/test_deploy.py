@@ -13,8 +13,8 @@ from commands.deploy import DeployFromModel, DeployFromSpec, DeployHelp, plan, r
 from commands.deploy_view import render_done, render_failed, render_progress
 from commands.errors import UsageError
 from deploy.errors import DeploymentFailedError, FlightdeckError, NotFoundError, ValidationError
+from deploy.memory import MemoryBackend as FakeBackend
 from deploy.types import DeploymentSpec, ModelRef
-from tests.support.fake_backend import FakeBackend
 
 EP = "product-recommender"
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "product-recommender"

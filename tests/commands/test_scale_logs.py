@@ -8,8 +8,8 @@ from commands import logs, scale
 from commands.errors import UsageError
 from commands.scale import Autoscale, ScaleTo, ShowScale
 from deploy.errors import ValidationError
+from deploy.memory import MemoryBackend as FakeBackend
 from deploy.types import AutoscalePolicy
-from tests.support.fake_backend import FakeBackend
 
 EP = "product-recommender"
 

@@ -23,7 +23,7 @@ from commands.traffic import (
 )
 from commands.traffic_view import plan_blocks, render_status
 from deploy.errors import NotFoundError, ValidationError
-from tests.support.fake_backend import FakeBackend
+from deploy.memory import MemoryBackend as FakeBackend
 
 EP = "product-recommender"
 

@@ -22,9 +22,9 @@ from deploy.errors import (
 )
 from deploy.local.control.client import LocalBackend
 from deploy.local.control.wire import decode_error, encode_error
+from deploy.memory import MemoryBackend as FakeBackend
 from deploy.types import DeploymentSpec, EndpointSpec, ProgressCallback
 from tests.support.control_api import Served, serve_backend
-from tests.support.fake_backend import FakeBackend
 
 ENDPOINT = "product-recommender"
 

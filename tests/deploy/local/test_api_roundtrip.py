@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from deploy.memory import MemoryBackend as FakeBackend
 from deploy.types import (
     AutoscalePolicy,
     DeploymentSpec,
@@ -18,7 +19,6 @@ from deploy.types import (
     RequestSettings,
 )
 from tests.support.control_api import Served, serve_backend
-from tests.support.fake_backend import FakeBackend
 
 
 @pytest.fixture

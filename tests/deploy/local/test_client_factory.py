@@ -13,10 +13,10 @@ import pytest
 from deploy.errors import BackendUnavailableError
 from deploy.local.control.client import LocalBackend, create_local_backend
 from deploy.local.state.home import DaemonInfo, Home
+from deploy.memory import MemoryBackend as FakeBackend
 from deploy.registry import create_backend
 from deploy.types import EndpointSpec
 from tests.support.control_api import TOKEN, serve_backend
-from tests.support.fake_backend import FakeBackend
 
 
 def _info(home: Home, pid: int, control_url: str) -> DaemonInfo:
