@@ -2,8 +2,10 @@
 
 Each module in ``COMMAND_MODULES`` exposes ``register(subparsers)``, which adds
 its verbs and sets ``handler`` (a callable taking the parsed args and returning
-an exit code) on each parser. Known failures (``FlightdeckError``) print one
-line to stderr and exit 1; anything else is a bug and keeps its traceback.
+an exit code) on each parser. A module that fails to import is a bug like any
+other: the command stops with its traceback rather than run without those verbs.
+Known failures (``FlightdeckError``) print one line to stderr and exit 1;
+anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cli.models",
     "cli.loadtest",
     "cli.rollout",
+    "cli.db",
     "cli.serve",
     "cli.fastserve",
     "cli.console",
@@ -34,22 +37,20 @@ COMMAND_MODULES: tuple[str, ...] = (
 Handler = Callable[[argparse.Namespace], int]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser with every available sub-command registered."""
+def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
+    """The parser with the sub-commands of every module in ``modules`` registered.
+
+    An import error of any of them propagates: a renamed or broken module must not
+    make its verbs vanish without a word.
+    """
     parser = argparse.ArgumentParser(
         prog="flightdeck",
         description="ChatOps for ML model endpoints: Azure ML managed online endpoints, "
         "and a local platform that behaves like them.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue  # not built yet
-        module.register(subparsers)
+    for name in modules:
+        importlib.import_module(name).register(subparsers)
     return parser
 
 
