@@ -9,6 +9,10 @@ An AST scan (nothing is imported): every ``import``/``from`` statement, and ever
 - ``scoring/fastserve/``: those, its own package, and its documented extra, aiohttp (with
   multidict and yarl, which come with it). flask comes with azureml-inference-server-http and
   is taken only inside a function, for a ``@rawhttp`` run(): fastserve starts without it.
+
+That scoring/ imports none of our packages is also an import-linter contract (pyproject.toml,
+``lint-imports`` in ``make test``); import-linter forbids named packages, so the allow-list of
+what an uploaded code folder may import, lazy imports and all, stays here.
 """
 
 from __future__ import annotations
