@@ -1,8 +1,10 @@
-"""The Slack app: build the Bolt ``AsyncApp`` and register every listener package.
+"""The Slack app: build the Bolt ``AsyncApp``, each feature's dependencies from ``Services``
+(once), and register every feature's listeners on the one listener middleware.
 
-client = AsyncWebClient(token=secrets.bot_token, base_url=api_url)
+client = build_client(token=secrets.bot_token, api_url=api_url)
 services = Services.create(settings=settings, backend=backend, client=client)
-app = build_app(services=services, signing_secret=secrets.signing_secret)
+engine = build_engine(services)
+app = build_app(services=services, rollouts=engine, signing_secret=secrets.signing_secret)
 """
 
 from __future__ import annotations
@@ -16,36 +18,40 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts import buttons as alert_buttons
 from bot.alerts import command as alerts_command
+from bot.alerts.flow import AlertDeps
 from bot.approvals import buttons as approval_buttons
+from bot.approvals.flow import ApprovalDesk
+from bot.approvals.kinds import ApplyDeps
 from bot.deployments import deploy, logs, scale
+from bot.deployments.deps import DeploymentDeps
 from bot.loadtests import buttons as loadtest_buttons
 from bot.loadtests import command as loadtest_command
+from bot.loadtests.command import LoadTestDeps
+from bot.loadtests.runs import limits_for
+from bot.middleware import Listeners
 from bot.rollouts import buttons as rollout_buttons
-from bot.rollouts.flow import build_engine
+from bot.rollouts.flow import RolloutDeps
+from bot.rollouts.notifier import SlackRolloutNotifier
 from bot.services import Services
 from bot.traffic import buttons as shift_buttons
 from bot.traffic import command as traffic_command
+from bot.traffic.command import TrafficDeps
+from commands.canary_load import canary_feeder
+from loadtest import Limits
+from rollouts import RolloutEngine
 
-__all__ = ["DEFAULT_API_URL", "LISTENERS", "build_app", "build_client"]
+__all__ = [
+    "DEFAULT_API_URL",
+    "approval_desk",
+    "build_app",
+    "build_client",
+    "build_engine",
+    "register_listeners",
+]
 
 log = logging.getLogger("bot")
 
 DEFAULT_API_URL = "https://slack.com/api/"
-
-#: Every listener module, by feature; each has ``register(app, services)``.
-LISTENERS = (
-    deploy,
-    traffic_command,
-    scale,
-    logs,
-    loadtest_command,
-    alerts_command,
-    approval_buttons,
-    shift_buttons,
-    alert_buttons,
-    loadtest_buttons,
-    rollout_buttons,
-)
 
 
 def build_client(*, token: str | None, api_url: str | None = None) -> AsyncWebClient:
@@ -58,12 +64,129 @@ def build_client(*, token: str | None, api_url: str | None = None) -> AsyncWebCl
     return client
 
 
+def approval_desk(services: Services) -> ApprovalDesk:
+    """What posts, decides and expires approval requests."""
+    return ApprovalDesk(
+        approvals=services.approvals,
+        slack=services.slack,
+        access=services.access,
+        audit=services.audit,
+        clock=services.clock,
+        expiry_minutes=services.settings.approvals.expiry_minutes,
+        locks=services.locks,
+        rollout_store=services.rollout_store,
+    )
+
+
+def _load_limits(services: Services) -> Limits:
+    return limits_for(services.settings.loadtest, loopback_only=services.backend.loopback_only)
+
+
+def build_engine(services: Services) -> RolloutEngine:
+    """The rollout engine on the bot's database, showing rollouts in Slack, sending
+    ``--with-load`` load with the configured load-test caps. Built before the app, which
+    gets it (``build_app(rollouts=...)``); its scheduler runs under ``running_rollouts``."""
+    notifier = SlackRolloutNotifier(
+        slack=services.slack,
+        backend=services.backend,
+        history=services.history,
+        audit=services.audit,
+        desk=approval_desk(services),
+        clock=services.clock,
+    )
+    return RolloutEngine(
+        backend=services.backend,
+        store=services.rollout_store,
+        locks=services.locks,
+        notifier=notifier,
+        settings=services.settings.rollouts,
+        clock=services.clock,
+        feeder=canary_feeder(services.backend, _load_limits(services)),
+    )
+
+
+def register_listeners(listeners: Listeners, services: Services, rollouts: RolloutEngine) -> None:
+    """Each feature's dependencies, built once, and its listeners registered with them."""
+    desk = approval_desk(services)
+    limits = _load_limits(services)
+    deployments = DeploymentDeps(
+        backend=services.backend,
+        slack=services.slack,
+        access=services.access,
+        locks=services.locks,
+        rollout_store=services.rollout_store,
+        spec_folder=services.settings.specs.folder,
+        progress_interval=services.progress_interval,
+    )
+    for module in (deploy, scale, logs):
+        module.register(listeners, deployments)
+    canaries = RolloutDeps(
+        backend=services.backend,
+        slack=services.slack,
+        access=services.access,
+        locks=services.locks,
+        rollout_store=services.rollout_store,
+        limits=limits,
+        desk=desk,
+        engine=rollouts,
+    )
+    traffic = TrafficDeps(
+        backend=services.backend,
+        slack=services.slack,
+        access=services.access,
+        locks=services.locks,
+        rollout_store=services.rollout_store,
+        history=services.history,
+        desk=desk,
+        rollouts=canaries,
+        rollout_settings=services.settings.rollouts,
+        max_load_rate=services.settings.loadtest.max_rate,
+    )
+    traffic_command.register(listeners, traffic)
+    shift_buttons.register(listeners, traffic)
+    applying = ApplyDeps(
+        backend=services.backend,
+        history=services.history,
+        locks=services.locks,
+        access=services.access,
+        rollout_store=services.rollout_store,
+        rollouts=rollouts,
+    )
+    approval_buttons.register(listeners, desk, applying)
+    rollout_buttons.register(listeners, canaries)
+    alerts = AlertDeps(
+        alert_store=services.alert_store,
+        alert_settings=services.alert_settings,
+        slack=services.slack,
+        access=services.access,
+        backend=services.backend,
+        clock=services.clock,
+        desk=desk,
+    )
+    alerts_command.register(listeners, alerts)
+    alert_buttons.register(listeners, alerts)
+    loadtests = LoadTestDeps(
+        backend=services.backend,
+        slack=services.slack,
+        access=services.access,
+        runs=services.loadtests,
+        limits=limits,
+        progress_seconds=services.settings.loadtest.progress_seconds,
+    )
+    loadtest_command.register(listeners, loadtests)
+    loadtest_buttons.register(listeners, loadtests)
+
+
 def build_app(
-    *, services: Services, signing_secret: str | None, client: AsyncWebClient | None = None
+    *,
+    services: Services,
+    rollouts: RolloutEngine,
+    signing_secret: str | None,
+    client: AsyncWebClient | None = None,
 ) -> AsyncApp:
-    """The app with every listener, and the rollout engine wired to its Slack client;
+    """The app with every listener behind the one listener middleware (``bot.middleware``);
     requests are signature-checked unless ``signing_secret`` is ``None`` (Socket Mode,
-    where Slack's connection is the proof)."""
+    where Slack's connection is the proof). ``services`` is read, never changed."""
     app = AsyncApp(
         client=client or services.slack.client,
         signing_secret=signing_secret,
@@ -75,8 +198,12 @@ def build_app(
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
         log.error("unhandled error in a listener (%s)", body.get("type"), exc_info=error)
 
-    if services.rollouts is None:
-        services.rollouts = build_engine(services)
-    for module in LISTENERS:
-        module.register(app, services)
+    listeners = Listeners(
+        tasks=services.tasks,
+        deliveries=services.deliveries,
+        slack=services.slack,
+        audit=services.audit,
+    )
+    register_listeners(listeners, services, rollouts)
+    app.use(listeners)
     return app

@@ -5,7 +5,10 @@ anything else is a bug, logged once here with its traceback, and the user gets a
 short generic message. Never a traceback in Slack. Either way the audit log gets
 one entry (who, what, where, when, result).
 
-    await guarded(services, origin=origin, action="/scale", text=text, work=lambda: run(...))
+    await guarded(slack=slack, audit=audit, origin=origin, action="/scale", text=text,
+                  work=lambda: run(...))
+
+``bot.middleware`` runs every listener's work through ``guarded``.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from dataclasses import dataclass
 
 from bot import messages
 from bot.errors import AccessDeniedError, AlertStateError, ApprovalStateError
-from bot.services import Services
-from bot.slack_io import Origin
+from bot.policy.audit import AuditLog
+from bot.slack_io import Origin, SlackIO
 from commands.blocks import section
 from commands.errors import UsageError
 from commands.reply import Reply, notice
@@ -67,17 +70,18 @@ def error_reply(error: FlightdeckError) -> Reply:
     return notice(error.message)
 
 
-async def tell(services: Services, origin: Origin, reply: Reply) -> None:
+async def tell(slack: SlackIO, origin: Origin, reply: Reply) -> None:
     """Answer the user privately; a failure to do so is logged, not raised."""
     try:
-        await services.slack.ephemeral(origin, reply)
+        await slack.ephemeral(origin, reply)
     except Exception:
         log.exception("could not answer %s in %s", origin.user, origin.channel)
 
 
 async def guarded(
-    services: Services,
     *,
+    slack: SlackIO,
+    audit: AuditLog,
     origin: Origin,
     action: str,
     text: str,
@@ -88,13 +92,13 @@ async def guarded(
         outcome = await work()
     except FlightdeckError as exc:
         outcome = Outcome(result=result_for(exc), detail=exc.message)
-        await tell(services, origin, error_reply(exc))
+        await tell(slack, origin, error_reply(exc))
     except Exception as exc:
         log.exception("%s %r by %s failed", action, text, origin.user)
         outcome = Outcome(result="error", detail=f"{type(exc).__name__}")
-        await tell(services, origin, notice(messages.GENERIC_ERROR))
+        await tell(slack, origin, notice(messages.GENERIC_ERROR))
     try:
-        await services.audit.record(
+        await audit.record(
             user=origin.user,
             channel=origin.channel,
             action=action,

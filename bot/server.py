@@ -25,8 +25,8 @@ from slack_bolt.async_app import AsyncApp
 
 from bot import messages
 from bot.alerts.watch import watching_alerts
-from bot.app import build_app, build_client
-from bot.approvals.flow import expire_overdue
+from bot.app import approval_desk, build_app, build_client, build_engine
+from bot.approvals.flow import ApprovalDesk, expire_overdue
 from bot.config import Settings, SlackSecrets
 from bot.errors import ConfigError
 from bot.rollouts.flow import running_rollouts
@@ -54,11 +54,11 @@ async def start_http(
     return runner, int(runner.addresses[0][1])
 
 
-async def _expire_every(services: Services, stop: asyncio.Event) -> None:
+async def _expire_every(desk: ApprovalDesk, stop: asyncio.Event) -> None:
     """Expire overdue approval requests now and every ``EXPIRY_SWEEP`` seconds until stop."""
     while not stop.is_set():
         try:
-            await expire_overdue(services)
+            await expire_overdue(desk)
         except Exception:
             log.exception("expiring overdue approval requests failed")
         with contextlib.suppress(TimeoutError):
@@ -94,21 +94,26 @@ async def serve(
         loop.add_signal_handler(signum, stop.set)
     client = build_client(token=secrets.bot_token, api_url=secrets.api_url)
     services = Services.create(settings=settings, backend=backend, client=client)
+    engine = build_engine(services)
     runner: web.AppRunner | None = None
     handler: AsyncSocketModeHandler | None = None
     sweeper: asyncio.Task[None] | None = None
     try:
         if secrets.app_token:
-            app = build_app(services=services, signing_secret=None)
+            app = build_app(services=services, rollouts=engine, signing_secret=None)
             handler = AsyncSocketModeHandler(app, secrets.app_token, web_client=client)
             await handler.connect_async()  # type: ignore[no-untyped-call]
             announce(messages.SOCKET_MODE_READY)
         else:
-            app = build_app(services=services, signing_secret=secrets.signing_secret)
+            app = build_app(
+                services=services, rollouts=engine, signing_secret=secrets.signing_secret
+            )
             runner, bound = await start_http(app, host=host, port=port)
             announce(messages.HTTP_READY.format(host=host, port=bound, path=EVENTS_PATH))
-        sweeper = asyncio.create_task(_expire_every(services, stop), name="expire approvals")
-        async with watching_alerts(services, announce=announce), running_rollouts(services):
+        sweeper = asyncio.create_task(
+            _expire_every(approval_desk(services), stop), name="expire approvals"
+        )
+        async with watching_alerts(services, announce=announce), running_rollouts(engine):
             await stop.wait()
     finally:
         stop.set()

@@ -1,7 +1,8 @@
 """Everything the listeners use, built once and passed to each package's ``register``.
 
 services = Services.create(settings=settings, backend=backend, client=client)
-app = build_app(services=services, signing_secret=...)
+engine = build_engine(services)
+app = build_app(services=services, rollouts=engine, signing_secret=...)
 """
 
 from __future__ import annotations
@@ -26,14 +27,15 @@ from bot.policy.history import TrafficHistoryStore
 from bot.slack_io import SlackIO
 from bot.tasks import BackgroundTasks
 from deploy.backend import Backend
-from rollouts import LockStore, RolloutEngine, RolloutStore
+from rollouts import LockStore, RolloutStore
 
 __all__ = ["Services"]
 
 
 @dataclass(kw_only=True)
 class Services:
-    """The bot's collaborators."""
+    """The bot's collaborators, from which ``bot.app`` builds each feature's dependencies
+    (never changed once built)."""
 
     settings: Settings
     backend: Backend
@@ -56,14 +58,6 @@ class Services:
     #: Endpoint locks and rollouts, in the bot's database.
     locks: LockStore
     rollout_store: RolloutStore
-    #: The rollout engine, wired to Slack by ``bot.app.build_app``.
-    rollouts: RolloutEngine | None = None
-
-    def require_rollouts(self) -> RolloutEngine:
-        """The rollout engine (``build_app`` sets it)."""
-        if self.rollouts is None:
-            raise RuntimeError("the rollout engine is not wired: build the app first")
-        return self.rollouts
 
     @classmethod
     def create(

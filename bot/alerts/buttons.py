@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncApp
+from functools import partial
 
-from bot.alerts.flow import acknowledge, shift_away, silence
-from bot.buttons import ActionHandler, ButtonClick, register_action
+from bot.alerts.flow import AlertDeps, acknowledge, shift_away, silence
 from bot.edge import Outcome
-from bot.services import Services
+from bot.middleware import Listeners
+from bot.requests import ButtonClick
 from commands import actions
 
 __all__ = ["register"]
 
 
-def _silence_for(hours: int) -> ActionHandler:
-    async def handler(services: Services, click: ButtonClick) -> Outcome:
-        return await silence(services, click, hours=hours)
-
-    return handler
+async def silence_for(deps: AlertDeps, hours: int, click: ButtonClick) -> Outcome:
+    """Silence the clicked alert for ``hours``."""
+    return await silence(deps, click, hours=hours)
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(listeners: Listeners, deps: AlertDeps) -> None:
     """Listen to the alert buttons."""
-    register_action(app, services, actions.ALERT_ACK, acknowledge)
+    listeners.action(actions.ALERT_ACK, partial(acknowledge, deps))
     for action_id, hours in actions.ALERT_SILENCE.items():
-        register_action(app, services, action_id, _silence_for(hours))
-    register_action(app, services, actions.ALERT_SHIFT_AWAY, shift_away)
+        listeners.action(action_id, partial(silence_for, deps, hours))
+    listeners.action(actions.ALERT_SHIFT_AWAY, partial(shift_away, deps))

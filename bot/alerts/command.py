@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncApp
+from functools import partial
 
+from bot.alerts.flow import AlertDeps
 from bot.edge import Outcome, tell
-from bot.services import Services
-from bot.slash import SlashRequest, register_command
+from bot.middleware import Listeners
+from bot.requests import SlashRequest
 from commands import alerts
 from commands.reply import notice
 
 __all__ = ["register"]
 
 
-async def run(services: Services, request: SlashRequest) -> Outcome:
+async def run(deps: AlertDeps, request: SlashRequest) -> Outcome:
     """Parse, read the alert store, answer privately."""
     parsed = alerts.parse(request.text)
     if isinstance(parsed, alerts.AlertsHelp):
-        await tell(services, request.origin, notice(alerts.HELP))
+        await tell(deps.slack, request.origin, notice(alerts.HELP))
         return Outcome(result="help")
-    now = services.clock()
-    active = await services.alert_store.active(now)
-    reply = alerts.render_alerts(parsed, active, settings=services.alert_settings, now=now)
-    await tell(services, request.origin, reply)
+    now = deps.clock()
+    active = await deps.alert_store.active(now)
+    reply = alerts.render_alerts(parsed, active, settings=deps.alert_settings, now=now)
+    await tell(deps.slack, request.origin, reply)
     return Outcome(result="ok", endpoint=parsed.endpoint)
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(listeners: Listeners, deps: AlertDeps) -> None:
     """Listen to ``/alerts``."""
-    register_command(app, services, "/alerts", run)
+    listeners.command("/alerts", partial(run, deps))

@@ -9,33 +9,51 @@ episode's message, or on a resolved alert, changes nothing and says why. Clicks
 write with the store's compare-and-set, so a click and a poll never overwrite
 each other; the message is then re-rendered (``chat.update``).
 
-    outcome = await acknowledge(services, click)
+    outcome = await acknowledge(deps, click)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
+from alerts.settings import AlertSettings
 from alerts.source import is_source
 from alerts.state import AlertKey, AlertState
-from alerts.store import StoredAlert
+from alerts.store import AlertStore, StoredAlert
 from bot import messages
 from bot.alerts.notifier import SlackNotifier
-from bot.approvals.flow import request_traffic_shift
-from bot.buttons import ButtonClick
+from bot.approvals.flow import ApprovalDesk, request_traffic_shift
 from bot.edge import Outcome
 from bot.errors import AccessDeniedError, AlertStateError
-from bot.services import Services
+from bot.policy.access import AccessPolicy
+from bot.requests import ButtonClick
+from bot.slack_io import SlackIO
 from commands.alerts_view import slack_time
 from commands.traffic import plan_redistribution
+from deploy.backend import Backend
 from deploy.errors import ValidationError
 
-__all__ = ["acknowledge", "parse_alert_id", "shift_away", "silence"]
+__all__ = ["AlertDeps", "acknowledge", "parse_alert_id", "shift_away", "silence"]
 
 #: Tries of a click's compare-and-set before giving up (a poll wrote in between each time).
 _TRIES = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertDeps:
+    """What ``/alerts`` and the alert buttons use."""
+
+    alert_store: AlertStore
+    #: ``None`` when the config has no ``alerts:`` section (alerts off).
+    alert_settings: AlertSettings | None
+    slack: SlackIO
+    access: AccessPolicy
+    backend: Backend
+    clock: Callable[[], datetime]
+    #: "Shift traffic away" is posted for approval here.
+    desk: ApprovalDesk
 
 
 def parse_alert_id(value: str) -> AlertKey:
@@ -46,20 +64,18 @@ def parse_alert_id(value: str) -> AlertKey:
     return AlertKey(endpoint=parts[0], deployment=parts[1], rule=parts[2])
 
 
-async def _may_respond(services: Services, user: str) -> None:
-    if services.access.settings is None:
+async def _may_respond(deps: AlertDeps, user: str) -> None:
+    if deps.access.settings is None:
         raise AccessDeniedError(messages.NO_POLICY.format(user=user))
-    if await services.access.allows(user, "deploy") or await services.access.allows(
-        user, "approve"
-    ):
+    if await deps.access.allows(user, "deploy") or await deps.access.allows(user, "approve"):
         return
     raise AccessDeniedError(messages.ALERT_DENIED.format(user=user))
 
 
-async def _firing(services: Services, click: ButtonClick, what: str) -> StoredAlert:
+async def _firing(deps: AlertDeps, click: ButtonClick, what: str) -> StoredAlert:
     """The clicked alert, firing, with this message as its latest."""
     key = parse_alert_id(click.value)
-    alert = await services.alert_store.get(key)
+    alert = await deps.alert_store.get(key)
     if alert is None or is_source(key):
         raise AlertStateError(messages.ALERT_UNKNOWN)
     state = alert.state
@@ -73,16 +89,16 @@ async def _firing(services: Services, click: ButtonClick, what: str) -> StoredAl
 
 
 async def _change(
-    services: Services, click: ButtonClick, what: str, change: Callable[[AlertState], AlertState]
+    deps: AlertDeps, click: ButtonClick, what: str, change: Callable[[AlertState], AlertState]
 ) -> StoredAlert:
     """Apply ``change`` to the clicked alert with compare-and-set; re-render its message."""
     for _ in range(_TRIES):
-        alert = await _firing(services, click, what)
+        alert = await _firing(deps, click, what)
         state = change(alert.state)
-        saved = await services.alert_store.save(replace(alert, state=state))
+        saved = await deps.alert_store.save(replace(alert, state=state))
         if saved is not None:
-            notifier = SlackNotifier(client=services.slack.client)
-            await notifier.refresh(saved, now=services.clock())
+            notifier = SlackNotifier(client=deps.slack.client)
+            await notifier.refresh(saved, now=deps.clock())
             return saved
     raise AlertStateError(messages.ALERT_UNKNOWN)
 
@@ -90,9 +106,9 @@ async def _change(
 class _Change:
     """A change of an alert's state by a click."""
 
-    def __init__(self, *, user: str, services: Services, silence: timedelta | None = None) -> None:
+    def __init__(self, *, user: str, now: datetime, silence: timedelta | None = None) -> None:
         self.user = user
-        self.now = services.clock()
+        self.now = now
         self.silence = silence
 
     def __call__(self, state: AlertState) -> AlertState:
@@ -107,30 +123,30 @@ class _Change:
         return replace(state, acknowledged_by=self.user, acknowledged_at=self.now)
 
 
-async def acknowledge(services: Services, click: ButtonClick) -> Outcome:
+async def acknowledge(deps: AlertDeps, click: ButtonClick) -> Outcome:
     """Record who acknowledged: no more reminders for this episode."""
-    await _may_respond(services, click.user)
-    change = _Change(user=click.user, services=services)
-    saved = await _change(services, click, "acknowledge", change)
+    await _may_respond(deps, click.user)
+    change = _Change(user=click.user, now=deps.clock())
+    saved = await _change(deps, click, "acknowledge", change)
     return Outcome(result="acknowledged", endpoint=saved.key.endpoint, detail=saved.key.as_id())
 
 
-async def silence(services: Services, click: ButtonClick, *, hours: int) -> Outcome:
+async def silence(deps: AlertDeps, click: ButtonClick, *, hours: int) -> Outcome:
     """No message about this alert (reminders, a new episode) for ``hours``."""
-    await _may_respond(services, click.user)
-    change = _Change(user=click.user, services=services, silence=timedelta(hours=hours))
-    saved = await _change(services, click, "silence", change)
+    await _may_respond(deps, click.user)
+    change = _Change(user=click.user, now=deps.clock(), silence=timedelta(hours=hours))
+    saved = await _change(deps, click, "silence", change)
     return Outcome(
         result="silenced", endpoint=saved.key.endpoint, detail=f"{saved.key.as_id()} {hours}h"
     )
 
 
-async def shift_away(services: Services, click: ButtonClick) -> Outcome:
+async def shift_away(deps: AlertDeps, click: ButtonClick) -> Outcome:
     """Ask for approval to move the deployment's traffic to the other deployments."""
     key = parse_alert_id(click.value)
-    if is_source(key) or await services.alert_store.get(key) is None:
+    if is_source(key) or await deps.alert_store.get(key) is None:
         raise AlertStateError(messages.ALERT_UNKNOWN)
-    await services.access.require(click.user, "deploy")
-    plan = await plan_redistribution(services.backend, key.endpoint, key.deployment, 0)
-    approval = await request_traffic_shift(services, plan=plan, origin=click.origin)
+    await deps.access.require(click.user, "deploy")
+    plan = await plan_redistribution(deps.backend, key.endpoint, key.deployment, 0)
+    approval = await request_traffic_shift(deps.desk, plan=plan, origin=click.origin)
     return Outcome(result="requested", endpoint=key.endpoint, approval_id=approval.id)

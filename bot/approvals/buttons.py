@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncApp
+from functools import partial
 
-from bot.approvals.flow import decide
-from bot.buttons import ButtonClick, register_action
+from bot.approvals.flow import ApprovalDesk, decide
+from bot.approvals.kinds import ApplyDeps
 from bot.edge import Outcome
-from bot.services import Services
+from bot.middleware import Listeners
+from bot.requests import ButtonClick
 from commands import actions
 
 __all__ = ["register"]
 
 
-async def approve(services: Services, click: ButtonClick) -> Outcome:
+async def approve(desk: ApprovalDesk, applying: ApplyDeps, click: ButtonClick) -> Outcome:
     """Approve (once), then apply and report in the request's message."""
-    return await decide(services, approval_id=click.value, approve=True, origin=click.origin)
+    return await decide(desk, applying, approval_id=click.value, approve=True, origin=click.origin)
 
 
-async def reject(services: Services, click: ButtonClick) -> Outcome:
+async def reject(desk: ApprovalDesk, applying: ApplyDeps, click: ButtonClick) -> Outcome:
     """Reject (once)."""
-    return await decide(services, approval_id=click.value, approve=False, origin=click.origin)
+    return await decide(desk, applying, approval_id=click.value, approve=False, origin=click.origin)
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(listeners: Listeners, desk: ApprovalDesk, applying: ApplyDeps) -> None:
     """Listen to the Approve and Reject buttons."""
-    register_action(app, services, actions.APPROVE, approve)
-    register_action(app, services, actions.REJECT, reject)
+    listeners.action(actions.APPROVE, partial(approve, desk, applying))
+    listeners.action(actions.REJECT, partial(reject, desk, applying))

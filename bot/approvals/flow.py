@@ -4,38 +4,64 @@ Every kind of request (``bot.approvals.kinds``: a traffic shift, a rollout's sta
 rollout's promotion) goes through here: ``/traffic``, the shift button under a fresh
 deployment, alerts' "shift traffic away", a rollout's "Promote now".
 
-    approval = await request_traffic_shift(services, plan=plan, origin=origin)
-    outcome = await decide(services, approval_id=approval.id, approve=True, origin=clicker)
+    approval = await request_traffic_shift(desk, plan=plan, origin=origin)
+    outcome = await decide(desk, applying, approval_id=approval.id, approve=True, origin=clicker)
+
+``desk`` (an ``ApprovalDesk``) stores, posts and expires requests; ``applying`` (an
+``ApplyDeps``) is what approving one may change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from bot import messages
-from bot.approvals.kinds import ApprovalKind, TrafficShiftKind, failure_text
-from bot.approvals.store import Approval
+from bot.approvals.kinds import ApplyDeps, ApprovalKind, TrafficShiftKind, failure_text
+from bot.approvals.store import Approval, ApprovalStore
 from bot.approvals.view import render_approval, slack_time
 from bot.edge import Outcome
 from bot.errors import AccessDeniedError, ApprovalStateError
+from bot.policy.access import AccessPolicy
+from bot.policy.audit import AuditLog
 from bot.policy.locks import require_no_rollout, require_unlocked
 from bot.rollouts.kinds import RolloutPromoteKind, RolloutStartKind
-from bot.slack_io import Origin
+from bot.slack_io import Origin, SlackIO
 from commands.reply import Reply
 from commands.traffic import TrafficPlan
 from deploy.errors import ValidationError
+from rollouts import LockStore, RolloutStore
 
-if TYPE_CHECKING:
-    from bot.services import Services
-
-__all__ = ["KINDS", "decide", "expire_overdue", "request_approval", "request_traffic_shift"]
+__all__ = [
+    "KINDS",
+    "ApprovalDesk",
+    "decide",
+    "expire_overdue",
+    "request_approval",
+    "request_traffic_shift",
+]
 
 #: Every kind of request, by its ``kind`` column.
 KINDS: Mapping[str, ApprovalKind] = {
     kind.kind: kind for kind in (TrafficShiftKind(), RolloutStartKind(), RolloutPromoteKind())
 }
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalDesk:
+    """What requesting, showing, deciding and expiring approvals uses (and the lock and
+    rollout checks a traffic shift passes before it is posted)."""
+
+    approvals: ApprovalStore
+    slack: SlackIO
+    access: AccessPolicy
+    audit: AuditLog
+    clock: Callable[[], datetime]
+    expiry_minutes: float
+    locks: LockStore
+    rollout_store: RolloutStore
 
 
 def _kind(approval: Approval) -> ApprovalKind:
@@ -45,23 +71,23 @@ def _kind(approval: Approval) -> ApprovalKind:
     return kind
 
 
-def _render(services: Services, approval: Approval, *, applying: bool = False) -> Reply:
+def _render(desk: ApprovalDesk, approval: Approval, *, applying: bool = False) -> Reply:
     return render_approval(
         approval,
         _kind(approval).content(approval),
-        expiry_minutes=services.settings.approvals.expiry_minutes,
-        self_approval=services.access.allow_self_approval,
+        expiry_minutes=desk.expiry_minutes,
+        self_approval=desk.access.allow_self_approval,
         applying=applying,
     )
 
 
 async def request_approval(
-    services: Services, *, kind: str, endpoint: str, payload: Mapping[str, Any], origin: Origin
+    desk: ApprovalDesk, *, kind: str, endpoint: str, payload: Mapping[str, Any], origin: Origin
 ) -> Approval:
     """Store a pending request of ``kind`` and post it in the origin's channel."""
-    now = services.clock()
-    expiry = timedelta(minutes=services.settings.approvals.expiry_minutes)
-    approval = await services.approvals.create(
+    now = desk.clock()
+    expiry = timedelta(minutes=desk.expiry_minutes)
+    approval = await desk.approvals.create(
         kind=kind,
         endpoint=endpoint,
         payload=dict(payload),
@@ -71,38 +97,45 @@ async def request_approval(
         expires_at=now + expiry,
     )
     try:
-        ts = await services.slack.post(origin.channel, _render(services, approval))
+        ts = await desk.slack.post(origin.channel, _render(desk, approval))
     except BaseException:
         # Nothing half-applied: a request nobody can see must not stay pending.
-        await services.approvals.expire(approval.id, now=approval.expires_at)
+        await desk.approvals.expire(approval.id, now=approval.expires_at)
         raise
-    await services.approvals.set_message(approval.id, channel=origin.channel, ts=ts)
+    await desk.approvals.set_message(approval.id, channel=origin.channel, ts=ts)
     return approval
 
 
 async def request_traffic_shift(
-    services: Services, *, plan: TrafficPlan, origin: Origin, force: bool = False
+    desk: ApprovalDesk, *, plan: TrafficPlan, origin: Origin, force: bool = False
 ) -> Approval:
     """Ask for approval of a split: refused while the endpoint is locked (unless an approver
     forces it) or a rollout runs on it."""
-    await require_unlocked(services, plan.endpoint, user=origin.user, force=force)
-    await require_no_rollout(services, plan.endpoint)
+    await require_unlocked(desk, plan.endpoint, user=origin.user, force=force)
+    await require_no_rollout(desk, plan.endpoint)
     payload = {**plan.to_json(), "force": force}
     return await request_approval(
-        services, kind=TrafficShiftKind.kind, endpoint=plan.endpoint, payload=payload, origin=origin
+        desk, kind=TrafficShiftKind.kind, endpoint=plan.endpoint, payload=payload, origin=origin
     )
 
 
-async def _show(services: Services, approval: Approval, *, applying: bool = False) -> None:
+async def _show(desk: ApprovalDesk, approval: Approval, *, applying: bool = False) -> None:
     if approval.message_ts:
-        reply = _render(services, approval, applying=applying)
-        await services.slack.update(approval.channel, approval.message_ts, reply)
+        reply = _render(desk, approval, applying=applying)
+        await desk.slack.update(approval.channel, approval.message_ts, reply)
 
 
-async def decide(services: Services, *, approval_id: str, approve: bool, origin: Origin) -> Outcome:
+async def decide(
+    desk: ApprovalDesk,
+    applying: ApplyDeps,
+    *,
+    approval_id: str,
+    approve: bool,
+    origin: Origin,
+) -> Outcome:
     """Handle an Approve or Reject click; only the first valid click changes anything."""
-    now = services.clock()
-    approval = await services.approvals.get(approval_id)
+    now = desk.clock()
+    approval = await desk.approvals.get(approval_id)
     if approval is None:
         raise ValidationError(messages.APPROVAL_UNKNOWN)
     kind = _kind(approval)
@@ -110,34 +143,32 @@ async def decide(services: Services, *, approval_id: str, approve: bool, origin:
     if approval.status != "pending":
         raise ApprovalStateError(_already(approval))
     if approval.expired_at(now):
-        expired = await services.approvals.expire(approval.id, now=now)
+        expired = await desk.approvals.expire(approval.id, now=now)
         if expired.won:
-            await _show(services, expired.approval)
+            await _show(desk, expired.approval)
         raise ApprovalStateError(
             messages.APPROVAL_TOO_LATE.format(at=slack_time(approval.expires_at))
         )
     withdrawing = not approve and origin.user == approval.requester
     if not withdrawing:
-        await services.access.require(origin.user, "approve")
-    if approve and origin.user == approval.requester and not services.access.allow_self_approval:
+        await desk.access.require(origin.user, "approve")
+    if approve and origin.user == approval.requester and not desk.access.allow_self_approval:
         raise AccessDeniedError(messages.SELF_APPROVAL)
-    decision = await services.approvals.decide(
-        approval.id, approve=approve, user=origin.user, now=now
-    )
+    decision = await desk.approvals.decide(approval.id, approve=approve, user=origin.user, now=now)
     if not decision.won:
         raise ApprovalStateError(_already(decision.approval))
     approval = decision.approval
     if not approve:
-        await _show(services, approval)
+        await _show(desk, approval)
         return Outcome(result="rejected", endpoint=endpoint, approval_id=approval.id)
-    await _show(services, approval, applying=True)
+    await _show(desk, approval, applying=True)
     try:
-        ok, text = True, await kind.apply(services, approval)
+        ok, text = True, await kind.apply(applying, approval)
     except Exception as exc:
         ok, text = False, failure_text(exc, approval)
-    approval = await services.approvals.set_outcome(approval.id, ok=ok, text=text)
-    await _show(services, approval)
-    await services.audit.record(
+    approval = await desk.approvals.set_outcome(approval.id, ok=ok, text=text)
+    await _show(desk, approval)
+    await desk.audit.record(
         user=approval.requester,
         channel=approval.channel,
         action="apply",
@@ -159,22 +190,22 @@ def _already(approval: Approval) -> str:
     )
 
 
-async def expire_overdue(services: Services) -> int:
+async def expire_overdue(desk: ApprovalDesk) -> int:
     """Mark pending requests past their expiry as expired and update their messages.
 
     Runs at start and then every minute under ``flightdeck serve``, so that a request
     nobody clicked says it expired; a click on one does the same (see ``decide``).
     """
-    now = services.clock()
+    now = desk.clock()
     count = 0
-    for approval in await services.approvals.pending():
+    for approval in await desk.approvals.pending():
         if not approval.expired_at(now):
             continue
-        expired = await services.approvals.expire(approval.id, now=now)
+        expired = await desk.approvals.expire(approval.id, now=now)
         if expired.won:
             count += 1
-            await _show(services, expired.approval)
-            await services.audit.record(
+            await _show(desk, expired.approval)
+            await desk.audit.record(
                 user=approval.requester,
                 channel=approval.channel,
                 action="expire",

@@ -6,28 +6,43 @@ canary rollout, ``bot.rollouts.kinds``) and ``rollout_promote`` (a rollout to 10
 
     kind = KINDS[approval.kind]
     reply = render_approval(approval, kind.content(approval), ...)
-    ok, text = await kind.apply(services, approval)
+    text = await kind.apply(deps, approval)      # deps: ApplyDeps
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 from bot import messages
 from bot.approvals.store import Approval
 from bot.approvals.view import ApprovalContent
+from bot.policy.access import AccessPolicy
+from bot.policy.history import TrafficHistoryStore
 from bot.policy.locks import require_no_rollout
 from commands.traffic import TrafficPlan, apply_plan
 from commands.traffic_view import format_split, plan_blocks, render_applied
+from deploy.backend import Backend
 from deploy.errors import FlightdeckError, ValidationError
+from rollouts import LockStore, RolloutEngine, RolloutStore
 
-if TYPE_CHECKING:
-    from bot.services import Services
-
-__all__ = ["ApprovalKind", "TrafficShiftKind", "applying_guard"]
+__all__ = ["ApplyDeps", "ApprovalKind", "TrafficShiftKind", "applying_guard"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApplyDeps:
+    """What applying an approved request uses: the platform, the checks, the traffic history,
+    the rollout engine."""
+
+    backend: Backend
+    history: TrafficHistoryStore
+    locks: LockStore
+    access: AccessPolicy
+    rollout_store: RolloutStore
+    rollouts: RolloutEngine
 
 
 class ApprovalKind(Protocol):
@@ -44,14 +59,14 @@ class ApprovalKind(Protocol):
         """What was applied, in a line of the audit log."""
         ...
 
-    async def apply(self, services: Services, approval: Approval) -> str:
+    async def apply(self, deps: ApplyDeps, approval: Approval) -> str:
         """Do what was approved; what to show. ``FlightdeckError`` when it cannot be done."""
         ...
 
 
-async def applying_guard(services: Services, approval: Approval) -> None:
+async def applying_guard(locks: LockStore, approval: Approval) -> None:
     """At apply time: the endpoint is not locked since (unless the request passed --force)."""
-    lock = await services.locks.get(approval.endpoint)
+    lock = await locks.get(approval.endpoint)
     if lock is not None and not approval.payload.get("force"):
         raise lock.error()
 
@@ -85,17 +100,17 @@ class TrafficShiftKind:
         plan = TrafficPlan.from_json(approval.payload)
         return format_split(plan.traffic, plan.mirror)
 
-    async def apply(self, services: Services, approval: Approval) -> str:
+    async def apply(self, deps: ApplyDeps, approval: Approval) -> str:
         plan = TrafficPlan.from_json(approval.payload)
-        await applying_guard(services, approval)
-        await require_no_rollout(services, plan.endpoint)
+        await applying_guard(deps.locks, approval)
+        await require_no_rollout(deps, plan.endpoint)
         if plan.rollback_of is not None:
-            last = await services.history.last_shift(plan.endpoint)
+            last = await deps.history.last_shift(plan.endpoint)
             if last is None or last.id != plan.rollback_of:
                 raise ValidationError(messages.ROLLBACK_STALE)
-        before = await services.backend.get_endpoint(plan.endpoint)
-        after = await apply_plan(services.backend, plan)
-        await services.history.record(
+        before = await deps.backend.get_endpoint(plan.endpoint)
+        after = await apply_plan(deps.backend, plan)
+        await deps.history.record(
             endpoint=plan.endpoint,
             before=before.traffic,
             before_mirror=before.mirror_traffic,

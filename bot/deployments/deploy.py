@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from slack_bolt.async_app import AsyncApp
+from functools import partial
 
 from bot import messages
+from bot.deployments.deps import DeploymentDeps
 from bot.edge import Outcome, tell
+from bot.middleware import Listeners
 from bot.policy.locks import dry_run_notes, require_unlocked
-from bot.services import Services
+from bot.requests import SlashRequest
 from bot.slack_io import ProgressMessage
-from bot.slash import SlashRequest, register_command
 from commands import deploy
 from commands.deploy_view import render_done, render_dry_run, render_failed, render_progress
 from commands.reply import Reply, notice
@@ -20,38 +20,38 @@ from deploy.errors import FlightdeckError
 __all__ = ["register"]
 
 
-async def run(services: Services, request: SlashRequest) -> Outcome:
+async def run(deps: DeploymentDeps, request: SlashRequest) -> Outcome:
     """Parse, check access and the plan, then deploy with progress."""
     parsed = deploy.parse(request.text)
     if isinstance(parsed, deploy.DeployHelp):
-        await tell(services, request.origin, notice(deploy.HELP))
+        await tell(deps.slack, request.origin, notice(deploy.HELP))
         return Outcome(result="help")
     if not parsed.dry_run:
-        await services.access.require(request.user, "deploy")
-    plan = await deploy.plan(services.backend, parsed, spec_folder=services.settings.specs.folder)
+        await deps.access.require(request.user, "deploy")
+    plan = await deploy.plan(deps.backend, parsed, spec_folder=deps.spec_folder)
     endpoint = plan.spec.endpoint_name
     if parsed.dry_run:
         notes = await dry_run_notes(
-            services, endpoint, user=request.user, force=parsed.force, shifts_traffic=False
+            deps, endpoint, user=request.user, force=parsed.force, shifts_traffic=False
         )
-        found = await services.backend.get_endpoint(endpoint)
+        found = await deps.backend.get_endpoint(endpoint)
         reply = render_dry_run(plan, found, user=request.mention, notes=notes)
-        await tell(services, request.origin, reply)
+        await tell(deps.slack, request.origin, reply)
         return Outcome(result="dry-run", endpoint=endpoint, detail=plan.spec.name)
-    await require_unlocked(services, endpoint, user=request.user, force=parsed.force)
+    await require_unlocked(deps, endpoint, user=request.user, force=parsed.force)
 
     def progress_view(lines: Sequence[str]) -> Reply:
         return render_progress(plan, lines, user=request.mention)
 
     progress = ProgressMessage(
-        slack=services.slack,
+        slack=deps.slack,
         channel=request.channel,
         render=progress_view,
-        interval=services.progress_interval,
+        interval=deps.progress_interval,
     )
     await progress.start()
     try:
-        deployment, found = await deploy.execute(services.backend, plan, progress=progress.line)
+        deployment, found = await deploy.execute(deps.backend, plan, progress=progress.line)
     except FlightdeckError as exc:
         await progress.finish(render_failed(plan, exc, user=request.mention))
         return Outcome(result="failed", detail=exc.message, endpoint=endpoint)
@@ -63,6 +63,6 @@ async def run(services: Services, request: SlashRequest) -> Outcome:
     return Outcome(result="ok", endpoint=endpoint, detail=plan.spec.name)
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(listeners: Listeners, deps: DeploymentDeps) -> None:
     """Listen to ``/deploy``."""
-    register_command(app, services, "/deploy", run)
+    listeners.command("/deploy", partial(run, deps))

@@ -12,7 +12,7 @@ when a change is asked for and again when an approved change is applied.
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bot import messages
 from bot.errors import AccessDeniedError
@@ -21,12 +21,24 @@ from rollouts import RolloutConflictError
 from rollouts import messages as rollout_messages
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from bot.policy.access import AccessPolicy
+    from rollouts import LockStore, RolloutStore
 
-__all__ = ["dry_run_notes", "require_no_rollout", "require_unlocked"]
+__all__ = ["Guards", "dry_run_notes", "require_no_rollout", "require_unlocked"]
 
 
-async def require_unlocked(services: Services, endpoint: str, *, user: str, force: bool) -> None:
+class Guards(Protocol):
+    """What the checks read (a feature's dependencies carry these)."""
+
+    @property
+    def locks(self) -> LockStore: ...
+    @property
+    def access(self) -> AccessPolicy: ...
+    @property
+    def rollout_store(self) -> RolloutStore: ...
+
+
+async def require_unlocked(services: Guards, endpoint: str, *, user: str, force: bool) -> None:
     """``EndpointLockedError`` when locked (``force`` lets approvers past it)."""
     lock = await services.locks.get(endpoint)
     if lock is None:
@@ -37,7 +49,7 @@ async def require_unlocked(services: Services, endpoint: str, *, user: str, forc
         raise AccessDeniedError(messages.FORCE_NOT_APPROVER.format(user=user))
 
 
-async def require_no_rollout(services: Services, endpoint: str) -> None:
+async def require_no_rollout(services: Guards, endpoint: str) -> None:
     """``RolloutConflictError`` when a rollout is active on ``endpoint``."""
     active = await services.rollout_store.active_for(endpoint)
     if active is None:
@@ -54,7 +66,7 @@ async def require_no_rollout(services: Services, endpoint: str) -> None:
 
 
 async def dry_run_notes(
-    services: Services,
+    services: Guards,
     endpoint: str,
     *,
     user: str,

@@ -2,32 +2,30 @@
 
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncApp
+from functools import partial
 
-from bot.buttons import ActionHandler, ButtonClick, register_action
 from bot.edge import Outcome
-from bot.rollouts.flow import act_on_rollout, promote_rollout
-from bot.services import Services
+from bot.middleware import Listeners
+from bot.requests import ButtonClick
+from bot.rollouts.flow import RolloutDeps, act_on_rollout, promote_rollout
 from commands import actions
 
 __all__ = ["register"]
 
 
-async def promote(services: Services, click: ButtonClick) -> Outcome:
+async def promote(deps: RolloutDeps, click: ButtonClick) -> Outcome:
     """Ask for approval to go to 100% now."""
-    return await promote_rollout(services, click.value, origin=click.origin)
+    return await promote_rollout(deps, click.value, origin=click.origin)
 
 
-def _acting(action: str) -> ActionHandler:
-    async def handler(services: Services, click: ButtonClick) -> Outcome:
-        return await act_on_rollout(services, click.value, action=action, origin=click.origin)
-
-    return handler
+async def act(deps: RolloutDeps, action: str, click: ButtonClick) -> Outcome:
+    """Pause, Resume or Abort the rollout named by the button."""
+    return await act_on_rollout(deps, click.value, action=action, origin=click.origin)
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(listeners: Listeners, deps: RolloutDeps) -> None:
     """Listen to the rollout buttons."""
-    register_action(app, services, actions.ROLLOUT_PAUSE, _acting("pause"))
-    register_action(app, services, actions.ROLLOUT_RESUME, _acting("resume"))
-    register_action(app, services, actions.ROLLOUT_ABORT, _acting("abort"))
-    register_action(app, services, actions.ROLLOUT_PROMOTE, promote)
+    listeners.action(actions.ROLLOUT_PAUSE, partial(act, deps, "pause"))
+    listeners.action(actions.ROLLOUT_RESUME, partial(act, deps, "resume"))
+    listeners.action(actions.ROLLOUT_ABORT, partial(act, deps, "abort"))
+    listeners.action(actions.ROLLOUT_PROMOTE, partial(promote, deps))

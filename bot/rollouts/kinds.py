@@ -7,18 +7,13 @@ rollout waits for at its last step; approving it sends the canary to 100%.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from bot import messages
-from bot.approvals.kinds import applying_guard
+from bot.approvals.kinds import ApplyDeps, applying_guard
 from bot.approvals.store import Approval
 from bot.approvals.view import ApprovalContent
 from commands.blocks import format_split, section
 from commands.rollout_view import plan_blocks
 from rollouts import RolloutPlan, RolloutStateError
-
-if TYPE_CHECKING:
-    from bot.services import Services
 
 __all__ = ["RolloutPromoteKind", "RolloutStartKind"]
 
@@ -47,9 +42,9 @@ class RolloutStartKind:
         plan = RolloutPlan.from_json(approval.payload["plan"])
         return messages.ROLLOUT_AUDIT.format(canary=plan.spec.canary, steps=plan.spec.steps_text())
 
-    async def apply(self, services: Services, approval: Approval) -> str:
+    async def apply(self, deps: ApplyDeps, approval: Approval) -> str:
         plan = RolloutPlan.from_json(approval.payload["plan"])
-        rollout = await services.require_rollouts().begin(
+        rollout = await deps.rollouts.begin(
             endpoint=plan.endpoint,
             spec=plan.spec,
             requested_by=approval.requester,
@@ -92,9 +87,9 @@ class RolloutPromoteKind:
     def audit_text(self, approval: Approval) -> str:
         return messages.PROMOTE_AUDIT.format(canary=approval.payload["canary"])
 
-    async def apply(self, services: Services, approval: Approval) -> str:
-        await applying_guard(services, approval)
-        engine = services.require_rollouts()
+    async def apply(self, deps: ApplyDeps, approval: Approval) -> str:
+        await applying_guard(deps.locks, approval)
+        engine = deps.rollouts
         rollout_id = str(approval.payload["rollout"])
         rollout = await engine.store.get(rollout_id)
         if rollout is None or not rollout.active:

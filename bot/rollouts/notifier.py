@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from datetime import datetime
 
-from bot.approvals.flow import request_approval
-from bot.slack_io import Origin
+from bot.approvals.flow import ApprovalDesk, request_approval
+from bot.policy.audit import AuditLog
+from bot.policy.history import TrafficHistoryStore
+from bot.slack_io import Origin, SlackIO
 from commands.reply import FileAttachment
 from commands.rollout_view import render_rollout, render_rollout_finished
+from deploy.backend import Backend
 from rollouts import MessageRef, Rollout, render_rollout_chart, target_weights
-
-if TYPE_CHECKING:
-    from bot.services import Services
 
 __all__ = ["SlackRolloutNotifier"]
 
@@ -29,29 +30,45 @@ log = logging.getLogger(__name__)
 
 
 class SlackRolloutNotifier:
-    """Implements ``rollouts.RolloutNotifier`` with the bot's Slack client and stores."""
+    """Implements ``rollouts.RolloutNotifier`` with the bot's Slack client and stores.
 
-    def __init__(self, services: Services, *, charts: bool = True) -> None:
-        self._services = services
+    ``desk`` posts the approval request of a ``--confirm-promotion`` rollout.
+    """
+
+    def __init__(
+        self,
+        *,
+        slack: SlackIO,
+        backend: Backend,
+        history: TrafficHistoryStore,
+        audit: AuditLog,
+        desk: ApprovalDesk,
+        clock: Callable[[], datetime],
+        charts: bool = True,
+    ) -> None:
+        self._slack = slack
+        self._backend = backend
+        self._history = history
+        self._audit = audit
+        self._desk = desk
+        self._clock = clock
         self._charts = charts
 
     async def show(self, rollout: Rollout, where: MessageRef) -> MessageRef | None:
-        services = self._services
-        reply = render_rollout(rollout, now=services.clock())
+        reply = render_rollout(rollout, now=self._clock())
         if where.channel and where.ts:
-            await services.slack.update(where.channel, where.ts, reply)
+            await self._slack.update(where.channel, where.ts, reply)
             return None
         if not rollout.channel:
             return None
-        ts = await services.slack.post(rollout.channel, reply)
+        ts = await self._slack.post(rollout.channel, reply)
         return MessageRef(rollout.channel, ts)
 
     async def finished(self, rollout: Rollout, where: MessageRef) -> None:
-        services = self._services
         if rollout.outcome == "promoted":
             # One entry for the whole rollout: `/traffic <endpoint> rollback` undoes it.
-            endpoint = await services.backend.get_endpoint(rollout.endpoint)
-            await services.history.record(
+            endpoint = await self._backend.get_endpoint(rollout.endpoint)
+            await self._history.record(
                 endpoint=rollout.endpoint,
                 before=rollout.baseline,
                 before_mirror=endpoint.mirror_traffic,
@@ -59,7 +76,7 @@ class SlackRolloutNotifier:
                 after_mirror=endpoint.mirror_traffic,
                 approval_id=None,
             )
-        await services.audit.record(
+        await self._audit.record(
             user=rollout.requested_by,
             channel=rollout.channel,
             action="rollout",
@@ -71,7 +88,7 @@ class SlackRolloutNotifier:
         if not (where.channel and where.ts):
             return
         reply = render_rollout_finished(rollout)
-        await services.slack.reply(
+        await self._slack.reply(
             where.channel, where.ts, reply, broadcast=rollout.outcome != "promoted"
         )
         if self._charts and rollout.results:
@@ -83,7 +100,7 @@ class SlackRolloutNotifier:
             png = await asyncio.to_thread(render_rollout_chart, rollout)
             name = f"rollout-{rollout.endpoint}-{rollout.canary}-{rollout.id}.png"
             attachment = FileAttachment(filename=name, title=name, content=png)
-            await self._services.slack.upload(where.channel, attachment, thread_ts=where.ts)
+            await self._slack.upload(where.channel, attachment, thread_ts=where.ts)
         except Exception:
             log.warning("the chart of rollout %s was not posted", rollout.id, exc_info=True)
 
@@ -91,7 +108,7 @@ class SlackRolloutNotifier:
         if not rollout.channel:
             return None
         approval = await request_approval(
-            self._services,
+            self._desk,
             kind="rollout_promote",
             endpoint=rollout.endpoint,
             payload={

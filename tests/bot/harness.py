@@ -20,7 +20,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.app import build_app, build_client
+from bot.app import build_app, build_client, build_engine
 from bot.config import AccessSettings, Settings, SpecsSettings
 from bot.db import Database
 from bot.offline.slackstub import Directory, SlackStub, StubMessage
@@ -36,6 +36,7 @@ from bot.services import Services
 from deploy.backend import Backend
 from deploy.memory import MemoryBackend as FakeBackend
 from deploy.types import DeploymentSpec, EndpointSpec, ModelRef
+from rollouts import RolloutEngine
 
 ALICE = "U0ALICE"
 BOB = "U0BOB"
@@ -98,9 +99,16 @@ class RunningBot:
     """Sends Slack's requests to the app over HTTP and looks at what the stand-in saw."""
 
     def __init__(
-        self, *, services: Services, stub: SlackStub, url: str, session: aiohttp.ClientSession
+        self,
+        *,
+        services: Services,
+        rollouts: RolloutEngine,
+        stub: SlackStub,
+        url: str,
+        session: aiohttp.ClientSession,
     ) -> None:
         self.services = services
+        self.rollouts = rollouts
         self.stub = stub
         self.url = url
         self._session = session
@@ -231,20 +239,22 @@ async def running_bot(
     services = Services.create(
         settings=settings, backend=backend, client=client, db=db, progress_interval=0.0, **options
     )
-    app = build_app(services=services, signing_secret=SECRET)
+    engine = build_engine(services)
+    app = build_app(services=services, rollouts=engine, signing_secret=SECRET)
     runner, port = await start_http(app, host="127.0.0.1", port=0)
     session = aiohttp.ClientSession()
     if rollouts:
-        services.require_rollouts().start()
+        engine.start()
     try:
         yield RunningBot(
             services=services,
+            rollouts=engine,
             stub=stub,
             url=f"http://127.0.0.1:{port}{EVENTS_PATH}",
             session=session,
         )
     finally:
-        await services.require_rollouts().stop()
+        await engine.stop()
         await session.close()
         await runner.cleanup()
         if not await services.tasks.wait_idle(deadline=60):

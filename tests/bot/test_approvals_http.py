@@ -6,6 +6,7 @@ import asyncio
 import copy
 from pathlib import Path
 
+from bot.app import approval_desk
 from bot.approvals.flow import expire_overdue
 from bot.db import Database
 from bot.offline.slackstub import StubMessage
@@ -217,10 +218,10 @@ async def test_overdue_requests_are_marked_expired_without_a_click(
     bot: RunningBot, backend: FakeBackend, clock: FakeClock
 ) -> None:
     request = await request_shift(bot)
-    assert await expire_overdue(bot.services) == 0
+    assert await expire_overdue(approval_desk(bot.services)) == 0
     clock.advance(minutes=30)
-    assert await expire_overdue(bot.services) == 1
-    assert await expire_overdue(bot.services) == 0
+    assert await expire_overdue(approval_desk(bot.services)) == 1
+    assert await expire_overdue(approval_desk(bot.services)) == 0
     shown = bot.stub.messages[(request.channel, request.ts)]
     assert buttons(shown) == [] and "Expired at" in message_text(shown)
     await bot.click(request, actions.APPROVE, user=BOB)

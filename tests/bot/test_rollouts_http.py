@@ -161,7 +161,7 @@ async def interval(bot: RunningBot, backend: ScriptedBackend, clock: FakeClock) 
     backend.answer(ENDPOINT, "green", count=120, p99_ms=40.0)
     backend.answer(ENDPOINT, "blue", count=500, p99_ms=35.0)
     clock.advance(seconds=61)
-    await bot.services.require_rollouts().tick_once()
+    await bot.rollouts.tick_once()
     await bot.settle()
 
 

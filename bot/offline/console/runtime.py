@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.alerts.watch import watching_alerts
-from bot.app import build_app, build_client
+from bot.app import build_app, build_client, build_engine
 from bot.config import Settings
 from bot.db import Database
 from bot.offline.console import messages
@@ -53,14 +53,16 @@ async def console_session(
         client = build_client(token=token, api_url=stub.api_url)
         services = Services.create(settings=settings, backend=backend, client=client, db=db)
         secret = secrets.token_hex(16)
-        app = build_app(services=services, signing_secret=secret)
+        engine = build_engine(services)
+        app = build_app(services=services, rollouts=engine, signing_secret=secret)
         # The alert watcher and the rollout engine run while the loop does: between two lines
         # of input they wait (`:wait` lets them run), and what they posted shows with the next
         # line's output.
-        async with watching_alerts(services), running_rollouts(services):
+        async with watching_alerts(services), running_rollouts(engine):
             yield ConsoleSession(
                 app=app,
                 services=services,
+                rollouts=engine,
                 stub=stub,
                 signing_secret=secret,
                 settings=console,

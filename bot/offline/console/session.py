@@ -5,8 +5,9 @@ the bot's Web API calls go to the Slack stand-in, and after the bot's background
 work is done (awaited, with a deadline) the session prints what a Slack user would
 now see: new or changed messages in their final state, ephemeral answers, files.
 
-    session = ConsoleSession(app=app, services=services, stub=stub, signing_secret=secret,
-                             settings=settings.console, write=print, read=reader)
+    session = ConsoleSession(app=app, services=services, rollouts=engine, stub=stub,
+                             signing_secret=secret, settings=settings.console, write=print,
+                             read=reader)
     await session.handle("/traffic product-recommender")
     await session.handle("1")            # click button [1]
 """
@@ -40,6 +41,7 @@ from bot.offline.slackstub.payloads import (
     slash_command,
 )
 from bot.services import Services
+from rollouts import RolloutEngine
 
 __all__ = ["ConsoleSession"]
 
@@ -71,6 +73,7 @@ class ConsoleSession:
         *,
         app: AsyncApp,
         services: Services,
+        rollouts: RolloutEngine,
         stub: SlackStub,
         signing_secret: str,
         settings: ConsoleSettings,
@@ -82,6 +85,7 @@ class ConsoleSession:
     ) -> None:
         self._app = app
         self._services = services
+        self._rollouts = rollouts
         self._stub = stub
         self._secret = signing_secret
         self._settings = settings
@@ -174,7 +178,7 @@ class ConsoleSession:
             if not await self._services.rollout_store.active():
                 break
         # A rollout that just ended may still be posting its last words (reply, chart).
-        await self._services.require_rollouts().idle(deadline=self._deadline)
+        await self._rollouts.idle(deadline=self._deadline)
         await self._services.tasks.wait_idle(deadline=self._deadline)
         self.show_new()
 
