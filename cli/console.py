@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # the bot's modules load only when the console runs (a second
 __all__ = ["DEMO_CONFIG", "console_main", "register", "run_demo_console"]
 
 #: The config ``flightdeck demo`` opens the console with: two users and an access policy.
-DEMO_CONFIG = Path(__file__).resolve().parents[1] / "bot" / "console" / "demo.yml"
+DEMO_CONFIG = Path(__file__).resolve().parents[1] / "bot" / "offline" / "console" / "demo.yml"
 DEMO_MODEL = "recommendation-model"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "product-recommender"
 
