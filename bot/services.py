@@ -32,7 +32,7 @@ from rollouts import LockStore, RolloutStore
 __all__ = ["Services"]
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class Services:
     """The bot's collaborators, from which ``bot.app`` builds each feature's dependencies
     (never changed once built)."""
