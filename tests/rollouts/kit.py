@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import create_engine
 
+from base.migrations import upgrade
 from rollouts import LockStore, MessageRef, Rollout, RolloutEngine, RolloutSettings, RolloutSpec
 from rollouts.store import RolloutStore
 from tests.alerts.kit import Clock
@@ -67,7 +68,7 @@ def make_engine(
     """An engine on a SQLite file (a new engine each call: a restart); not started."""
     engine = create_engine(f"sqlite:///{db}")
     store = RolloutStore(engine=engine, clock=clock)
-    store.create_all()
+    upgrade(store.engine)
     notifier = RecordingNotifier()
     rollouts = RolloutEngine(
         backend=backend,
