@@ -28,6 +28,8 @@ from deploy.types import EndpointSpec
 from tests.bot.harness import CHANNEL, POLICY, RunningBot, message_text, running_bot
 from tests.deploy.local.platform_kit import deployment_spec, running_platform, wait_for
 
+pytestmark = pytest.mark.slow(budget=60)
+
 SCRIPTS = Path(__file__).resolve().parents[2] / "samples" / "scripts"
 EP = "alerting"
 POLL = timedelta(seconds=1)

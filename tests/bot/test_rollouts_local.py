@@ -39,7 +39,7 @@ from tests.bot.harness import (
 )
 from tests.deploy.local.platform_kit import deployment_spec, running_platform, wait_until
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow(budget=60)]
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "samples" / "scripts"
 EP = "rolling"

@@ -32,7 +32,7 @@ from tests.bot.harness import (
 )
 from tests.deploy.local.platform_kit import running_platform
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow(budget=30)]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "product-recommender"
 EP = "product-recommender"

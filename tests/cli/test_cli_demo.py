@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from samples.product_recommender import reference_predict
 from tests.support.flightdeck_cli import (
@@ -20,6 +21,8 @@ from tests.support.flightdeck_cli import (
     run_entry_point,
     write_deployment,
 )
+
+pytestmark = pytest.mark.slow(budget=60)
 
 
 def _example_copy(folder: Path) -> Path:

@@ -31,6 +31,7 @@ EP = "product-recommender"
 PORT_ENVS = ("FLIGHTDECK_ROUTER_PORT", "FLIGHTDECK_CONTROL_PORT")
 
 
+@pytest.mark.slow(budget=60)
 def test_up_status_down_and_up_again(tmp_path: Path) -> None:
     home = tmp_path / "home"
     outputs: list[str] = []
@@ -85,6 +86,7 @@ def test_up_status_down_and_up_again(tmp_path: Path) -> None:
         assert all(token not in text for text in outputs + logs)
 
 
+@pytest.mark.slow(budget=30)
 def test_a_second_daemon_refuses_and_sigterm_stops_the_first(tmp_path: Path) -> None:
     home = tmp_path / "home"
     with local_platform(home) as platform:
@@ -109,6 +111,7 @@ def test_a_second_daemon_refuses_and_sigterm_stops_the_first(tmp_path: Path) -> 
         assert "stopped" in (home / "logs" / "daemon.log").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow(budget=30)
 def test_a_taken_port_is_a_one_line_error(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -143,6 +146,7 @@ def test_status_of_a_home_that_never_ran(tmp_path: Path) -> None:
     assert result.json() == {"status": "stopped", "home": str((tmp_path / "fresh").resolve())}
 
 
+@pytest.mark.slow(budget=30)
 def test_a_stale_daemon_json_is_ignored(tmp_path: Path) -> None:
     home = tmp_path / "home"
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -163,6 +167,7 @@ def test_a_stale_daemon_json_is_ignored(tmp_path: Path) -> None:
         assert os.path.exists(home / "daemon.json")
 
 
+@pytest.mark.slow(budget=30)
 def test_two_concurrent_ups_share_one_daemon(tmp_path: Path) -> None:
     home = tmp_path / "home"
     ports = ["--router-port", str(free_port()), "--control-port", str(free_port())]
@@ -198,6 +203,7 @@ def _status_at(uri: str, key: str) -> int:
         return int(error.code)
 
 
+@pytest.mark.slow(budget=30)
 def test_a_bare_up_after_a_killed_daemon_keeps_its_ports_and_scoring_uri(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -232,6 +238,7 @@ def test_a_bare_up_after_a_killed_daemon_keeps_its_ports_and_scoring_uri(
         assert _status_at(uri, "not-a-key") == 401
 
 
+@pytest.mark.slow(budget=30)
 def test_a_remembered_port_that_is_taken_fails_clearly_and_a_flag_still_wins(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -263,6 +270,7 @@ def test_a_remembered_port_that_is_taken_fails_clearly_and_a_flag_still_wins(
         assert run_entry_point("local", "up", home=home).ok().json()["router_url"] == elsewhere
 
 
+@pytest.mark.slow(budget=30)
 def test_a_port_variable_that_is_not_a_number_is_a_one_line_error(tmp_path: Path) -> None:
     result = run_entry_point(
         "local", "up", home=tmp_path / "home", env={"FLIGHTDECK_ROUTER_PORT": "x"}

@@ -18,6 +18,8 @@ import pytest
 
 from loadtest import LoadTestPlan, run_load_test, sample_input_from_swagger
 
+pytestmark = pytest.mark.slow(budget=30)
+
 SCORE_PY = """
 import numpy as np
 from inference_schema.parameter_types.numpy_parameter_type import NumpyParameterType

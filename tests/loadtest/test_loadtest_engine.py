@@ -21,6 +21,8 @@ from loadtest import (
 )
 from tests.loadtest.targets import Target
 
+pytestmark = pytest.mark.slow(budget=30)
+
 LIMITS = Limits(max_requests=10_000, max_duration=30, max_rate=2_000, max_concurrency=128)
 _names = itertools.count()
 

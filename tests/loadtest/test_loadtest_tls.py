@@ -21,6 +21,8 @@ from loadtest import InvalidPlanError, LoadTestPlan, render_text, run_load_test
 from tests.loadtest.targets import target_process
 from tests.loadtest.tls import Certificates, make_certificates, why_not
 
+pytestmark = pytest.mark.slow(budget=30)
+
 _names = itertools.count()
 
 

@@ -37,7 +37,7 @@ from tests.deploy.local.platform_kit import (
     write_code,
 )
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow(budget=30)]
 
 #: A slow script keeps its one sync worker busy, probes wait behind the requests: a probe
 #: timeout above what the tests hold keeps the instance in rotation meanwhile.

@@ -12,6 +12,8 @@ from deploy.local.dataplane.routes import DeploymentRoute, Upstream
 from tests.deploy.local.router_kit import endpoint_route, running_router, score
 from tests.support.azmlinfsrv import AzmlinfsrvProcess, start_azmlinfsrv
 
+pytestmark = pytest.mark.slow(budget=30)
+
 ECHO_SCRIPT = textwrap.dedent(
     """
     import json

@@ -39,6 +39,7 @@ async def router(clock: Clock) -> AsyncIterator[Router]:
         yield router
 
 
+@pytest.mark.slow(budget=30)
 async def test_a_slow_model_gets_408_after_request_timeout_ms(
     router: Router, blue: ModelServer
 ) -> None:

@@ -83,6 +83,7 @@ async def test_a_stuck_mirror_never_delays_the_caller(router: Router, blue: Mode
         await wait_for(lambda: router.in_flight("demo", "green") == 0, what="copies done")
 
 
+@pytest.mark.slow(budget=30)
 async def test_mirror_errors_and_timeouts_never_fail_the_caller(
     router: Router, blue: ModelServer, green: ModelServer, clock: Clock
 ) -> None:

@@ -18,6 +18,8 @@ from tests.scoring.compat.conftest import serve_script
 from tests.scoring.compat.servers import ServerPair
 from tests.scoring.compat.wire import assert_same, exchange, post_json
 
+pytestmark = pytest.mark.slow(budget=30)
+
 
 @pytest.fixture(scope="module")
 def numpy_pair(tmp_path_factory: pytest.TempPathFactory, model_v1: Path) -> Iterator[ServerPair]:
