@@ -47,7 +47,7 @@ LOAD_DEADLINE = 60.0
 async def platform(tmp_path: Path) -> AsyncIterator[Platform]:
     """The endpoint with a deployment answering in 400 ms and one failing half its requests."""
     if not (SCRIPTS / "slow_score.py").is_file():
-        pytest.skip(f"the sample scripts are not at {SCRIPTS}")
+        pytest.fail(f"samples/scripts ships in the repository but is not at {SCRIPTS}")
     async with running_platform(tmp_path / "platform") as running:
         await running.create_or_update_endpoint(EndpointSpec(name=EP))
         slow = deployment_spec(

@@ -47,7 +47,10 @@ def free_port() -> int:
 def scoring_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     azmlinfsrv = Path(sys.executable).with_name("azmlinfsrv")
     if not azmlinfsrv.exists() and shutil.which("azmlinfsrv") is None:
-        pytest.skip("azmlinfsrv (azureml-inference-server-http) is not installed")
+        pytest.fail(
+            "azmlinfsrv is not installed: azureml-inference-server-http is a dependency "
+            "(pip install -e '.[dev]', as make install does)"
+        )
     code = tmp_path_factory.mktemp("code")
     (code / "score.py").write_text(SCORE_PY)
     port = free_port()
