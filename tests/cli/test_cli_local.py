@@ -19,7 +19,6 @@ import pytest
 from deploy.local.state.home import process_alive
 from tests.support.flightdeck_cli import (
     cleaned_up,
-    free_port,
     local_platform,
     poll,
     run_cli,
@@ -36,10 +35,12 @@ def test_up_status_down_and_up_again(tmp_path: Path) -> None:
     home = tmp_path / "home"
     outputs: list[str] = []
     with local_platform(home) as platform:
+        router_port, control_port = platform.router_port, platform.control_port
+        assert 0 not in (router_port, control_port)
         again = platform.up()
         assert again["already_running"] is True
-        assert again["router_url"] == f"http://127.0.0.1:{platform.router_port}"
-        assert again["control_url"] == f"http://127.0.0.1:{platform.control_port}"
+        assert again["router_url"] == f"http://127.0.0.1:{router_port}"
+        assert again["control_url"] == f"http://127.0.0.1:{control_port}"
         pid = platform.pid()
         assert pid is not None and again["pid"] == pid
 
@@ -56,9 +57,7 @@ def test_up_status_down_and_up_again(tmp_path: Path) -> None:
             for c in psutil.Process(pid).net_connections(kind="inet")
             if c.status == psutil.CONN_LISTEN
         ]
-        assert sorted(addr.port for addr in listening) == sorted(
-            [platform.router_port, platform.control_port]
-        )
+        assert sorted(addr.port for addr in listening) == sorted([router_port, control_port])
         assert {addr.ip for addr in listening} == {"127.0.0.1"}
 
         down = run_entry_point("local", "down", home=home).ok()
@@ -123,7 +122,7 @@ def test_a_taken_port_is_a_one_line_error(tmp_path: Path) -> None:
             "--router-port",
             str(port),
             "--control-port",
-            str(free_port()),
+            "0",
             home=tmp_path / "home",
         )
         line = result.error_line()
@@ -170,7 +169,7 @@ def test_a_stale_daemon_json_is_ignored(tmp_path: Path) -> None:
 @pytest.mark.slow(budget=30)
 def test_two_concurrent_ups_share_one_daemon(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    ports = ["--router-port", str(free_port()), "--control-port", str(free_port())]
+    ports = ["--router-port", "0", "--control-port", "0"]  # the daemon binds free ones
     env = {**os.environ, "FLIGHTDECK_HOME": str(home)}
     script = Path(sys.executable).parent / "flightdeck"
     with cleaned_up(home):
