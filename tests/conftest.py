@@ -22,7 +22,10 @@ import threading
 from typing import Any
 
 import pytest
-from pytest_timeout import dump_stacks, is_debugging
+from pytest_timeout import (  # type: ignore[import-untyped]  # pytest-timeout ships no types
+    dump_stacks,
+    is_debugging,
+)
 
 SLOW = "slow"
 
