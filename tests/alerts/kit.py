@@ -58,12 +58,13 @@ class ScriptedBackend(FakeBackend):
 
     ``answer`` adds requests to the row of the clock's minute; ``metrics`` returns the
     rows of the window's minutes, like the local platform. ``metrics_error`` /
-    ``listing_error`` make those calls fail.
+    ``listing_error`` make those calls fail. The base backend's own times (token expiry,
+    model dates) follow the same clock.
     """
 
     def __init__(self, clock: Clock, **options: Any) -> None:
-        super().__init__(**options)
-        self.clock = clock
+        super().__init__(clock=lambda: clock().timestamp(), **options)
+        self.now = clock
         self.rows: dict[tuple[str, str], dict[datetime, MinuteMetrics]] = {}
         self.metrics_error: Exception | None = None
         self.listing_error: Exception | None = None
@@ -80,7 +81,7 @@ class ScriptedBackend(FakeBackend):
     ) -> None:
         """``count`` answers with ``status`` now; the minute's P99 becomes at least ``p99_ms``."""
         rows = self.rows.setdefault((endpoint, deployment), {})
-        minute = _minute(self.clock())
+        minute = _minute(self.now())
         row = rows.get(minute) or MinuteMetrics(timestamp=minute)
         by_status = dict(row.requests_by_status)
         by_status[status] = by_status.get(status, 0) + count
@@ -103,7 +104,7 @@ class ScriptedBackend(FakeBackend):
             raise self.metrics_error
         if not timedelta(minutes=1) <= window <= timedelta(minutes=60):
             raise ValidationError("A metrics window is 1 to 60 minutes.")
-        end = self.clock()
+        end = self.now()
         first, last = _minute(end - window), _minute(end)
         deployments = {}
         for (name, deployment), rows in sorted(self.rows.items()):

@@ -62,6 +62,7 @@ async def test_fires_once_after_the_duration_then_resolves_once(
     posted = notifier.log()
     assert posted == [("firing", GREEN_P99), ("resolved", GREEN_P99)]
     firing, resolved = notifier.sent
+    assert firing.alert.state.since is not None
     assert firing.alert.state.fired_at == firing.alert.state.since + timedelta(minutes=3)
     assert (firing.channel, firing.alert.traffic_share, firing.alert.state.value) == (
         CHANNEL,
@@ -201,9 +202,9 @@ async def test_a_refused_post_is_tried_again_at_the_next_poll(
         await watcher.poll_once()
         clock.advance(minutes=1)
     assert notifier.log() == [("firing", GREEN_P99)]  # refused at 3 and 4, posted at 5
-    assert notifier.sent[0].alert.state.fired_at == notifier.sent[0].alert.state.since + timedelta(
-        minutes=3
-    )
+    since = notifier.sent[0].alert.state.since
+    assert since is not None
+    assert notifier.sent[0].alert.state.fired_at == since + timedelta(minutes=3)
 
 
 async def test_a_post_refused_every_time_is_given_up(
@@ -258,9 +259,9 @@ async def test_alerts_wait_while_the_source_fails(
         clock.advance(minutes=1)
     # Pending since minute 0, not judged at 1 and 2, firing at 3 (held for 3 minutes).
     assert notifier.log() == [("firing", SOURCE), ("resolved", SOURCE), ("firing", GREEN_P99)]
-    assert notifier.sent[2].alert.state.fired_at == notifier.sent[2].alert.state.since + timedelta(
-        minutes=3
-    )
+    since = notifier.sent[2].alert.state.since
+    assert since is not None
+    assert notifier.sent[2].alert.state.fired_at == since + timedelta(minutes=3)
 
 
 async def test_a_deleted_endpoint_clears_its_alerts(

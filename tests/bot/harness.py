@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 
+from base.clock import Clock
 from bot.app import build_app, build_client, build_engine
 from bot.config import AccessSettings, Settings, SpecsSettings
 from bot.db import Database
@@ -223,7 +224,7 @@ async def running_bot(
     *,
     backend: Backend,
     settings: Settings,
-    clock: FakeClock | None = None,
+    clock: Clock | None = None,
     stub: SlackStub | None = None,
     db: Database | None = None,
     rollouts: bool = False,
