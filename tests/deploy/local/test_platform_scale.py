@@ -91,7 +91,7 @@ async def test_scale_one_to_three_to_one(platform: Platform, home: Path, tmp_pat
     pids = platform.instance_pids("ep-scale", "blue")
     assert len(set(pids.values())) == 3
     # Requests now spread over the three instances (round robin of the router).
-    seen = Counter()
+    seen: Counter[int] = Counter()
     for _ in range(9):
         status, body, _ = await score(platform, "ep-scale")
         assert status == 200
