@@ -24,7 +24,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy $(PACKAGES)
+	$(BIN)/mypy $(PACKAGES) tests
+	$(BIN)/mypy bench
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
