@@ -20,6 +20,7 @@ from alerts.notifier import AlertNotice, NotDelivered, Notifier
 from alerts.settings import AlertSettings, parse_alert_settings
 from alerts.store import AlertStore
 from alerts.watcher import AlertWatcher
+from base import clock as base_clock
 from base.migrations import upgrade
 from deploy.errors import BackendUnavailableError, ValidationError
 from deploy.memory import MemoryBackend as FakeBackend
@@ -62,7 +63,7 @@ class ScriptedBackend(FakeBackend):
     model dates) follow the same clock.
     """
 
-    def __init__(self, clock: Clock, **options: Any) -> None:
+    def __init__(self, clock: base_clock.Clock, **options: Any) -> None:
         super().__init__(clock=lambda: clock().timestamp(), **options)
         self.now = clock
         self.rows: dict[tuple[str, str], dict[datetime, MinuteMetrics]] = {}
@@ -122,7 +123,7 @@ class ScriptedBackend(FakeBackend):
 
 
 async def scripted_backend(
-    clock: Clock, *, traffic: dict[str, int] | None = None
+    clock: base_clock.Clock, *, traffic: dict[str, int] | None = None
 ) -> ScriptedBackend:
     """The endpoint with blue and green (90/10 unless ``traffic`` says otherwise)."""
     backend = ScriptedBackend(clock)
@@ -171,7 +172,7 @@ def make_settings(**overrides: Any) -> AlertSettings:
     return settings
 
 
-def make_store(path: Path, clock: Clock) -> AlertStore:
+def make_store(path: Path, clock: base_clock.Clock) -> AlertStore:
     """A store on a SQLite file (a new engine each call: a restart)."""
     store = AlertStore(engine=create_engine(f"sqlite:///{path}"), clock=clock)
     upgrade(store.engine)
@@ -182,7 +183,7 @@ def make_watcher(
     backend: ScriptedBackend,
     store: AlertStore,
     notifier: Notifier,
-    clock: Clock,
+    clock: base_clock.Clock,
     settings: AlertSettings | None = None,
 ) -> AlertWatcher:
     """A watcher on the fake clock (its scheduler is not started)."""

@@ -4,6 +4,7 @@ restarts and crashes; a failing metrics source reported once; the scheduler's jo
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -11,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from alerts.delivery import MAX_ATTEMPTS, Context, Deliverer
-from alerts.state import AlertKey, evaluate
+from alerts.notifier import AlertNotice
+from alerts.state import AlertKey, AlertState, Decision, evaluate
 from alerts.store import AlertStore
 from alerts.watcher import JOB_ID
 from tests.alerts.kit import (
@@ -159,7 +161,7 @@ async def test_a_crash_after_storing_the_intent_never_posts_it_twice(
     backend: ScriptedBackend, clock: Clock, tmp_path: Path
 ) -> None:
     class Crashing(RecordingNotifier):
-        async def send(self, notice):  # type: ignore[no-untyped-def]
+        async def send(self, notice: AlertNotice) -> str | None:
             raise asyncio.CancelledError  # the process stops while posting
 
     db = tmp_path / "bot.db"
@@ -333,7 +335,7 @@ async def test_a_click_between_read_and_write_is_kept(clock: Clock, tmp_path: Pa
     key = AlertKey(endpoint=EP, deployment="green", rule=rule.kind)
     context = Context(channel=CHANNEL, rule=rule, traffic_share=10)
 
-    def judge(value: float):  # type: ignore[no-untyped-def]
+    def judge(value: float) -> Callable[[AlertState], Decision]:
         return lambda state: evaluate(
             state, rule=rule, value=value, now=clock(), repeat_interval=settings.repeat_interval
         )
