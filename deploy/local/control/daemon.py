@@ -69,6 +69,8 @@ METRICS_FLUSH_SECONDS = 30.0
 LEFTOVER_GRACE = 5.0
 #: How often the instance and storage-initializer logs are checked for rotation (seconds).
 LOG_ROTATE_SECONDS = 10.0
+#: The router's connection cap (or half the open files limit when that is lower).
+MAX_CONNECTIONS = 4096
 #: The secrets the daemon's log redacts (the admin token, then the router's keys).
 SECRETS = KnownSecrets()
 
@@ -145,6 +147,9 @@ async def run(
     loaded = archive.load(recorder, now=time.time())
     logger.info("metrics: %d stored minute(s) loaded", loaded)
     router = Router(host=HOST, port=router_port, recorder=recorder)
+    # Half the open files at most, so that instances, databases and probes keep theirs.
+    soft_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    router.max_connections = max(64, min(MAX_CONNECTIONS, soft_limit // 2))
     SECRETS.add_source(router.secrets)
     try:
         bound_router = await router.start()
