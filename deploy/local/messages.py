@@ -115,3 +115,14 @@ BAD_REQUEST_LOGGED = "bad request refused: {kind}{status}{more}"
 HELD_BACK = " ({held} more since the last line)"
 ACCEPT_FAILED = "accepting a connection failed: {reason}{more}"
 NOFILE_RAISED = "open files limit raised from {soft} to {hard}"
+
+# ---------------------------------------------------------------- errors: state.db
+STATE_EMPTY = (
+    "{path} is empty (0 bytes): refusing to start with no endpoints over it. "
+    "If that is what you want, move it away (`mv {path} {path}.empty`) and start again; "
+    "else restore it from {path}.bak or a backup of your own."
+)
+STATE_UNREADABLE = (
+    "{path} cannot be read: {cause}. Nothing was changed. Restore it from {path}.bak or "
+    "a backup of your own, or move it away (`mv {path} {path}.broken`) to start empty."
+)

@@ -34,6 +34,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import psutil
 
+from deploy.errors import FlightdeckError
 from deploy.local import messages as local_messages
 from deploy.local.control import messages as messages
 from deploy.local.control.api import ControlAPI
@@ -381,7 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     remembered=remembered,
                 )
             )
-        except CannotStartError as exc:
+        except (CannotStartError, FlightdeckError) as exc:
             logger.error("the daemon could not start: %s", exc)
             print(f"ERROR: {exc}", file=sys.stderr)
             return 1
