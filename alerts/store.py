@@ -7,30 +7,26 @@ together with the outbox (one transaction), posts, then records the message and
 clears the outbox (see ``alerts.delivery``). Clicks (acknowledge, silence) write
 with the same compare-and-set, so a poll and a click never overwrite each other.
 
-The table lives on its own ``MetaData`` (alerts/ does not import the bot); the bot
-creates it in its database with ``create_all()``.
+The table lives on the database's one ``base.db.metadata``; the migrations
+(``base.migrations``) make it.
 
-    store = AlertStore(engine=db.engine)
-    store.create_all()
+    store = AlertStore(engine=db.engine, clock=utc_now)
     alerts = await store.load("product-recommender")
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     Column,
     Connection,
     DateTime,
-    Engine,
     Float,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
@@ -43,13 +39,9 @@ from sqlalchemy.exc import IntegrityError
 from alerts.rules import Rule
 from alerts.state import AlertKey, AlertState, Notice
 from base.clock import as_utc, to_naive_utc
-from base.transactions import run_in_transaction
+from base.db import Store, metadata
 
-__all__ = ["AlertStore", "Outbox", "StoredAlert", "alert_states", "metadata"]
-
-T = TypeVar("T")
-
-metadata = MetaData()
+__all__ = ["AlertStore", "Outbox", "StoredAlert", "alert_states"]
 
 alert_states = Table(
     "alert_states",
@@ -188,19 +180,8 @@ def _alert(row: Any) -> StoredAlert:
     )
 
 
-class AlertStore:
+class AlertStore(Store):
     """Reads and compare-and-set writes of alert rows, off the event loop."""
-
-    def __init__(self, *, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
-        self.engine = engine
-        self._clock = clock or (lambda: datetime.now(UTC))
-
-    def create_all(self) -> None:
-        """Create the table when missing."""
-        metadata.create_all(self.engine)
-
-    async def _run(self, work: Callable[[Connection], T]) -> T:
-        return await run_in_transaction(self.engine, work)
 
     # ------------------------------------------------------------ reads
 
@@ -212,7 +193,7 @@ class AlertStore:
             row = conn.execute(query).first()
             return None if row is None else _alert(row)
 
-        return await self._run(work)
+        return await self.run(work)
 
     async def load(self, endpoint: str) -> dict[AlertKey, StoredAlert]:
         """Every stored alert of ``endpoint``."""
@@ -221,7 +202,7 @@ class AlertStore:
             rows = conn.execute(select(alert_states).where(alert_states.c.endpoint == endpoint))
             return {alert.key: alert for alert in map(_alert, rows)}
 
-        return await self._run(work)
+        return await self.run(work)
 
     async def active(self, now: datetime) -> list[StoredAlert]:
         """Alerts that are pending, firing, or silenced now; by endpoint, deployment, rule."""
@@ -234,7 +215,7 @@ class AlertStore:
             rows = conn.execute(query.order_by(table.endpoint, table.deployment, table.rule))
             return [_alert(row) for row in rows]
 
-        return await self._run(work)
+        return await self.run(work)
 
     async def endpoints(self) -> set[str]:
         """Endpoints with an alert that is not ok (pending, firing, or resolved lately)."""
@@ -243,7 +224,7 @@ class AlertStore:
             query = select(alert_states.c.endpoint).where(alert_states.c.status != "ok")
             return {row.endpoint for row in conn.execute(query.distinct())}
 
-        return await self._run(work)
+        return await self.run(work)
 
     # ------------------------------------------------------------ writes
 
@@ -281,7 +262,7 @@ class AlertStore:
             )
             return conn.execute(query).rowcount == 1
 
-        won = await self._run(work)
+        won = await self.run(work)
         return replace(alert, version=alert.version + 1) if won else None
 
     async def finish(
@@ -317,4 +298,4 @@ class AlertStore:
             )
             return conn.execute(query).rowcount == 1
 
-        return await self._run(work)
+        return await self.run(work)

@@ -15,8 +15,8 @@ Keys (every one optional)::
     approvals: {expiry_minutes: 30}
     specs:     {folder: specs/}          # relative to the config file
     alerts:    {...}                     # read by alerts/ (its own keys)
-    loadtest:  {max_requests: 100000, max_duration: 300, max_rate: 10000, max_concurrency: 256,
-                progress_seconds: 3}
+    loadtest:  {max_requests: 100000, max_duration: 5m, max_rate: 10000, max_concurrency: 256,
+                progress_seconds: 3}     # max_duration: base.durations (a bare number: seconds)
     rollouts:  {steps: [10, 25, 50, 100], interval: 5m, min_interval: 1m, max_p99: 500,
                 max_error_rate: 1, min_requests: 100, threshold: 2, tick: 5s, max_load_rate: 50}
     console:   {channel: C0CONSOLE, channel_name: flightdeck, users: [{id, name}],
@@ -28,13 +28,21 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic import ValidationError as PydanticValidationError
 
 from alerts.settings import CHANNEL_ID
+from base.durations import parse_duration
 from bot import messages
 from bot.errors import ConfigError
 from rollouts import RolloutSettings
@@ -63,6 +71,14 @@ ENTRY = re.compile(r"^(\*|[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|[CG][A-Z0-9]{2,}|@[a-z0
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _seconds(value: Any) -> float:
+    return parse_duration(value).total_seconds()
+
+
+#: A duration in the one grammar (``5m``, ``90s``; a bare number is seconds), kept as seconds.
+Seconds = Annotated[float, BeforeValidator(_seconds)]
 
 
 class BackendSettings(_Strict):
@@ -115,7 +131,7 @@ class LoadTestSettings(_Strict):
     ``/loadtest`` updates its progress message."""
 
     max_requests: int = Field(default=100_000, gt=0)
-    max_duration: float = Field(default=300.0, gt=0)
+    max_duration: Seconds = Field(default=300.0, gt=0)
     max_rate: float = Field(default=10_000.0, gt=0)
     max_concurrency: int = Field(default=256, gt=0)
     progress_seconds: float = Field(default=3.0, gt=0)

@@ -1,40 +1,28 @@
-"""The bot's database: audit log, approvals, traffic history, deliveries seen.
+"""The bot's tables (audit log, approvals, traffic history, deliveries seen), and its
+whole schema.
 
-SQLAlchemy Core on a synchronous engine, used off the event loop
-(``Database.run`` runs a function in a worker thread, in one transaction).
-SQLite under ``$FLIGHTDECK_HOME/bot.db`` by default (WAL, busy timeout), any
-SQLAlchemy URL (PostgreSQL) for several bot replicas. Other parts of the bot
-(alerts, rollouts) add their tables to ``metadata``.
+They live on ``base.db.metadata`` with alerts' and rollouts' tables, which this module
+imports, so that ``bot.db.metadata`` holds every table of the bot's database (what the
+migrations are compared with). The schema is made and changed by the migrations
+(``base.migrations.upgrade``), which the bot runs at start.
 
     db = Database(url="sqlite:////tmp/bot.db")
-    db.create_all()
-    rows = await db.run(lambda conn: conn.execute(select(approvals)).all())
+    upgrade(db.engine)
+    store = ApprovalStore(engine=db.engine)
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
+from sqlalchemy import JSON, Column, DateTime, Integer, String, Table, Text
 
-from sqlalchemy import (
-    JSON,
-    Column,
-    Connection,
-    DateTime,
-    Engine,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    create_engine,
-    event,
-    make_url,
-)
+# Their tables join the metadata: bot.db.metadata is the whole schema.
+import alerts.store
+import rollouts.locks
+import rollouts.store
+from base.db import Database, metadata
 
 __all__ = [
+    "TABLES",
     "Database",
     "approvals",
     "audit",
@@ -42,10 +30,6 @@ __all__ = [
     "metadata",
     "traffic_history",
 ]
-
-T = TypeVar("T")
-
-metadata = MetaData()
 
 audit = Table(
     "audit",
@@ -101,41 +85,13 @@ deliveries = Table(
     Column("at", DateTime, nullable=False),
 )
 
-
-class Database:
-    """An engine and the tables; ``run`` executes a function in one transaction, off the loop."""
-
-    def __init__(self, *, url: str) -> None:
-        parsed = make_url(url)
-        self.url = url
-        self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        if self.is_sqlite and parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        connect_args: dict[str, Any] = {"timeout": 15} if self.is_sqlite else {}
-        self.engine: Engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
-        if self.is_sqlite:
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-
-    def create_all(self) -> None:
-        """Create the tables that do not exist yet."""
-        metadata.create_all(self.engine)
-
-    def run_sync(self, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` in a transaction, in this thread."""
-        with self.engine.begin() as conn:
-            return work(conn)
-
-    async def run(self, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` in a transaction, in a worker thread."""
-        return await asyncio.to_thread(self.run_sync, work)
-
-    def dispose(self) -> None:
-        """Close the pooled connections."""
-        self.engine.dispose()
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=15000")
-    cursor.close()
+#: Every table of the bot's database.
+TABLES = (
+    audit,
+    approvals,
+    traffic_history,
+    deliveries,
+    alerts.store.alert_states,
+    rollouts.store.rollouts,
+    rollouts.locks.endpoint_locks,
+)

@@ -6,14 +6,14 @@ if not await deliveries.first_time(f"command:{trigger_id}"):
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import Connection, delete, insert
 from sqlalchemy.exc import IntegrityError
 
 from base.clock import to_naive_utc
-from bot.db import Database, deliveries
+from base.db import Store
+from bot.db import deliveries
 
 __all__ = ["DeliveryLog"]
 
@@ -21,12 +21,8 @@ __all__ = ["DeliveryLog"]
 KEEP = timedelta(days=1)
 
 
-class DeliveryLog:
+class DeliveryLog(Store):
     """The ``deliveries`` table: one row per delivery key seen."""
-
-    def __init__(self, *, db: Database, clock: Callable[[], datetime]) -> None:
-        self._db = db
-        self._clock = clock
 
     async def first_time(self, key: str) -> bool:
         """True the first time ``key`` is seen (atomically, across bot replicas)."""
@@ -37,7 +33,7 @@ class DeliveryLog:
             conn.execute(insert(deliveries).values(key=key[:128], at=to_naive_utc(now)))
 
         try:
-            await self._db.run(work)
+            await self.run(work)
         except IntegrityError:
             return False
         return True

@@ -86,11 +86,6 @@ class Listeners(AsyncMiddleware):
         """Handle clicks on the button ``action_id`` with ``handler``."""
         self._actions[action_id] = handler
 
-    @property
-    def commands(self) -> frozenset[str]:
-        """The slash commands handled."""
-        return frozenset(self._commands)
-
     async def async_process(
         self,
         *,

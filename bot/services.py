@@ -16,9 +16,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from alerts.settings import AlertSettings, parse_alert_settings
 from alerts.store import AlertStore
 from base.clock import utc_now
+from base.db import Database
+from base.migrations import upgrade
 from bot.approvals.store import ApprovalStore
 from bot.config import Settings
-from bot.db import Database
 from bot.deliveries import DeliveryLog
 from bot.loadtests.runs import LoadTestRuns
 from bot.policy.access import AccessPolicy, Directory, SlackDirectory
@@ -32,7 +33,7 @@ from rollouts import LockStore, RolloutStore
 __all__ = ["Services"]
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class Services:
     """The bot's collaborators, from which ``bot.app`` builds each feature's dependencies
     (never changed once built)."""
@@ -71,17 +72,16 @@ class Services:
         directory: Directory | None = None,
         progress_interval: float = 1.0,
     ) -> Services:
-        """Wire the collaborators; the database's tables are created when missing.
+        """Wire the collaborators; the database is upgraded to the newest schema first.
 
         The ``alerts:`` section is read here: ``AlertConfigError`` naming the key.
         """
         alert_settings = parse_alert_settings(settings.alerts, source=settings.source)
         database = db or Database(url=settings.database())
-        database.create_all()
-        alert_store = AlertStore(engine=database.engine, clock=clock)
-        alert_store.create_all()
-        rollout_store = RolloutStore(engine=database.engine, clock=clock)
-        rollout_store.create_all()
+        upgrade(database.engine)
+        engine = database.engine
+        alert_store = AlertStore(engine=engine, clock=clock)
+        rollout_store = RolloutStore(engine=engine, clock=clock)
         return cls(
             settings=settings,
             backend=backend,
@@ -90,15 +90,15 @@ class Services:
             access=AccessPolicy(
                 settings=settings.access, directory=directory or SlackDirectory(client=client)
             ),
-            audit=AuditLog(db=database, clock=clock),
-            approvals=ApprovalStore(db=database),
-            history=TrafficHistoryStore(db=database, clock=clock),
-            deliveries=DeliveryLog(db=database, clock=clock),
+            audit=AuditLog(engine=engine, clock=clock),
+            approvals=ApprovalStore(engine=engine, clock=clock),
+            history=TrafficHistoryStore(engine=engine, clock=clock),
+            deliveries=DeliveryLog(engine=engine, clock=clock),
             tasks=BackgroundTasks(),
             clock=clock,
             alert_store=alert_store,
             alert_settings=alert_settings,
             progress_interval=progress_interval,
-            locks=LockStore(engine=database.engine, clock=clock),
+            locks=LockStore(engine=engine, clock=clock),
             rollout_store=rollout_store,
         )

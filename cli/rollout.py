@@ -145,16 +145,16 @@ class _Terminal:
 def terminal_engine(backend: Backend, settings: Settings) -> tuple[RolloutEngine, AuditLog]:
     """The engine the terminal drives rollouts with: the bot's database, shown on stderr."""
     from base.clock import utc_now
-    from bot.db import Database
+    from base.db import Database
+    from base.migrations import upgrade
     from bot.loadtests.runs import limits_for
     from bot.policy.audit import AuditLog
     from commands.canary_load import canary_feeder
     from rollouts import LockStore, RolloutEngine, RolloutStore
 
     database = Database(url=settings.database())
-    database.create_all()
+    upgrade(database.engine)
     store = RolloutStore(engine=database.engine)
-    store.create_all()
     limits = limits_for(settings.loadtest, loopback_only=backend.loopback_only)
     engine = RolloutEngine(
         backend=backend,
@@ -164,7 +164,7 @@ def terminal_engine(backend: Backend, settings: Settings) -> tuple[RolloutEngine
         settings=settings.rollouts,
         feeder=canary_feeder(backend, limits),
     )
-    return engine, AuditLog(db=database, clock=utc_now)
+    return engine, AuditLog(engine=database.engine, clock=utc_now)
 
 
 def rollout_json(rollout: Rollout) -> dict[str, Any]:

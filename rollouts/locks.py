@@ -12,16 +12,13 @@ Who locked it, when and why shows in ``/traffic <endpoint>``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TypeVar
+from datetime import datetime
 
 from sqlalchemy import (
     Column,
     Connection,
     DateTime,
-    Engine,
     String,
     Table,
     Text,
@@ -32,15 +29,12 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from base.clock import as_utc, to_naive_utc
-from base.transactions import run_in_transaction
+from base.db import Store, metadata
 from rollouts import messages
 from rollouts.errors import EndpointLockedError, RolloutStateError
 from rollouts.messages import escape, mention
-from rollouts.store import metadata
 
 __all__ = ["Lock", "LockStore", "endpoint_locks"]
-
-T = TypeVar("T")
 
 endpoint_locks = Table(
     "endpoint_locks",
@@ -76,15 +70,8 @@ class Lock:
         )
 
 
-class LockStore:
+class LockStore(Store):
     """The ``endpoint_locks`` table, off the event loop."""
-
-    def __init__(self, *, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
-        self.engine = engine
-        self._clock = clock or (lambda: datetime.now(UTC))
-
-    async def _run(self, work: Callable[[Connection], T]) -> T:
-        return await run_in_transaction(self.engine, work)
 
     async def get(self, endpoint: str) -> Lock | None:
         """The endpoint's lock, or ``None``."""
@@ -103,7 +90,7 @@ class LockStore:
                 reason=row.reason,
             )
 
-        return await self._run(work)
+        return await self.run(work)
 
     async def lock(self, endpoint: str, *, user: str, reason: str) -> Lock:
         """Lock ``endpoint``; ``EndpointLockedError`` naming the holder when locked already."""
@@ -115,7 +102,7 @@ class LockStore:
             "reason": reason,
         }
         try:
-            await self._run(lambda conn: conn.execute(insert(endpoint_locks).values(**values)))
+            await self.run(lambda conn: conn.execute(insert(endpoint_locks).values(**values)))
         except IntegrityError:
             found = await self.get(endpoint)
             detail = found.describe() if found else ""
@@ -133,5 +120,5 @@ class LockStore:
         found = await self.get(endpoint)
         if found is None:
             raise RolloutStateError(messages.NOT_LOCKED.format(endpoint=endpoint))
-        await self._run(work)
+        await self.run(work)
         return found

@@ -10,29 +10,25 @@ An engine *leases* a rollout before driving it (``claim``): another engine on th
 database (a second bot replica, ``flightdeck rollout`` in a terminal) leaves it alone
 until the lease runs out, and takes over then.
 
-The tables live on their own ``MetaData`` (rollouts/ does not import the bot); the bot
-creates them in its database with ``create_all()``.
+The tables live on the database's one ``base.db.metadata``; the migrations
+(``base.migrations``) make them.
 
-    store = RolloutStore(engine=db.engine)
-    store.create_all()
+    store = RolloutStore(engine=db.engine, clock=utc_now)
     rollout = await store.create(new_rollout(...))
     rollout = await store.save(applied(rollout, now=now))     # None: someone else moved it
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     Column,
     Connection,
     DateTime,
-    Engine,
     Integer,
-    MetaData,
     String,
     Table,
     and_,
@@ -43,17 +39,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from base.clock import to_naive_utc
-from base.transactions import run_in_transaction
+from base.clock import as_utc, to_naive_utc
+from base.db import Store, metadata
 from rollouts import messages
 from rollouts.errors import RolloutConflictError
 from rollouts.machine import Rollout
 
-__all__ = ["RolloutStore", "metadata", "rollouts"]
-
-T = TypeVar("T")
-
-metadata = MetaData()
+__all__ = ["RolloutStore", "rollouts"]
 
 rollouts = Table(
     "rollouts",
@@ -73,19 +65,8 @@ rollouts = Table(
 )
 
 
-class RolloutStore:
+class RolloutStore(Store):
     """Reads and compare-and-set writes of rollouts, off the event loop."""
-
-    def __init__(self, *, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
-        self.engine = engine
-        self._clock = clock or (lambda: datetime.now(UTC))
-
-    def create_all(self) -> None:
-        """Create the tables when missing."""
-        metadata.create_all(self.engine)
-
-    async def _run(self, work: Callable[[Connection], T]) -> T:
-        return await run_in_transaction(self.engine, work)
 
     # ------------------------------------------------------------ reads
 
@@ -102,7 +83,7 @@ class RolloutStore:
             row = conn.execute(select(rollouts).where(rollouts.c.id == rollout_id)).first()
             return self._rollout(row) if row is not None else None
 
-        return await self._run(work)
+        return await self.run(work)
 
     async def active_for(self, endpoint: str) -> Rollout | None:
         """The endpoint's active rollout, if any."""
@@ -113,7 +94,7 @@ class RolloutStore:
             ).first()
             return self._rollout(row) if row is not None else None
 
-        return await self._run(work)
+        return await self.run(work)
 
     async def active(self) -> list[Rollout]:
         """Every active rollout, oldest first."""
@@ -126,7 +107,7 @@ class RolloutStore:
             ).all()
             return [self._rollout(row) for row in rows]
 
-        return await self._run(work)
+        return await self.run(work)
 
     async def latest(self, endpoint: str | None = None, *, limit: int = 10) -> list[Rollout]:
         """The most recent rollouts (of one endpoint, or all), newest first."""
@@ -137,7 +118,7 @@ class RolloutStore:
                 query = query.where(rollouts.c.endpoint == endpoint)
             return [self._rollout(row) for row in conn.execute(query).all()]
 
-        return await self._run(work)
+        return await self.run(work)
 
     async def message(self, rollout_id: str) -> tuple[str | None, str | None]:
         """The (channel, ts) of the rollout's progress message."""
@@ -150,7 +131,7 @@ class RolloutStore:
             ).first()
             return (row.message_channel, row.message_ts) if row is not None else (None, None)
 
-        return await self._run(work)
+        return await self.run(work)
 
     # ------------------------------------------------------------ writes
 
@@ -173,7 +154,7 @@ class RolloutStore:
             conn.execute(insert(rollouts).values(**values))
 
         try:
-            await self._run(work)
+            await self.run(work)
         except IntegrityError:
             raise RolloutConflictError(
                 messages.ALREADY_RUNNING.format(endpoint=rollout.endpoint)
@@ -200,7 +181,7 @@ class RolloutStore:
             )
             return result.rowcount == 1
 
-        if not await self._run(work):
+        if not await self.run(work):
             return None
         return Rollout.from_json(
             id=rollout.id, endpoint=rollout.endpoint, version=rollout.version + 1, data=state
@@ -226,7 +207,22 @@ class RolloutStore:
             )
             return result.rowcount == 1
 
-        return await self._run(work)
+        return await self.run(work)
+
+    async def lease(self, rollout_id: str) -> tuple[str, datetime] | None:
+        """Who holds the rollout's lease and until when; ``None`` when nobody does."""
+
+        def work(conn: Connection) -> tuple[str, datetime] | None:
+            row = conn.execute(
+                select(rollouts.c.lease_owner, rollouts.c.lease_until).where(
+                    rollouts.c.id == rollout_id
+                )
+            ).first()
+            if row is None or row.lease_owner is None or row.lease_until is None:
+                return None
+            return str(row.lease_owner), as_utc(row.lease_until)
+
+        return await self.run(work)
 
     async def release(self, rollout_id: str, *, owner: str) -> None:
         """Give the lease back (an engine stopping), so that another engine takes over at once."""
@@ -238,7 +234,7 @@ class RolloutStore:
                 .values(lease_owner=None, lease_until=None)
             )
 
-        await self._run(work)
+        await self.run(work)
 
     async def set_message(self, rollout_id: str, *, channel: str, ts: str) -> None:
         """Remember the progress message (updated at each step)."""
@@ -250,4 +246,4 @@ class RolloutStore:
                 .values(message_channel=channel, message_ts=ts)
             )
 
-        await self._run(work)
+        await self.run(work)

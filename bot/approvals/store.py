@@ -23,7 +23,8 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Row, insert, select, update
 
 from base.clock import as_utc, to_naive_utc
-from bot.db import Database, approvals
+from base.db import Store
+from bot.db import approvals
 
 __all__ = ["Approval", "ApprovalStore", "Decision", "Status"]
 
@@ -81,11 +82,8 @@ def _from_row(row: Row[Any]) -> Approval:
     )
 
 
-class ApprovalStore:
-    """The ``approvals`` table."""
-
-    def __init__(self, *, db: Database) -> None:
-        self._db = db
+class ApprovalStore(Store):
+    """The ``approvals`` table (times come from the caller: ``now``)."""
 
     async def create(
         self,
@@ -122,12 +120,12 @@ class ApprovalStore:
             "expires_at": to_naive_utc(expires_at),
             "status": "pending",
         }
-        await self._db.run(lambda conn: conn.execute(insert(approvals).values(**row)))
+        await self.run(lambda conn: conn.execute(insert(approvals).values(**row)))
         return approval
 
     async def get(self, approval_id: str) -> Approval | None:
         """The request, or ``None``."""
-        return await self._db.run(lambda conn: self._get(conn, approval_id))
+        return await self.run(lambda conn: self._get(conn, approval_id))
 
     @staticmethod
     def _get(conn: Connection, approval_id: str) -> Approval | None:
@@ -141,7 +139,7 @@ class ApprovalStore:
             .where(approvals.c.id == approval_id)
             .values(channel_id=channel, message_ts=ts)
         )
-        await self._db.run(lambda conn: conn.execute(stmt))
+        await self.run(lambda conn: conn.execute(stmt))
 
     async def decide(
         self, approval_id: str, *, approve: bool, user: str, now: datetime
@@ -165,7 +163,7 @@ class ApprovalStore:
                 raise KeyError(approval_id)
             return Decision(won=result.rowcount == 1, approval=found)
 
-        return await self._db.run(work)
+        return await self.run(work)
 
     async def expire(self, approval_id: str, *, now: datetime) -> Decision:
         """Mark a pending request past its expiry as expired (once)."""
@@ -186,7 +184,7 @@ class ApprovalStore:
                 raise KeyError(approval_id)
             return Decision(won=result.rowcount == 1, approval=found)
 
-        return await self._db.run(work)
+        return await self.run(work)
 
     async def set_outcome(self, approval_id: str, *, ok: bool, text: str) -> Approval:
         """Record the outcome of applying an approved request."""
@@ -201,7 +199,7 @@ class ApprovalStore:
             assert found is not None
             return found
 
-        return await self._db.run(work)
+        return await self.run(work)
 
     async def pending(self) -> list[Approval]:
         """Every pending request (expired ones included until a click marks them)."""
@@ -214,4 +212,4 @@ class ApprovalStore:
             ).all()
             return [_from_row(r) for r in rows]
 
-        return await self._db.run(work)
+        return await self.run(work)

@@ -6,14 +6,14 @@ await audit.record(user="U1", channel="C1", action="/traffic", text="pr blue=90 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, insert, select
 
 from base.clock import as_utc, to_naive_utc
-from bot.db import Database, audit
+from base.db import Store
+from bot.db import audit
 
 __all__ = ["AuditEntry", "AuditLog"]
 
@@ -34,12 +34,8 @@ class AuditEntry:
     approval_id: str | None
 
 
-class AuditLog:
+class AuditLog(Store):
     """Writes and reads the ``audit`` table."""
-
-    def __init__(self, *, db: Database, clock: Callable[[], datetime]) -> None:
-        self._db = db
-        self._clock = clock
 
     async def record(
         self,
@@ -69,7 +65,7 @@ class AuditLog:
         def work(conn: Connection) -> None:
             conn.execute(insert(audit).values(**row))
 
-        await self._db.run(work)
+        await self.run(work)
 
     async def entries(self, *, limit: int = 200) -> list[AuditEntry]:
         """The latest entries, oldest first."""
@@ -92,4 +88,4 @@ class AuditLog:
                 for r in reversed(rows)
             ]
 
-        return await self._db.run(work)
+        return await self.run(work)

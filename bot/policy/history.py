@@ -11,14 +11,14 @@ back, so a second rollback goes one shift further back (an undo stack).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
 from base.clock import as_utc, to_naive_utc
-from bot.db import Database, traffic_history
+from base.db import Store
+from bot.db import traffic_history
 from commands.traffic import TrafficChange
 
 __all__ = ["TrafficHistoryStore"]
@@ -28,12 +28,8 @@ def _split(traffic: Mapping[str, int], mirror: Mapping[str, int]) -> dict[str, A
     return {"traffic": dict(traffic), "mirror": dict(mirror)}
 
 
-class TrafficHistoryStore:
+class TrafficHistoryStore(Store):
     """The ``traffic_history`` table; implements ``commands.traffic.TrafficHistory``."""
-
-    def __init__(self, *, db: Database, clock: Callable[[], datetime]) -> None:
-        self._db = db
-        self._clock = clock
 
     async def record(
         self,
@@ -68,7 +64,7 @@ class TrafficHistoryStore:
             key = result.inserted_primary_key
             return int(key[0]) if key else 0
 
-        return await self._db.run(work)
+        return await self.run(work)
 
     async def last_shift(self, endpoint: str) -> TrafficChange | None:
         """The latest shift on ``endpoint`` not rolled back yet."""
@@ -97,4 +93,4 @@ class TrafficHistoryStore:
                 after_mirror=dict(after["mirror"]),
             )
 
-        return await self._db.run(work)
+        return await self.run(work)

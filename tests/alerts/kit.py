@@ -20,6 +20,7 @@ from alerts.notifier import AlertNotice, NotDelivered, Notifier
 from alerts.settings import AlertSettings, parse_alert_settings
 from alerts.store import AlertStore
 from alerts.watcher import AlertWatcher
+from base.migrations import upgrade
 from deploy.errors import BackendUnavailableError, ValidationError
 from deploy.memory import MemoryBackend as FakeBackend
 from deploy.types import (
@@ -172,7 +173,7 @@ def make_settings(**overrides: Any) -> AlertSettings:
 def make_store(path: Path, clock: Clock) -> AlertStore:
     """A store on a SQLite file (a new engine each call: a restart)."""
     store = AlertStore(engine=create_engine(f"sqlite:///{path}"), clock=clock)
-    store.create_all()
+    upgrade(store.engine)
     return store
 
 

@@ -350,6 +350,7 @@ async def test_a_click_between_read_and_write_is_kept(clock: Clock, tmp_path: Pa
     assert notifier.log() == [("firing", key.as_id())]
 
 
+@pytest.mark.slow(budget=30)
 async def test_the_scheduler_polls_every_interval_with_coalesce_and_one_instance(
     backend: ScriptedBackend, clock: Clock, tmp_path: Path
 ) -> None:

@@ -28,6 +28,7 @@ access:
 approvals: {expiry_minutes: 10}
 specs: {folder: specs}
 alerts: {poll_interval: 60}
+loadtest: {max_duration: 2m}
 """,
     )
     env = {"FLIGHTDECK_HOME": str(tmp_path / "home"), "FLIGHTDECK_DATABASE_URL": "sqlite://"}
@@ -44,6 +45,7 @@ alerts: {poll_interval: 60}
     assert settings.approvals.expiry_minutes == 10
     assert settings.specs.folder == (tmp_path / "specs").resolve()
     assert settings.alerts == {"poll_interval": 60}
+    assert settings.loadtest.max_duration == 120.0  # seconds, read in the one duration grammar
     assert settings.database() == "sqlite://"
     assert settings.home == tmp_path / "home"
 
@@ -76,6 +78,8 @@ def test_file_from_the_environment_then_the_current_folder(
         ("access: {deployers: [alice]}", "access.deployers: 'alice' is not a Slack user ID"),
         ("access: {approvers: U0123}", "access.approvers"),
         ("approvals: {expiry_minutes: 0}", "approvals.expiry_minutes"),
+        ("loadtest: {max_duration: 5 mins}", "loadtest.max_duration: '5 mins' is not a duration"),
+        ("loadtest: {max_duration: 0s}", "loadtest.max_duration: Input should be greater than 0"),
         ("acess: {deployers: []}", "acess: Extra inputs are not permitted"),
         ("database_url: postgresql://u:p@h/db", "database_url: is read from the environment"),
         ("access: [", "invalid YAML ("),

@@ -19,10 +19,14 @@ from sqlalchemy import inspect, select
 from alerts.rules import Rule
 from alerts.state import AlertKey, AlertState
 from alerts.store import AlertStore, Outbox, StoredAlert
+from base.db import Database
+from base.migrations import upgrade
 from bot.approvals.store import ApprovalStore
-from bot.db import Database, approvals
+from bot.db import approvals
 from bot.deliveries import KEEP, DeliveryLog
 from tests.support.postgres import PostgresCluster, postgres_cluster
+
+pytestmark = pytest.mark.slow(budget=30)
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 KEY = AlertKey(endpoint="product-recommender", deployment="blue", rule="latency_p99")
@@ -42,11 +46,10 @@ def url(postgres: PostgresCluster) -> str:
 
 @pytest.fixture
 def replicas(url: str) -> Iterator[tuple[Database, Database]]:
-    """Two bot replicas on one database, each creating the tables at start as the bot does."""
+    """Two bot replicas on one database, each upgrading it at start as the bot does."""
     pair = (Database(url=url), Database(url=url))
     for database in pair:
-        database.create_all()
-        AlertStore(engine=database.engine).create_all()
+        upgrade(database.engine)
     yield pair
     for database in pair:
         database.dispose()
@@ -76,7 +79,7 @@ async def _request(store: ApprovalStore, *, now: datetime = NOW) -> str:
 async def test_an_approval_is_decided_once_across_replicas(
     replicas: tuple[Database, Database],
 ) -> None:
-    stores = [ApprovalStore(db=database) for database in replicas]
+    stores = [ApprovalStore(engine=database.engine) for database in replicas]
     approval_id = await _request(stores[0])
     assert [a.id for a in await stores[1].pending()] == [approval_id]
     decisions = await asyncio.gather(
@@ -100,7 +103,7 @@ async def test_an_approval_is_decided_once_across_replicas(
 
 
 async def test_times_are_stored_as_naive_utc(replicas: tuple[Database, Database]) -> None:
-    store = ApprovalStore(db=replicas[0])
+    store = ApprovalStore(engine=replicas[0].engine)
     paris = NOW.astimezone(timezone(timedelta(hours=1)))
     approval_id = await _request(store, now=paris)
     stored = await replicas[0].run(
@@ -112,7 +115,7 @@ async def test_times_are_stored_as_naive_utc(replicas: tuple[Database, Database]
     )
     assert stored.created_at == datetime(2026, 11, 24, 9, 0)  # naive, UTC
     assert stored.created_at.tzinfo is None
-    found = await ApprovalStore(db=replicas[1]).get(approval_id)
+    found = await ApprovalStore(engine=replicas[1].engine).get(approval_id)
     assert found is not None
     assert found.created_at == NOW and found.created_at.tzinfo == UTC
     assert found.expires_at == NOW + timedelta(minutes=30)
@@ -127,7 +130,7 @@ async def test_a_delivery_is_handled_once_across_replicas(
     replicas: tuple[Database, Database],
 ) -> None:
     clock = [NOW]
-    logs = [DeliveryLog(db=database, clock=lambda: clock[0]) for database in replicas]
+    logs = [DeliveryLog(engine=database.engine, clock=lambda: clock[0]) for database in replicas]
     firsts = await asyncio.gather(*(logs[i % 2].first_time("action:1") for i in range(10)))
     assert sorted(firsts) == [False] * 9 + [True]
     assert not await logs[0].first_time("action:1")

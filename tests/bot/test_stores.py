@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from base.db import Database
+from base.migrations import upgrade
 from bot.approvals.store import ApprovalStore
-from bot.db import Database
 from bot.deliveries import DeliveryLog
 from bot.policy.audit import AuditLog
 from bot.policy.history import TrafficHistoryStore
@@ -29,7 +30,7 @@ def postgres() -> Iterator[PostgresCluster]:
         yield cluster
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow(budget=30))])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database of each kind."""
     if request.param == "sqlite":
@@ -41,7 +42,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def db(url: str) -> Iterator[Database]:
     database = Database(url=url)
-    database.create_all()
+    upgrade(database.engine)
     yield database
     database.dispose()
 
@@ -60,7 +61,7 @@ async def new_request(store: ApprovalStore) -> str:
 
 
 async def test_many_concurrent_decisions_one_winner(db: Database) -> None:
-    store = ApprovalStore(db=db)
+    store = ApprovalStore(engine=db.engine)
     approval_id = await new_request(store)
     decisions = await asyncio.gather(
         *(
@@ -77,7 +78,7 @@ async def test_many_concurrent_decisions_one_winner(db: Database) -> None:
 
 
 async def test_expired_requests_cannot_be_decided(db: Database) -> None:
-    store = ApprovalStore(db=db)
+    store = ApprovalStore(engine=db.engine)
     approval_id = await new_request(store)
     late = NOW + timedelta(minutes=30)
     assert not (await store.decide(approval_id, approve=True, user="U0BOB", now=late)).won
@@ -87,16 +88,16 @@ async def test_expired_requests_cannot_be_decided(db: Database) -> None:
 
 
 async def test_pending_requests_outlive_the_process(db: Database, url: str) -> None:
-    approval_id = await new_request(ApprovalStore(db=db))
+    approval_id = await new_request(ApprovalStore(engine=db.engine))
     db.dispose()
     reopened = Database(url=url)
     try:
-        reopened.create_all()
-        pending = await ApprovalStore(db=reopened).pending()
+        upgrade(reopened.engine)  # at head already: nothing to do
+        pending = await ApprovalStore(engine=reopened.engine).pending()
         assert [a.id for a in pending] == [approval_id]
         assert pending[0].expires_at == NOW + timedelta(minutes=30)
         assert pending[0].payload == {"traffic": {"blue": 90, "green": 10}}
-        decided = await ApprovalStore(db=reopened).decide(
+        decided = await ApprovalStore(engine=reopened.engine).decide(
             approval_id, approve=True, user="U0BOB", now=NOW
         )
         assert decided.won and decided.approval.status == "approved"
@@ -105,7 +106,7 @@ async def test_pending_requests_outlive_the_process(db: Database, url: str) -> N
 
 
 async def test_history_is_an_undo_stack(db: Database) -> None:
-    history = TrafficHistoryStore(db=db, clock=lambda: NOW)
+    history = TrafficHistoryStore(engine=db.engine, clock=lambda: NOW)
     assert await history.last_shift("pr") is None
     first = await history.record(
         endpoint="pr",
@@ -140,7 +141,7 @@ async def test_history_is_an_undo_stack(db: Database) -> None:
 
 
 async def test_audit_and_deliveries(db: Database) -> None:
-    audit = AuditLog(db=db, clock=lambda: NOW)
+    audit = AuditLog(engine=db.engine, clock=lambda: NOW)
     await audit.record(user="U0ALICE", channel="C1", action="/scale", text="pr blue 3", result="ok")
     (entry,) = await audit.entries()
     assert (entry.user_id, entry.channel_id, entry.action, entry.result) == (
@@ -150,7 +151,7 @@ async def test_audit_and_deliveries(db: Database) -> None:
         "ok",
     )
     assert entry.at == NOW
-    deliveries = DeliveryLog(db=db, clock=lambda: NOW)
+    deliveries = DeliveryLog(engine=db.engine, clock=lambda: NOW)
     assert await deliveries.first_time("command:1")
     assert not await deliveries.first_time("command:1")
     assert await deliveries.first_time("command:2")

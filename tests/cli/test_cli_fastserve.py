@@ -62,6 +62,7 @@ def test_azure_ai_ml_loads_the_environment(environment: tuple[Path, dict[str, An
     assert (routes.scoring_route.path, routes.scoring_route.port) == ("/score", 5001)
 
 
+@pytest.mark.slow(budget=30)
 def test_the_container_command_serves_the_scoring_folder(
     environment: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:

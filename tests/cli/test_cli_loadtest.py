@@ -31,6 +31,8 @@ from tests.support.flightdeck_cli import (
     write_request,
 )
 
+pytestmark = pytest.mark.slow(budget=60)
+
 EP = "product-recommender"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -74,7 +76,7 @@ def test_open_loop_as_json_with_deployment_and_request_file(
         "loadtest",
         EP,
         "--rate", "40",
-        "--duration", "1",
+        "--duration", "1s",
         "--deployment", "blue",
         "--request-file", str(request),
         "--json",
@@ -104,6 +106,11 @@ def test_a_plan_over_the_configured_cap_is_refused(platform: LocalPlatform, tmp_
     env = {"FLIGHTDECK_CONFIG": str(config)}
     result = platform.cli("loadtest", EP, "--requests", "10", "--concurrency", "9", env=env)
     assert "--concurrency 9 is above the configured limit of 8" in result.error_line()
+    config.write_text("loadtest:\n  max_duration: 1m\n")
+    result = platform.cli(
+        "loadtest", EP, "--rate", "1", "--duration", "2m", "--config", str(config)
+    )
+    assert "--duration 2m is above the configured limit of 1m" in result.error_line(), result.stderr
 
 
 def test_mixed_modes_and_a_missing_request_file_are_named(
@@ -113,6 +120,8 @@ def test_mixed_modes_and_a_missing_request_file_are_named(
     assert "not both" in both.error_line()
     missing = platform.cli("loadtest", EP, "--request-file", str(tmp_path / "nope.json"))
     assert "nope.json does not exist" in missing.error_line()
+    bad = platform.cli("loadtest", EP, "--rate", "5", "--duration", "5 mins")
+    assert "`--duration`: '5 mins' is not a duration" in bad.error_line(), bad.stderr
     unknown = platform.cli("loadtest", "no-such-endpoint", "--requests", "5")
     assert "no-such-endpoint" in unknown.error_line()
 

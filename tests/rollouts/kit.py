@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import create_engine
 
+from base.migrations import upgrade
 from rollouts import LockStore, MessageRef, Rollout, RolloutEngine, RolloutSettings, RolloutSpec
 from rollouts.store import RolloutStore
 from tests.alerts.kit import Clock
@@ -62,12 +63,12 @@ class RecordingNotifier:
 
 
 def make_engine(
-    backend: Any, db: Path, clock: Clock, **settings: Any
+    backend: Any, db: Path, clock: Clock, *, renew_every: float | None = None, **settings: Any
 ) -> tuple[RolloutEngine, RecordingNotifier]:
     """An engine on a SQLite file (a new engine each call: a restart); not started."""
     engine = create_engine(f"sqlite:///{db}")
     store = RolloutStore(engine=engine, clock=clock)
-    store.create_all()
+    upgrade(store.engine)
     notifier = RecordingNotifier()
     rollouts = RolloutEngine(
         backend=backend,
@@ -76,5 +77,6 @@ def make_engine(
         notifier=notifier,
         settings=RolloutSettings.model_validate({"min_interval": "1s", **settings}),
         clock=clock,
+        renew_every=renew_every,
     )
     return rollouts, notifier

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
+from base.migrations import upgrade
 from rollouts import RolloutConflictError
 from rollouts import machine as m
 from rollouts.store import RolloutStore
@@ -25,7 +26,7 @@ def rollout(rollout_id: str, clock: Clock) -> m.Rollout:
 async def test_writes_are_compare_and_set(tmp_path: Path) -> None:
     clock = Clock()
     store = RolloutStore(engine=create_engine(f"sqlite:///{tmp_path / 'bot.db'}"), clock=clock)
-    store.create_all()
+    upgrade(store.engine)
     stored = await store.create(rollout("r1", clock))
     assert stored.version == 1
     first = await store.save(m.applied(stored, now=clock()))
@@ -39,7 +40,7 @@ async def test_writes_are_compare_and_set(tmp_path: Path) -> None:
 async def test_one_active_rollout_per_endpoint_and_leases(tmp_path: Path) -> None:
     clock = Clock()
     store = RolloutStore(engine=create_engine(f"sqlite:///{tmp_path / 'bot.db'}"), clock=clock)
-    store.create_all()
+    upgrade(store.engine)
     stored = await store.create(rollout("r1", clock))
     with pytest.raises(RolloutConflictError, match="one at a time"):
         await store.create(rollout("r2", clock))

@@ -2,7 +2,7 @@
 listening on a unix socket in that folder only (no TCP port, so no port to race for),
 ``pg_ctl stop`` and the folder removed at the end.
 
-    with postgres_cluster() as cluster:     # pytest.skip(why) when PostgreSQL is not installed
+    with postgres_cluster() as cluster:     # skip (fail in CI) when PostgreSQL is not installed
         url = cluster.new_database()        # postgresql+psycopg://flightdeck@/test_1?host=/tmp/...
         db = Database(url=url)
 
@@ -10,6 +10,9 @@ The server's programs are looked for in PATH, /usr/lib/postgresql/*/bin (newest
 first) and /usr/local/bin. PostgreSQL refuses to run as root: as root, the cluster
 belongs to the ``postgres`` account (else ``nobody``) and its programs run as that
 user. Durability is off (``fsync``, ``synchronous_commit``): the data is thrown away.
+
+Outside CI a machine without PostgreSQL skips these tests, saying why; in CI (``CI=true``,
+where .ci/run installs the server) the same is a failure: a green CI must have run them.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["PostgresCluster", "find_bin_dir", "postgres_cluster", "why_not"]
+__all__ = ["PostgresCluster", "find_bin_dir", "in_ci", "postgres_cluster", "why_not"]
 
 SUPERUSER = "flightdeck"
 _PROGRAMS = ("initdb", "pg_ctl", "postgres")
@@ -61,6 +64,11 @@ def find_bin_dir() -> Path | None:
 
 def _version(folder: Path) -> tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"\d+", folder.parent.name)) or (0,)
+
+
+def in_ci() -> bool:
+    """True in CI (``CI=true``), where a test that cannot run is a failure, not a skip."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
 def why_not() -> str | None:
@@ -177,10 +185,12 @@ class PostgresCluster:
 @contextlib.contextmanager
 def postgres_cluster() -> Iterator[PostgresCluster]:
     """A started cluster in a temp folder, stopped and removed afterwards; skips when
-    PostgreSQL (or psycopg) is not installed, saying which."""
+    PostgreSQL (or psycopg) is not installed, saying which, and fails so in CI."""
     reason = why_not()
     if reason is not None:
-        pytest.skip(reason)
+        if in_ci():
+            pytest.fail(f"CI=true and no PostgreSQL to test with: {reason}", pytrace=False)
+        pytest.skip(f"{reason} (in CI this fails: .ci/run installs PostgreSQL)")
     bin_dir = find_bin_dir()
     assert bin_dir is not None
     account = _service_account() if os.geteuid() == 0 else None

@@ -23,6 +23,8 @@ from tests.deploy.local.platform_kit import (
     write_code,
 )
 
+pytestmark = pytest.mark.slow(budget=30)
+
 CONDA = {
     "name": "sklearn-env",
     "channels": ["conda-forge"],

@@ -20,6 +20,8 @@ from deploy.local.environments.prepare import PreparedEnvironment, prepare_envir
 from deploy.types import EnvironmentSpec
 from tests.support.azmlinfsrv import AzmlinfsrvProcess, start_azmlinfsrv
 
+pytestmark = pytest.mark.slow(budget=30)
+
 CONDA = {
     "name": "sklearn-env",
     "channels": ["conda-forge"],

@@ -28,7 +28,7 @@ from tests.deploy.local.platform_kit import (
     wait_until,
 )
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow(budget=30)]
 
 T = TypeVar("T")
 _PACE_SECONDS = 0.02

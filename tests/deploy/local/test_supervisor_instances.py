@@ -30,6 +30,8 @@ from tests.deploy.local.platform_kit import (
     write_code,
 )
 
+pytestmark = pytest.mark.slow(budget=60)
+
 
 def _config(code: Path, tmp_path: Path, **probes: ProbeSettings) -> InstanceConfig:
     spec = deployment_spec("ep-sup", "blue", code, **probes)  # type: ignore[arg-type]

@@ -20,6 +20,8 @@ from tests.scoring.compat.servers import REPO, launch_fastserve, start_fastserve
 from tests.scoring.compat.wire import Answer, exchange
 from tests.support.azmlinfsrv import AzmlinfsrvProcess, free_port, wait_until_exited
 
+pytestmark = pytest.mark.slow(budget=30)
+
 DEADLINE_S = 20.0
 
 
