@@ -90,6 +90,12 @@ APPLY_FAILED = "Failed to apply: {error} Nothing changed."
 ROLLBACK_STALE = (
     "Another shift was applied after this rollback was requested; ask for a rollback again."
 )
+SPLIT_STALE = (
+    "The split changed after this request was made (asked against: {asked}; live now: {live}). "
+    "Approving it would undo that change, so it was refused."
+)
+ASK_AGAIN = "Ask again with today's split"
+ASK_AGAIN_NOTHING = "This request cannot be asked again."
 APPROVAL_UNKNOWN = "This request is unknown to Flightdeck (was its database reset?)."
 APPROVAL_TOO_LATE = "This request expired at {at}: nothing changed. Ask for it again."
 APPROVAL_ALREADY = "This request was already {status} by <@{user}> at {at}: nothing changed."
