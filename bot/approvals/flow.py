@@ -28,6 +28,7 @@ from bot.approvals.kinds import (
 )
 from bot.approvals.store import Approval, ApprovalStore
 from bot.approvals.view import render_approval, slack_time
+from bot.deployments.kinds import DeployLiveKind
 from bot.edge import Outcome
 from bot.errors import AccessDeniedError, ApprovalStateError, StaleRequestError
 from bot.policy.access import AccessPolicy
@@ -52,7 +53,8 @@ __all__ = [
 
 #: Every kind of request, by its ``kind`` column.
 KINDS: Mapping[str, ApprovalKind] = {
-    kind.kind: kind for kind in (TrafficShiftKind(), RolloutStartKind(), RolloutPromoteKind())
+    kind.kind: kind
+    for kind in (TrafficShiftKind(), RolloutStartKind(), RolloutPromoteKind(), DeployLiveKind())
 }
 
 
