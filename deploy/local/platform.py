@@ -161,6 +161,7 @@ class Platform(Backend):
         self, spec: EndpointSpec, *, progress: ProgressCallback | None = None
     ) -> Endpoint:
         check_endpoint_spec(spec)
+        spec = replace(spec, name=spec.name.lower())  # as Azure ML: names are case-insensitive
         async with self._lock(spec.name):
             state = self._endpoints.get(spec.name)
             if state is None:
@@ -175,6 +176,7 @@ class Platform(Backend):
             return self._endpoint_view(state)
 
     async def delete_endpoint(self, name: str, *, progress: ProgressCallback | None = None) -> None:
+        name = name.lower()
         async with self._lock(name):
             state = self._state(name)
             await _say(progress, msg.DELETING_ENDPOINT.format(name=name))
@@ -193,6 +195,7 @@ class Platform(Backend):
         *,
         mirror_traffic: Mapping[str, int] | None = None,
     ) -> Endpoint:
+        endpoint = endpoint.lower()
         async with self._lock(endpoint):
             state = self._state(endpoint)
             new = with_traffic(state.record, list(state.deployments), traffic, mirror_traffic)
@@ -252,6 +255,7 @@ class Platform(Backend):
     ) -> Deployment:
         validate_name("endpoint", spec.endpoint_name)
         validate_name("deployment", spec.name)
+        spec = replace(spec, name=spec.name.lower(), endpoint_name=spec.endpoint_name.lower())
         async with self._lock(spec.endpoint_name):
             state = self._state(spec.endpoint_name)
             version = await self._roll().deploy(state, spec, progress=progress)
@@ -260,6 +264,7 @@ class Platform(Backend):
     async def delete_deployment(
         self, endpoint: str, name: str, *, progress: ProgressCallback | None = None
     ) -> None:
+        endpoint, name = endpoint.lower(), name.lower()
         async with self._lock(endpoint):
             state = self._state(endpoint)
             version = self._version(endpoint, name)
@@ -360,11 +365,13 @@ class Platform(Backend):
     # ------------------------------------------------------------ helpers
 
     def _lock(self, endpoint: str) -> asyncio.Lock:
-        return self._locks.setdefault(endpoint, asyncio.Lock())
+        return self._locks.setdefault(endpoint.lower(), asyncio.Lock())
 
     def _state(self, endpoint: str) -> EndpointState:
         self._db()
-        state = self._endpoints.get(endpoint)
+        # Names are case-insensitive on Azure ML (azure-ai-ml lowercases them at create, as
+        # "MFE is case-insensitive for Name"): what create made, show and delete find.
+        state = self._endpoints.get(endpoint.lower())
         if state is None:
             known = ", ".join(sorted(self._endpoints)) or "none"
             raise NotFoundError(msg.ENDPOINT_NOT_FOUND.format(name=endpoint, known=known))
@@ -372,7 +379,7 @@ class Platform(Backend):
 
     def _version(self, endpoint: str, name: str) -> DeployedVersion:
         state = self._state(endpoint)
-        version = state.deployments.get(name)
+        version = state.deployments.get(name.lower())
         if version is None:
             known = ", ".join(sorted(state.deployments)) or "none"
             raise NotFoundError(
