@@ -18,6 +18,7 @@ router after every change of traffic, keys or ready instances.
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import sys
 import time
@@ -54,7 +55,7 @@ from deploy.local.state.records import (
     without_deployment,
 )
 from deploy.local.state.store import Store
-from deploy.local.versions import Rollout
+from deploy.local.versions import Rollout, sweep_generations
 from deploy.rules import validate_name
 from deploy.specs import validate_policy
 from deploy.types import (
@@ -72,6 +73,8 @@ from deploy.types import (
 )
 
 __all__ = ["Platform"]
+
+logger = logging.getLogger(__name__)
 
 _CONTAINERS = ("inference-server", "storage-initializer")
 
@@ -133,6 +136,15 @@ class Platform(Backend):
                 state.deployments[deployment.name] = self._rollout.restore(deployment)
             self._push(record.name)
             restoring.extend(state.deployments.values())
+        referenced = {
+            (v.record.spec.endpoint_name, v.record.spec.name, v.record.generation)
+            for v in restoring
+        }
+        swept = await asyncio.to_thread(sweep_generations, self._home.deployments_dir, referenced)
+        for folder in swept:
+            logger.info(
+                "removed %s: a generation no deployment uses (left by a killed daemon)", folder
+            )
         await asyncio.gather(*(self._rollout.relaunch(version) for version in restoring))
 
     async def stop(self) -> None:
