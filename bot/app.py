@@ -117,6 +117,8 @@ def register_listeners(listeners: Listeners, services: Services, rollouts: Rollo
         rollout_store=services.rollout_store,
         spec_folder=services.settings.specs.folder,
         progress_interval=services.progress_interval,
+        desk=desk,
+        approvals=services.settings.approvals,
     )
     for module in (deploy, scale, logs):
         module.register(listeners, deployments)

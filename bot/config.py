@@ -12,7 +12,10 @@ Keys (every one optional)::
 
     backend:   {name: local, <options passed to the backend>}
     access:    {deployers: [...], approvers: [...], allow_self_approval: false}
-    approvals: {expiry_minutes: 30}
+    approvals: {expiry_minutes: 30,
+                deploy_live: require,    # require | refuse | allow: /deploy onto a deployment
+                                         # that takes live (or mirrored) traffic
+                endpoints: {product-recommender: {deploy_live: allow}}}   # per endpoint
     specs:     {folder: specs/}          # relative to the config file
     alerts:    {...}                     # read by alerts/ (its own keys)
     loadtest:  {max_requests: 100000, max_duration: 5m, max_rate: 10000, max_concurrency: 256,
@@ -28,7 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -53,6 +56,8 @@ __all__ = [
     "BackendSettings",
     "ConsoleSettings",
     "ConsoleUser",
+    "DeployLive",
+    "EndpointApprovals",
     "LoadTestSettings",
     "Settings",
     "SlackSecrets",
@@ -114,10 +119,34 @@ class AccessSettings(_Strict):
         return value
 
 
+#: What ``/deploy`` does onto a deployment that takes live (or mirrored) traffic: post it for
+#: an approver's click (``require``), refuse it with the blue/green way (``refuse``), or
+#: deploy at once (``allow``).
+DeployLive = Literal["require", "refuse", "allow"]
+
+
+class EndpointApprovals(_Strict):
+    """One endpoint's own approval policy (unset keys: the ``approvals`` defaults)."""
+
+    deploy_live: DeployLive | None = None
+
+
 class ApprovalSettings(_Strict):
-    """Approval requests expire after ``expiry_minutes``."""
+    """Approval requests expire after ``expiry_minutes``; ``deploy_live`` is the policy for a
+    deploy onto a live deployment, ``endpoints`` overrides it per endpoint (names compared in
+    lower case, as Azure ML compares endpoint names)."""
 
     expiry_minutes: float = Field(default=30, gt=0, le=7 * 24 * 60)
+    deploy_live: DeployLive = "require"
+    endpoints: dict[str, EndpointApprovals] = Field(default_factory=dict)
+
+    def deploy_live_for(self, endpoint: str) -> DeployLive:
+        """The policy for a deploy onto a live deployment of ``endpoint``."""
+        wanted = endpoint.lower()
+        for name, own in self.endpoints.items():
+            if name.lower() == wanted and own.deploy_live is not None:
+                return own.deploy_live
+        return self.deploy_live
 
 
 class SpecsSettings(_Strict):

@@ -10,6 +10,7 @@ edge (``bot.edge``) and the user gets a short generic message.
  │    └── UnlockDeniedError  only the one who locked an endpoint, or an approver, unlocks it
      ├── SlackError         Slack refused a call the user can fix (the bot is not in the channel)
      ├── ApprovalStateError a click on a request decided or expired (its message is mrkdwn)
+     ├── StaleRequestError  an approved request made against a state that has changed since
      └── AlertStateError    a click on an alert that moved on (resolved, acknowledged already)
 """
 
@@ -23,6 +24,7 @@ __all__ = [
     "ApprovalStateError",
     "ConfigError",
     "SlackError",
+    "StaleRequestError",
     "UnlockDeniedError",
 ]
 
@@ -58,6 +60,13 @@ class ApprovalStateError(FlightdeckError):
     code = "approval_state"
     #: The message is Slack mrkdwn already (mentions, dates): shown without escaping.
     mrkdwn = True
+
+
+class StaleRequestError(FlightdeckError):
+    """The split (or the deployment) a request was made against is not the live one any more:
+    applying it would undo a later change. Nothing is applied; the request can be asked again."""
+
+    code = "stale_request"
 
 
 class AlertStateError(FlightdeckError):

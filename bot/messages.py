@@ -90,9 +90,54 @@ APPLY_FAILED = "Failed to apply: {error} Nothing changed."
 ROLLBACK_STALE = (
     "Another shift was applied after this rollback was requested; ask for a rollback again."
 )
+SPLIT_STALE = (
+    "The split changed after this request was made (asked against: {asked}; live now: {live}). "
+    "Approving it would undo that change, so it was refused."
+)
+ASK_AGAIN = "Ask again with today's split"
+ASK_AGAIN_NOTHING = "This request cannot be asked again."
 APPROVAL_UNKNOWN = "This request is unknown to Flightdeck (was its database reset?)."
 APPROVAL_TOO_LATE = "This request expired at {at}: nothing changed. Ask for it again."
 APPROVAL_ALREADY = "This request was already {status} by <@{user}> at {at}: nothing changed."
+
+# ---------------------------------------------------------------- deploys onto live traffic
+
+DEPLOY_LIVE_TITLE = "Deploy onto live {deployment} on {endpoint}"
+DEPLOY_LIVE_ASK = (
+    "<@{user}> asks to replace what *{deployment}* serves on *{endpoint}*; it takes {share}:"
+)
+DEPLOY_LIVE_SHARE = "{traffic}% of the live traffic"
+DEPLOY_LIVE_MIRRORED = "a {mirror}% mirror of the traffic"
+DEPLOY_LIVE_BOTH = "{traffic}% of the live traffic and a {mirror}% mirror"
+DEPLOY_LIVE_CONFIRM_TITLE = "Replace the live model?"
+DEPLOY_LIVE_CONFIRM_TEXT = (
+    "{deployment} serves {model} to {share} of {endpoint} as soon as its new instances are ready."
+)
+DEPLOY_LIVE_AUDIT = "deploy {deployment}: {before} → {after}"
+DEPLOY_LIVE_DONE = "{deployment} serves {model} on {count} instance(s). Live now: {split}."
+DEPLOY_LIVE_STALE = (
+    "{deployment} changed after this request was made (asked against: {asked}; live now: "
+    "{live}). Approving it would undo that change, so it was refused."
+)
+DEPLOY_LIVE_REFUSED = (
+    "{deployment} takes {share} of {endpoint}, and deploys onto a live deployment are refused "
+    "there (`approvals.deploy_live: refuse`). Deploy blue/green instead: to a deployment at 0% "
+    "(`/deploy {endpoint} <idle deployment> --model {model}`), then shift to it "
+    "(`/traffic {endpoint} canary <idle deployment>`, or the Shift button under it)."
+)
+DEPLOY_LIVE_WILL_ASK = (
+    ":raised_hand: *{deployment}* takes {share}: without `--dry-run` this deploy is posted for "
+    "an approver's click (`approvals.deploy_live: require`), and changes nothing until then."
+)
+DEPLOY_LIVE_WILL_REFUSE = ":no_entry: Without `--dry-run` it would be refused: {reason}"
+DEPLOY_LIVE_WILL_APPLY = (
+    ":information_source: *{deployment}* takes {share}, and `approvals.deploy_live: allow` holds "
+    "for {endpoint}: without `--dry-run` it deploys at once, without approval."
+)
+DEPLOY_IDLE_APPLIES = (
+    ":information_source: *{deployment}* takes no traffic: without `--dry-run` it deploys at "
+    "once (no approval needed: no answer changes until a shift)."
+)
 
 # ---------------------------------------------------------------- rollouts
 

@@ -7,6 +7,7 @@ __all__ = [
     "ALERT_SHIFT_AWAY",
     "ALERT_SILENCE",
     "APPROVE",
+    "ASK_AGAIN",
     "LOADTEST_CANCEL",
     "REJECT",
     "ROLLOUT_ABORT",
@@ -20,6 +21,8 @@ __all__ = [
 APPROVE = "flightdeck_approve"
 #: Reject a pending request; the button's value is the approval's id.
 REJECT = "flightdeck_reject"
+#: Ask again, against today's state, for a request refused as stale; the value is its id.
+ASK_AGAIN = "flightdeck_ask_again"
 #: Ask for a first traffic shift to a fresh deployment; value ``{"endpoint":..,"deployment":..}``.
 SHIFT_TO_NEW = "flightdeck_shift_to_new"
 

@@ -17,7 +17,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from commands import messages
 from commands.args import is_help, parse_args
@@ -27,7 +27,15 @@ from deploy.errors import FlightdeckError, ValidationError
 from deploy.local.instances.servers import SERVER_ENV, SERVERS
 from deploy.rules import MAX_INSTANCES_PER_DEPLOYMENT, validate_name
 from deploy.specs import load_deployment_spec
-from deploy.types import Deployment, DeploymentSpec, Endpoint, ModelRef, ProgressCallback
+from deploy.types import (
+    Deployment,
+    DeploymentSpec,
+    Endpoint,
+    ModelRef,
+    ProgressCallback,
+    from_json,
+    to_json,
+)
 
 __all__ = [
     "HELP",
@@ -36,6 +44,7 @@ __all__ = [
     "DeployHelp",
     "DeployPlan",
     "execute",
+    "live_share",
     "parse",
     "plan",
     "resolve_spec_file",
@@ -148,6 +157,34 @@ class DeployPlan:
     exists: bool
     source: str | None = None
     spec_file: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON values (stored with an approval request)."""
+        return {
+            "spec": to_json(self.spec),
+            "exists": self.exists,
+            "source": self.source,
+            "spec_file": self.spec_file,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> DeployPlan:
+        """Rebuild from ``to_json``'s output."""
+        return cls(
+            spec=from_json(DeploymentSpec, data["spec"]),
+            exists=bool(data["exists"]),
+            source=data.get("source"),
+            spec_file=data.get("spec_file"),
+        )
+
+
+def live_share(deploy_plan: DeployPlan, endpoint: Endpoint) -> tuple[int, int]:
+    """The live and mirrored traffic (percent) the planned deployment takes now: ``(0, 0)``
+    for a new one or one at 0%, where a deploy changes no answer anyone gets."""
+    if not deploy_plan.exists:
+        return 0, 0
+    name = deploy_plan.spec.name
+    return endpoint.traffic.get(name, 0), endpoint.mirror_traffic.get(name, 0)
 
 
 async def plan(

@@ -9,14 +9,20 @@ from slack_sdk.models.blocks import Block
 
 from commands import actions, messages
 from commands.blocks import actions as actions_block
-from commands.blocks import button, code_block, context, escape, header, section
+from commands.blocks import button, code_block, context, escape, header, section, text_table
 from commands.deploy import SHIFT_PERCENT, DeployPlan
 from commands.reply import Reply
 from commands.traffic_view import format_split, health
 from deploy.errors import DeploymentFailedError, FlightdeckError
 from deploy.types import Deployment, Endpoint
 
-__all__ = ["render_done", "render_dry_run", "render_failed", "render_progress"]
+__all__ = [
+    "live_change_blocks",
+    "render_done",
+    "render_dry_run",
+    "render_failed",
+    "render_progress",
+]
 
 PROGRESS_LINES = 12
 
@@ -156,3 +162,43 @@ def render_dry_run(
     blocks.extend(section(note) for note in notes)
     blocks.append(context(messages.DRY_RUN_FOOTER))
     return Reply(text=title, blocks=tuple(blocks))
+
+
+def live_change_blocks(
+    plan: DeployPlan,
+    *,
+    model_before: str | None,
+    instances_before: str,
+    traffic: dict[str, int],
+    mirror: dict[str, int],
+) -> list[Block]:
+    """A deploy onto a live deployment: its model and instances before and after, and the
+    split it serves (for the approval request)."""
+    spec = plan.spec
+    after_model = spec.model.display() if spec.model else messages.NONE
+    before_model = model_before or messages.NONE
+    after_instances = f"{spec.instance_count} x {spec.instance_type}"
+    rows = [
+        list(messages.DEPLOY_LIVE_COLUMNS),
+        [
+            messages.DEPLOY_LIVE_MODEL,
+            before_model,
+            "→" if before_model != after_model else " ",
+            after_model,
+        ],
+        [
+            messages.DEPLOY_LIVE_INSTANCES,
+            instances_before,
+            "→" if instances_before != after_instances else " ",
+            after_instances,
+        ],
+    ]
+    origin = (
+        messages.DEPLOY_FROM_SPEC.format(file=escape(plan.spec_file))
+        if plan.spec_file
+        else messages.DEPLOY_FROM_CLONE.format(source=escape(plan.source or ""))
+    )
+    split = messages.DEPLOY_LIVE_SPLIT.format(
+        split=format_split(traffic, mirror), origin=origin[:1].upper() + origin[1:] + "."
+    )
+    return [code_block(text_table(rows)), context(split)]

@@ -162,6 +162,10 @@ DEPLOY_SHIFT_BUTTON = "Shift {percent}% to {deployment}"
 DEPLOY_FAILED_TITLE = "Deploying {deployment} to {endpoint} failed"
 DEPLOY_FAILED = "*Failed:* {error}"
 DEPLOY_PREVIOUS_SERVES = "The previous version of the deployment keeps serving."
+DEPLOY_LIVE_COLUMNS = ("", "now", "", "proposed")
+DEPLOY_LIVE_MODEL = "model"
+DEPLOY_LIVE_INSTANCES = "instances"
+DEPLOY_LIVE_SPLIT = "Traffic now: {split}. {origin}"
 DEPLOY_DRY_RUN_TITLE = "Dry run: {title}"
 DEPLOY_DRY_RUN_CHECKED = (
     "Checked: the endpoint exists{model_check}{spec_check}. Not checked until it deploys: "

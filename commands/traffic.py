@@ -50,6 +50,7 @@ __all__ = [
     "plan_rollback",
     "plan_shift",
     "redistribute",
+    "replan",
 ]
 
 HELP = messages.TRAFFIC_HELP
@@ -309,6 +310,12 @@ async def plan_rollback(backend: Backend, history: TrafficHistory, endpoint: str
     return await _plan(
         backend, found, traffic=change.before, mirror=change.before_mirror, rollback_of=change.id
     )
+
+
+async def replan(backend: Backend, plan: TrafficPlan) -> TrafficPlan:
+    """The same proposed split (and mirror), planned against the endpoint's split today."""
+    found = await backend.get_endpoint(plan.endpoint)
+    return await _plan(backend, found, traffic=plan.traffic, mirror=plan.mirror)
 
 
 async def plan_redistribution(

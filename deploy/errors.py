@@ -12,6 +12,7 @@ message.
      ├── ConflictError          exists already, or another operation is in progress
      ├── DeploymentFailedError  provisioning failed; carries the instances' last log lines
      ├── BackendUnavailableError the backend cannot be reached (daemon down, auth failed)
+     │    └── OutcomeUnknownError  it went away while an accepted change was under way
      └── PermissionDeniedError  the backend refused the caller (Azure RBAC, bad token)
 """
 
@@ -23,6 +24,7 @@ __all__ = [
     "DeploymentFailedError",
     "FlightdeckError",
     "NotFoundError",
+    "OutcomeUnknownError",
     "PermissionDeniedError",
     "SpecError",
     "ValidationError",
@@ -88,6 +90,13 @@ class BackendUnavailableError(FlightdeckError):
     """The backend cannot be reached or did not accept our credentials."""
 
     code = "backend_unavailable"
+
+
+class OutcomeUnknownError(BackendUnavailableError):
+    """The backend went away while a change it had accepted was under way: it may have taken
+    effect or not; reading the resource again tells."""
+
+    code = "outcome_unknown"
 
 
 class PermissionDeniedError(FlightdeckError):

@@ -6,6 +6,12 @@ lifted into Flightdeck's ``AutoscalePolicy`` before the SDK sees the rest.
 Relative paths resolve against the YAML file's folder, as ``az ml`` does. Every
 error names the file, the key and the reason.
 
+Refused up front, in one line, before anything is staged or started: a file over
+``MAX_SPEC_BYTES`` (checked before it is read or parsed); a scoring script outside its
+code folder (``../../etc/passwd``); a model path or code folder the user cannot read,
+or that is a system folder (``SYSTEM_FOLDERS``: ``/``, a top-level system folder, or
+anything under ``/etc``, ``/proc``, ``/sys``, ``/dev``, ``/boot``, ``/run``).
+
     spec = load_deployment_spec("examples/product-recommender/blue-deployment.yml")
 """
 
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,6 +40,8 @@ from deploy.types import (
 )
 
 __all__ = [
+    "MAX_SPEC_BYTES",
+    "SYSTEM_FOLDERS",
     "apply_overrides",
     "deployment_spec_from_yaml",
     "endpoint_spec_from_yaml",
@@ -41,6 +50,31 @@ __all__ = [
     "probe_from_sdk",
     "request_settings_from_sdk",
 ]
+
+#: The largest spec file read (1 MiB): a real one is a few KB, and YAML's parser holds far
+#: more memory than the file's size (71 MB of YAML took 2.85 GB).
+MAX_SPEC_BYTES = 1024 * 1024
+
+#: Folders no model or code is taken from: these and everything under them.
+SYSTEM_TREES = ("/etc", "/proc", "/sys", "/dev", "/boot", "/run")
+#: Folders refused as a whole (what is under them, say ``/usr/share/models/m``, is allowed).
+SYSTEM_FOLDERS = (
+    "/",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib64",
+    "/usr",
+    "/var",
+    "/home",
+    "/tmp",
+    "/opt",
+    "/srv",
+    "/root",
+    "/mnt",
+    "/media",
+    *SYSTEM_TREES,
+)
 
 _SCALE_KEYS = {
     "min_instances": "min_instances",
@@ -89,8 +123,9 @@ def deployment_spec_from_yaml(data: Mapping[str, Any], *, file: Path) -> Deploym
 
     body = dict(data)
     autoscale = _lift_scale_settings(body, file)
-    entity = _sdk_load(load_online_deployment, body, file)
     base = file.resolve().parent
+    _check_raw_paths(body, base, file)
+    entity = _sdk_load(load_online_deployment, body, file)
     name = _check_name("deployment", entity.name, file)
     endpoint_name = _check_name("endpoint", entity.endpoint_name or "", file, key="endpoint_name")
     count = int(entity.instance_count or 1)
@@ -146,9 +181,17 @@ def apply_overrides(
 
 def _read_yaml(file: Path) -> dict[str, Any]:
     try:
-        text = file.read_text(encoding="utf-8")
+        with file.open("rb") as stream:
+            if file.is_file() and os.fstat(stream.fileno()).st_size > MAX_SPEC_BYTES:
+                raise _too_big(file)
+            raw = stream.read(MAX_SPEC_BYTES + 1)  # a FIFO or a file still growing
+        if len(raw) > MAX_SPEC_BYTES:
+            raise _too_big(file)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise SpecError("file not found", file=str(file)) from None
+    except UnicodeDecodeError:
+        raise SpecError("not UTF-8 text", file=str(file)) from None
     except OSError as exc:
         raise SpecError(f"cannot read the file ({exc.strerror})", file=str(file)) from None
     try:
@@ -161,6 +204,47 @@ def _read_yaml(file: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise SpecError("expected a mapping of keys at the top level", file=str(file))
     return data
+
+
+def _too_big(file: Path) -> SpecError:
+    return SpecError(
+        f"the file is over the {MAX_SPEC_BYTES // (1024 * 1024)} MiB cap on spec files "
+        "(a deployment spec is a few KB: is this the right file?)",
+        file=str(file),
+    )
+
+
+def _check_path(path: Path, *, shown: str, file: Path, key: str) -> None:
+    """``SpecError`` when ``path`` is a system folder (or under one) or the user cannot read it."""
+    text = str(path)
+    in_tree = any(text == tree or text.startswith(tree + "/") for tree in SYSTEM_TREES)
+    if text in SYSTEM_FOLDERS or in_tree:
+        raise SpecError(
+            f"'{shown}' is the system folder {text}: name your model's or code's own file "
+            "or folder",
+            file=str(file),
+            key=key,
+        )
+    mode = os.R_OK | (os.X_OK if path.is_dir() else 0)
+    if not os.access(path, mode):
+        raise SpecError(f"'{shown}' ({text}) is not readable by you", file=str(file), key=key)
+
+
+def _check_raw_paths(body: Mapping[str, Any], base: Path, file: Path) -> None:
+    """The model path and code folder, checked before azure-ai-ml's loader walks (and hashes)
+    them: a system folder or an unreadable one is refused in one line, not a traceback."""
+    model = body.get("model")
+    if isinstance(model, Mapping) and isinstance(model.get("path"), str):
+        path = (base / model["path"]).resolve()
+        if path.exists():
+            _check_path(path, shown=model["path"], file=file, key="model.path")
+    config = body.get("code_configuration")
+    if isinstance(config, Mapping) and isinstance(config.get("code"), str):
+        code = config["code"]
+        if not code.startswith("azureml:") and (base / code).resolve().exists():
+            _check_path(
+                (base / code).resolve(), shown=code, file=file, key="code_configuration.code"
+            )
 
 
 def _sdk_load(loader: Any, data: Mapping[str, Any], file: Path) -> Any:
@@ -310,6 +394,11 @@ def _model(model: Any, base: Path, file: Path) -> ModelRef | None:
     resolved = (base / str(path)).resolve()
     if not resolved.exists():
         raise SpecError(f"path '{path}' does not exist", file=str(file), key="model.path")
+    _check_path(resolved, shown=str(path), file=file, key="model.path")
+    if not (resolved.is_file() or resolved.is_dir()):
+        raise SpecError(
+            f"'{path}' is neither a file nor a folder", file=str(file), key="model.path"
+        )
     return ModelRef(path=str(resolved))
 
 
@@ -325,7 +414,15 @@ def _code(entity: Any, base: Path, file: Path) -> tuple[str | None, str | None]:
         raise SpecError(
             f"folder '{code}' does not exist", file=str(file), key="code_configuration.code"
         )
+    _check_path(folder, shown=code, file=file, key="code_configuration.code")
     script = config.scoring_script
+    if script and not (folder / script).resolve().is_relative_to(folder):
+        raise SpecError(
+            f"'{script}' is outside the code folder {folder}: the scoring script must be a "
+            "file inside it",
+            file=str(file),
+            key="code_configuration.scoring_script",
+        )
     if not script or not (folder / script).is_file():
         raise SpecError(
             f"'{script}' is not a file in {folder}",

@@ -19,11 +19,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot import messages
-from bot.approvals.kinds import ApplyDeps, ApprovalKind, TrafficShiftKind, failure_text
+from bot.approvals.kinds import (
+    ApplyDeps,
+    ApprovalKind,
+    RenewableKind,
+    TrafficShiftKind,
+    failure_text,
+)
 from bot.approvals.store import Approval, ApprovalStore
 from bot.approvals.view import render_approval, slack_time
+from bot.deployments.kinds import DeployLiveKind
 from bot.edge import Outcome
-from bot.errors import AccessDeniedError, ApprovalStateError
+from bot.errors import AccessDeniedError, ApprovalStateError, StaleRequestError
 from bot.policy.access import AccessPolicy
 from bot.policy.audit import AuditLog
 from bot.policy.locks import require_no_rollout, require_unlocked
@@ -37,6 +44,7 @@ from rollouts import LockStore, RolloutStore
 __all__ = [
     "KINDS",
     "ApprovalDesk",
+    "ask_again",
     "decide",
     "expire_overdue",
     "request_approval",
@@ -45,7 +53,8 @@ __all__ = [
 
 #: Every kind of request, by its ``kind`` column.
 KINDS: Mapping[str, ApprovalKind] = {
-    kind.kind: kind for kind in (TrafficShiftKind(), RolloutStartKind(), RolloutPromoteKind())
+    kind.kind: kind
+    for kind in (TrafficShiftKind(), RolloutStartKind(), RolloutPromoteKind(), DeployLiveKind())
 }
 
 
@@ -71,13 +80,16 @@ def _kind(approval: Approval) -> ApprovalKind:
     return kind
 
 
-def _render(desk: ApprovalDesk, approval: Approval, *, applying: bool = False) -> Reply:
+def _render(
+    desk: ApprovalDesk, approval: Approval, *, applying: bool = False, ask_again: bool = False
+) -> Reply:
     return render_approval(
         approval,
         _kind(approval).content(approval),
         expiry_minutes=desk.expiry_minutes,
         self_approval=desk.access.allow_self_approval,
         applying=applying,
+        ask_again=ask_again,
     )
 
 
@@ -119,9 +131,11 @@ async def request_traffic_shift(
     )
 
 
-async def _show(desk: ApprovalDesk, approval: Approval, *, applying: bool = False) -> None:
+async def _show(
+    desk: ApprovalDesk, approval: Approval, *, applying: bool = False, ask_again: bool = False
+) -> None:
     if approval.message_ts:
-        reply = _render(desk, approval, applying=applying)
+        reply = _render(desk, approval, applying=applying, ask_again=ask_again)
         await desk.slack.update(approval.channel, approval.message_ts, reply)
 
 
@@ -162,12 +176,14 @@ async def decide(
         await _show(desk, approval)
         return Outcome(result="rejected", endpoint=endpoint, approval_id=approval.id)
     await _show(desk, approval, applying=True)
+    stale = False
     try:
         ok, text = True, await kind.apply(applying, approval)
     except Exception as exc:
         ok, text = False, failure_text(exc, approval)
+        stale = isinstance(exc, StaleRequestError) and isinstance(kind, RenewableKind)
     approval = await desk.approvals.set_outcome(approval.id, ok=ok, text=text)
-    await _show(desk, approval)
+    await _show(desk, approval, ask_again=stale)
     await desk.audit.record(
         user=approval.requester,
         channel=approval.channel,
@@ -179,6 +195,25 @@ async def decide(
         approval_id=approval.id,
     )
     return Outcome(result="approved", endpoint=endpoint, approval_id=approval.id, detail=text)
+
+
+async def ask_again(
+    desk: ApprovalDesk, applying: ApplyDeps, *, approval_id: str, origin: Origin
+) -> Outcome:
+    """ "Ask again with today's split" under a request refused as stale: the same change,
+    planned against today's state, posted as a new request by the clicker (a deployer)."""
+    approval = await desk.approvals.get(approval_id)
+    if approval is None:
+        raise ValidationError(messages.APPROVAL_UNKNOWN)
+    kind = _kind(approval)
+    if not isinstance(kind, RenewableKind):
+        raise ValidationError(messages.ASK_AGAIN_NOTHING)
+    await desk.access.require(origin.user, "deploy")
+    payload = await kind.renew(applying, approval, user=origin.user)
+    fresh = await request_approval(
+        desk, kind=approval.kind, endpoint=approval.endpoint, payload=payload, origin=origin
+    )
+    return Outcome(result="requested", endpoint=fresh.endpoint, approval_id=fresh.id)
 
 
 def _already(approval: Approval) -> str:

@@ -49,8 +49,10 @@ def render_approval(
     expiry_minutes: float,
     self_approval: bool,
     applying: bool = False,
+    ask_again: bool = False,
 ) -> Reply:
-    """The message for ``approval`` in its current state."""
+    """The message for ``approval`` in its current state; ``ask_again`` adds the button that
+    asks for the same change against today's state (a request refused as stale)."""
     title = content.title
     blocks: list[Block] = [header(title), section(content.intro), *content.body]
     if approval.status == "pending":
@@ -90,5 +92,12 @@ def render_approval(
     elif approval.outcome is not None:
         mark = messages.OUTCOME_OK if approval.outcome_ok else messages.OUTCOME_FAILED
         blocks.append(section(f"{mark} {escape(approval.outcome)}"))
+        if ask_again:
+            blocks.append(
+                actions_block(
+                    button(messages.ASK_AGAIN, action_id=actions.ASK_AGAIN, value=approval.id),
+                    block_id=f"ask-again-{approval.id}",
+                )
+            )
     status = messages.STATUS_WORDS[approval.status]
     return Reply(text=f"{title}: {status}", blocks=tuple(blocks))

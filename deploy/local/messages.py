@@ -102,3 +102,27 @@ SCALING = "Scaling deployment {name} from {current} to {count} instance(s) ..."
 DELETING_DEPLOYMENT = "Deleting deployment {name} ..."
 DELETING_ENDPOINT = "Deleting endpoint {name} ..."
 RESTORING = "Restoring endpoint {endpoint}: {count} deployment(s)."
+
+# ---------------------------------------------------------------- errors: the home folder
+HOME_NOT_OWNED = (
+    "The Flightdeck home {root} belongs to {owner}, not to you: refusing to use it. "
+    "Use a folder of your own (FLIGHTDECK_HOME=...), or take this one over with "
+    "`sudo chown -R {uid}:{gid} {root} && chmod 700 {root}`."
+)
+
+# ---------------------------------------------------------------- log lines: hostile clients
+BAD_REQUEST_LOGGED = "bad request refused: {kind}{status}{more}"
+HELD_BACK = " ({held} more since the last line)"
+ACCEPT_FAILED = "accepting a connection failed: {reason}{more}"
+NOFILE_RAISED = "open files limit raised from {soft} to {hard}"
+
+# ---------------------------------------------------------------- errors: state.db
+STATE_EMPTY = (
+    "{path} is empty (0 bytes): refusing to start with no endpoints over it. "
+    "If that is what you want, move it away (`mv {path} {path}.empty`) and start again; "
+    "else restore it from {path}.bak or a backup of your own."
+)
+STATE_UNREADABLE = (
+    "{path} cannot be read: {cause}. Nothing was changed. Restore it from {path}.bak or "
+    "a backup of your own, or move it away (`mv {path} {path}.broken`) to start empty."
+)

@@ -18,6 +18,7 @@ router after every change of traffic, keys or ready instances.
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import sys
 import time
@@ -54,7 +55,7 @@ from deploy.local.state.records import (
     without_deployment,
 )
 from deploy.local.state.store import Store
-from deploy.local.versions import Rollout
+from deploy.local.versions import Rollout, sweep_generations
 from deploy.rules import validate_name
 from deploy.specs import validate_policy
 from deploy.types import (
@@ -72,6 +73,8 @@ from deploy.types import (
 )
 
 __all__ = ["Platform"]
+
+logger = logging.getLogger(__name__)
 
 _CONTAINERS = ("inference-server", "storage-initializer")
 
@@ -133,6 +136,15 @@ class Platform(Backend):
                 state.deployments[deployment.name] = self._rollout.restore(deployment)
             self._push(record.name)
             restoring.extend(state.deployments.values())
+        referenced = {
+            (v.record.spec.endpoint_name, v.record.spec.name, v.record.generation)
+            for v in restoring
+        }
+        swept = await asyncio.to_thread(sweep_generations, self._home.deployments_dir, referenced)
+        for folder in swept:
+            logger.info(
+                "removed %s: a generation no deployment uses (left by a killed daemon)", folder
+            )
         await asyncio.gather(*(self._rollout.relaunch(version) for version in restoring))
 
     async def stop(self) -> None:
@@ -161,6 +173,7 @@ class Platform(Backend):
         self, spec: EndpointSpec, *, progress: ProgressCallback | None = None
     ) -> Endpoint:
         check_endpoint_spec(spec)
+        spec = replace(spec, name=spec.name.lower())  # as Azure ML: names are case-insensitive
         async with self._lock(spec.name):
             state = self._endpoints.get(spec.name)
             if state is None:
@@ -175,6 +188,7 @@ class Platform(Backend):
             return self._endpoint_view(state)
 
     async def delete_endpoint(self, name: str, *, progress: ProgressCallback | None = None) -> None:
+        name = name.lower()
         async with self._lock(name):
             state = self._state(name)
             await _say(progress, msg.DELETING_ENDPOINT.format(name=name))
@@ -193,6 +207,7 @@ class Platform(Backend):
         *,
         mirror_traffic: Mapping[str, int] | None = None,
     ) -> Endpoint:
+        endpoint = endpoint.lower()
         async with self._lock(endpoint):
             state = self._state(endpoint)
             new = with_traffic(state.record, list(state.deployments), traffic, mirror_traffic)
@@ -252,6 +267,7 @@ class Platform(Backend):
     ) -> Deployment:
         validate_name("endpoint", spec.endpoint_name)
         validate_name("deployment", spec.name)
+        spec = replace(spec, name=spec.name.lower(), endpoint_name=spec.endpoint_name.lower())
         async with self._lock(spec.endpoint_name):
             state = self._state(spec.endpoint_name)
             version = await self._roll().deploy(state, spec, progress=progress)
@@ -260,6 +276,7 @@ class Platform(Backend):
     async def delete_deployment(
         self, endpoint: str, name: str, *, progress: ProgressCallback | None = None
     ) -> None:
+        endpoint, name = endpoint.lower(), name.lower()
         async with self._lock(endpoint):
             state = self._state(endpoint)
             version = self._version(endpoint, name)
@@ -360,11 +377,13 @@ class Platform(Backend):
     # ------------------------------------------------------------ helpers
 
     def _lock(self, endpoint: str) -> asyncio.Lock:
-        return self._locks.setdefault(endpoint, asyncio.Lock())
+        return self._locks.setdefault(endpoint.lower(), asyncio.Lock())
 
     def _state(self, endpoint: str) -> EndpointState:
         self._db()
-        state = self._endpoints.get(endpoint)
+        # Names are case-insensitive on Azure ML (azure-ai-ml lowercases them at create, as
+        # "MFE is case-insensitive for Name"): what create made, show and delete find.
+        state = self._endpoints.get(endpoint.lower())
         if state is None:
             known = ", ".join(sorted(self._endpoints)) or "none"
             raise NotFoundError(msg.ENDPOINT_NOT_FOUND.format(name=endpoint, known=known))
@@ -372,7 +391,7 @@ class Platform(Backend):
 
     def _version(self, endpoint: str, name: str) -> DeployedVersion:
         state = self._state(endpoint)
-        version = state.deployments.get(name)
+        version = state.deployments.get(name.lower())
         if version is None:
             known = ", ".join(sorted(state.deployments)) or "none"
             raise NotFoundError(

@@ -39,7 +39,7 @@ from deploy.local.state.store import DeploymentRecord, ProcessRecord, Store
 from deploy.rules import MAX_DEPLOYMENTS_PER_ENDPOINT, MAX_INSTANCES_PER_DEPLOYMENT
 from deploy.types import DeploymentSpec, ProgressCallback
 
-__all__ = ["Rollout"]
+__all__ = ["Rollout", "sweep_generations"]
 
 logger = logging.getLogger(__name__)
 
@@ -282,6 +282,28 @@ class Rollout:
             await supervisor.stop()
         finally:
             self._supervisors.discard(supervisor)
+
+
+def sweep_generations(root: Path, referenced: set[tuple[str, str, int]]) -> list[Path]:
+    """Remove generation folders (``<root>/<endpoint>/<deployment>/<n>``) that no stored
+    deployment references: what a daemon killed while staging or replacing left behind.
+    Folders emptied by that go too. Returns what was removed."""
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    for endpoint in sorted(p for p in root.iterdir() if p.is_dir()):
+        for deployment in sorted(p for p in endpoint.iterdir() if p.is_dir()):
+            for generation in sorted(p for p in deployment.iterdir() if p.is_dir()):
+                if not generation.name.isdigit():
+                    continue
+                if (endpoint.name, deployment.name, int(generation.name)) not in referenced:
+                    shutil.rmtree(generation, ignore_errors=True)
+                    removed.append(generation)
+            if not any(deployment.iterdir()):
+                deployment.rmdir()
+        if not any(endpoint.iterdir()):
+            endpoint.rmdir()
+    return removed
 
 
 async def _say(progress: ProgressCallback | None, line: str) -> None:

@@ -41,6 +41,7 @@ from deploy.backend import Backend
 from deploy.errors import FlightdeckError, NotFoundError, ValidationError
 from deploy.local.control.operations import Operations, Work
 from deploy.local.control.wire import INTERNAL_ERROR_CODE, encode_error, encode_invoke, status_for
+from deploy.local.logsafety import BadRequestLog
 from deploy.local.metrics import prometheus
 from deploy.local.metrics.autoscale_policy import ScaleDecision
 from deploy.types import (
@@ -132,7 +133,9 @@ class ControlAPI:
 
     async def start(self) -> int:
         """Listen; return the bound port."""
-        self._runner = web.AppRunner(self.application(), access_log=None)
+        self._runner = web.AppRunner(
+            self.application(), access_log=None, logger=BadRequestLog(logger)
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import aiohttp
 
 from deploy.backend import Backend
-from deploy.errors import BackendUnavailableError, FlightdeckError
+from deploy.errors import BackendUnavailableError, FlightdeckError, OutcomeUnknownError
 from deploy.local.control import messages as messages
 from deploy.local.control.wire import decode_error, decode_invoke
 from deploy.local.metrics.autoscale_policy import ScaleDecision
@@ -278,17 +278,29 @@ class LocalBackend(Backend):
     async def _operation(
         self, method: str, path: str, body: Any, progress: ProgressCallback | None
     ) -> Any:
-        """Start a long operation, relay its progress lines, return its result."""
+        """Start a long operation, relay its progress lines, return its result.
+
+        Once the daemon accepted it, losing the daemon (killed, restarted) leaves the change
+        maybe committed: ``OutcomeUnknownError`` says so and that ``show`` tells, rather than
+        reporting a failure for a change that may have taken effect."""
         started = await self._call(method, path, json=body)
         op_path = _path("operations", str(started["operation"]))
         after = 0
         while True:
-            page = await self._call(
-                "GET",
-                op_path,
-                params={"after": str(after), "wait": str(POLL_WAIT)},
-                seconds=POLL_WAIT + CALL_TIMEOUT,
-            )
+            try:
+                page = await self._call(
+                    "GET",
+                    op_path,
+                    params={"after": str(after), "wait": str(POLL_WAIT)},
+                    seconds=POLL_WAIT + CALL_TIMEOUT,
+                )
+            except BackendUnavailableError as exc:
+                raise OutcomeUnknownError(messages.outcome_unknown(method, path, exc)) from None
+            except FlightdeckError as exc:
+                if exc.code != "not_found":
+                    raise
+                # A daemon restarted meanwhile forgot the operation: the same unknown outcome.
+                raise OutcomeUnknownError(messages.outcome_unknown(method, path, exc)) from None
             for line in page.get("lines", []):
                 if progress is not None:
                     await progress(str(line))

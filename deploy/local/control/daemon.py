@@ -25,17 +25,22 @@ import contextlib
 import fcntl
 import logging
 import os
+import resource
 import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 import psutil
 
+from deploy.errors import FlightdeckError
+from deploy.local import messages as local_messages
 from deploy.local.control import messages as messages
 from deploy.local.control.api import ControlAPI
-from deploy.local.state.home import DaemonInfo, Home, ListenPorts
+from deploy.local.instances.logs import rotate_logs
+from deploy.local.logsafety import KnownSecrets, Throttle, held_back, rotating_handler
+from deploy.local.state.home import DaemonInfo, Home, HomeNotOwnedError, ListenPorts, owner_only
 
 if TYPE_CHECKING:
     from deploy.local.metrics.archive import MetricsArchive
@@ -48,6 +53,7 @@ __all__ = [
     "choose_ports",
     "kill_leftovers",
     "main",
+    "raise_open_files_limit",
     "run",
 ]
 
@@ -62,6 +68,12 @@ METRICS_DB = "metrics.db"
 METRICS_FLUSH_SECONDS = 30.0
 #: How long leftovers get to end after SIGTERM before SIGKILL (seconds).
 LEFTOVER_GRACE = 5.0
+#: How often the instance and storage-initializer logs are checked for rotation (seconds).
+LOG_ROTATE_SECONDS = 10.0
+#: The router's connection cap (or half the open files limit when that is lower).
+MAX_CONNECTIONS = 4096
+#: The secrets the daemon's log redacts (the admin token, then the router's keys).
+SECRETS = KnownSecrets()
 
 
 class CannotStartError(Exception):
@@ -123,8 +135,10 @@ async def run(
 
     token = home.admin_token(create=True)
     assert token is not None
+    SECRETS.add(token)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_throttled_exception_handler())
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
 
@@ -134,6 +148,10 @@ async def run(
     loaded = archive.load(recorder, now=time.time())
     logger.info("metrics: %d stored minute(s) loaded", loaded)
     router = Router(host=HOST, port=router_port, recorder=recorder)
+    # Half the open files at most, so that instances, databases and probes keep theirs.
+    soft_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    router.max_connections = max(64, min(MAX_CONNECTIONS, soft_limit // 2))
+    SECRETS.add_source(router.secrets)
     try:
         bound_router = await router.start()
     except OSError as exc:
@@ -141,11 +159,13 @@ async def run(
     platform = Platform(home=home.root, router=router, python=python, recorder=recorder)
     api: ControlAPI | None = None
     flusher: asyncio.Task[None] | None = None
+    rotator: asyncio.Task[None] | None = None
     autoscaler = Autoscaler(platform=platform, in_flight=router.in_flight, recorder=recorder)
     try:
         await platform.start()
         autoscaler.start()
         flusher = asyncio.create_task(_flush_every(archive, recorder, stopping))
+        rotator = asyncio.create_task(_rotate_every(home, stopping))
         info: dict[str, Any] = {}
 
         def status() -> dict[str, Any]:
@@ -189,6 +209,8 @@ async def run(
         stopping.set()
         if flusher is not None:
             await flusher
+        if rotator is not None:
+            await rotator
         archive.flush(recorder, now=time.time())
         archive.close()
         await platform.stop()
@@ -207,6 +229,47 @@ async def _flush_every(
             archive.flush(recorder, now=time.time())
         except Exception:
             logger.exception("storing metrics failed")
+
+
+async def _rotate_every(home: Home, stopping: asyncio.Event) -> None:
+    """Rotate large instance and storage-initializer logs until stopping."""
+    while not stopping.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), LOG_ROTATE_SECONDS)
+        try:
+            await asyncio.to_thread(rotate_logs, home.logs_dir)
+        except OSError:
+            logger.exception("rotating the instance logs failed")
+
+
+def _throttled_exception_handler() -> Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None]:
+    """The loop's exception handler: accept failures (too many open files) once a second.
+
+    asyncio logs each failed ``accept()`` with a traceback; under a connection flood
+    that is megabytes a second. One line a second with a count says the same.
+    """
+    throttle = Throttle()
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        message = str(context.get("message", ""))
+        if "accept" not in message:
+            loop.default_exception_handler(context)
+            return
+        held = throttle.due()
+        if held is not None:
+            reason = context.get("exception") or message
+            logger.error(local_messages.ACCEPT_FAILED.format(reason=reason, more=held_back(held)))
+
+    return handle
+
+
+def raise_open_files_limit() -> tuple[int, int]:
+    """Raise the soft limit of open files to the hard limit; return (before, after)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft == resource.RLIM_INFINITY or soft >= hard:
+        return soft, soft
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return soft, hard
 
 
 def kill_leftovers(home: Home) -> list[int]:
@@ -275,8 +338,8 @@ def _home_lock(home: Home) -> Iterator[bool]:
 
 
 def _configure_logging(home: Home) -> None:
-    handler = logging.FileHandler(home.daemon_log, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    """The daemon's log: size-rotated, owner-only, credentials redacted."""
+    handler = rotating_handler(home.daemon_log, secrets=SECRETS)
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
@@ -290,9 +353,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--control-port", type=int, default=None)
     parser.add_argument("--python", default=sys.executable)
     args = parser.parse_args(argv)
+    owner_only()
     home = Home.resolve(args.home)
-    home.ensure()
+    try:
+        home.ensure()
+    except HomeNotOwnedError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 1
     _configure_logging(home)
+    before, after = raise_open_files_limit()
+    if after != before:
+        logger.info(local_messages.NOFILE_RAISED.format(soft=before, hard=after))
     with _home_lock(home) as locked:
         if not locked:
             print(f"ERROR: {messages.ALREADY_RUNNING}", file=sys.stderr)
@@ -311,7 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     remembered=remembered,
                 )
             )
-        except CannotStartError as exc:
+        except (CannotStartError, FlightdeckError) as exc:
             logger.error("the daemon could not start: %s", exc)
             print(f"ERROR: {exc}", file=sys.stderr)
             return 1

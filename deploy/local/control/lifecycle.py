@@ -73,7 +73,8 @@ def start_daemon(
         if port is not None:
             command += [option, str(port)]
     command += ["--python", python]
-    with out_path.open("ab") as out:
+    fd = os.open(out_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "ab") as out:
         offset = out.tell()
         child = subprocess.Popen(
             command,

@@ -9,6 +9,7 @@ __all__ = [
     "cannot_listen",
     "daemon_failed",
     "did_not_start",
+    "outcome_unknown",
     "remembered_port_taken",
     "stopped_answering",
     "unexpected_answer",
@@ -25,6 +26,17 @@ def stopped_answering(exc: BaseException) -> str:
     """The daemon went away or timed out during a call."""
     reason = str(exc) or type(exc).__name__
     return f"The local platform stopped answering ({reason}); see `flightdeck local status`."
+
+
+def outcome_unknown(method: str, path: str, exc: BaseException) -> str:
+    """The daemon went away after it accepted a change: it may have been committed."""
+    reason = str(exc) or type(exc).__name__
+    what = "deleting" if method == "DELETE" else "the change to"
+    return (
+        f"The local platform stopped answering during {what} {path.lstrip('/')} ({reason}): "
+        "the outcome is unknown, as it may have taken effect before; `show` tells "
+        "(`flightdeck online-endpoint show` or `flightdeck online-deployment show`)."
+    )
 
 
 def unexpected_answer(status: int, method: str, path: str) -> str:

@@ -121,6 +121,13 @@ class CompiledEndpoint:
         self.mirror_percent = mirror_percent
         self.mirror_credit = 0
 
+    def secrets(self) -> list[str]:
+        """The endpoint's keys and token secret (hex), for log redaction."""
+        found = [key.decode("utf-8", "surrogateescape") for key in self.keys]
+        if self.token_secret:
+            found.append(self.token_secret.hex())
+        return found
+
     def refuse(self, authorization: str | None, now: float) -> str | None:
         """Why the ``Authorization`` header is refused (401), or ``None`` when it is accepted."""
         if not authorization:

@@ -11,12 +11,15 @@ __all__ = [
     "MISSING_CREDENTIALS",
     "NOT_A_ROUTE",
     "aad_token_unsupported",
+    "body_timeout",
+    "connection_cap_reached",
     "key_refused",
     "no_ready_instance",
     "no_traffic",
     "payload_too_large",
     "request_timeout",
     "token_refused",
+    "too_many_connections_body",
     "too_many_requests",
     "unknown_deployment",
     "unknown_endpoint",
@@ -116,3 +119,27 @@ def payload_too_large(limit: int) -> str:
 def upstream_failed(deployment: str, reason: str) -> str:
     """502: the instance could not be reached or dropped the connection."""
     return f"The instance of deployment '{deployment}' failed to answer: {reason}."
+
+
+# ---------------------------------------------------------------- the router's guards
+
+
+def connection_cap_reached(limit: int) -> str:
+    """Logged once: the router refuses connections past its cap."""
+    return (
+        f"{limit} connections open: the router refuses further ones with 503 "
+        "until some close (logged once)"
+    )
+
+
+def too_many_connections_body() -> bytes:
+    """The JSON body of the 503 a connection over the cap gets."""
+    return (
+        b'{"error": {"code": "too_many_connections", "message": '
+        b'"Too many open connections to the router: retry shortly."}}'
+    )
+
+
+def body_timeout(seconds: float) -> str:
+    """408: the request body did not arrive in time."""
+    return f"The request body did not arrive within {seconds:g} s."

@@ -31,10 +31,11 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from time import perf_counter
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
@@ -46,7 +47,8 @@ from deploy.local.dataplane.compiled import (
     compile_route,
 )
 from deploy.local.dataplane.routes import EndpointRoute
-from deploy.local.dataplane.upstream import UpstreamError, UpstreamPool
+from deploy.local.dataplane.server import GuardedServer
+from deploy.local.dataplane.upstream import StreamedBody, UpstreamError, UpstreamPool
 from deploy.local.metrics.recorder import UNROUTED, MetricsRecorder
 
 __all__ = ["DEPLOYMENT_HEADER", "MIRROR_TASK_LIMIT", "Router"]
@@ -83,6 +85,16 @@ class Router:
 
     #: Request bodies above this many bytes get 413 (set before ``start``).
     max_body_bytes = 100 * 1024 * 1024
+    #: Open connections past this many get a 503 and are closed (set before ``start``).
+    max_connections = 512
+    #: Seconds a request head may take from its first byte (slow-loris defence).
+    header_timeout = 10.0
+    #: Seconds a connection may stay open with no request in progress.
+    idle_timeout = 15.0
+    #: Seconds a request body may take to arrive (bounds slow uploads).
+    body_timeout = 60.0
+    #: Bodies larger than this are streamed to the instance instead of read first.
+    stream_above_bytes = 1024 * 1024
 
     def __init__(
         self,
@@ -101,6 +113,7 @@ class Router:
         self._mirrors: set[asyncio.Task[None]] = set()
         self._pool = UpstreamPool()
         self._runner: web.ServerRunner | None = None
+        self._server: GuardedServer | None = None
         self._bound_port: int | None = None
 
     # ------------------------------------------------------------ lifecycle
@@ -120,7 +133,15 @@ class Router:
                 message, payload, protocol, writer, task, loop, client_max_size=limit
             )
 
-        server = web.Server(self._handle, request_factory=request_factory, access_log=None)
+        server = GuardedServer(
+            self._handle,
+            request_factory=request_factory,
+            access_log=None,
+            max_connections=self.max_connections,
+            header_timeout=self.header_timeout,
+            idle_timeout=self.idle_timeout,
+        )
+        self._server = server
         runner = web.ServerRunner(server, shutdown_timeout=2.0)
         await runner.setup()
         try:
@@ -177,6 +198,18 @@ class Router:
         self._endpoints.pop(endpoint, None)
         for key in [k for k in self._states if k[0] == endpoint]:
             del self._states[key]
+
+    @property
+    def open_connections(self) -> int:
+        """Connections the router holds open now (for the soak benchmark and tests)."""
+        return len(self._server.connections) if self._server is not None else 0
+
+    def secrets(self) -> list[str]:
+        """Every key and token secret the router checks (for log redaction)."""
+        found: list[str] = []
+        for endpoint in self._endpoints.values():
+            found.extend(endpoint.secrets())
+        return found
 
     def in_flight(self, endpoint: str, deployment: str) -> int:
         """Requests of ``deployment`` now waiting for an instance (mirror copies included)."""
@@ -236,26 +269,41 @@ class Router:
         if not deployment.upstreams:
             message = messages.no_ready_instance(endpoint.name, name)
             return _error(503, "no_ready_instance", message, name), name
-        try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
+        length = request.content_length
+        if length is not None and length > self.max_body_bytes:
             message = messages.payload_too_large(self.max_body_bytes)
             return _error(413, "payload_too_large", message, name), name
         headers = CIMultiDict(request.headers)
         for header in _REQUEST_DROP:
             headers.popall(header, None)
         query = request.rel_url.raw_query_string
+        state = deployment.state
+        if action == "score" and state.in_flight >= deployment.max_in_flight:
+            message = messages.too_many_requests(name, deployment.max_in_flight)
+            return _error(429, "too_many_requests", message, name), name
+        if request.headers.get("Expect", "").lower() == "100-continue":
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         if action != "score":
             response = await self._forward(deployment, "GET", query, b"", headers, swagger=True)
             return response, name
-        state = deployment.state
-        if state.in_flight >= deployment.max_in_flight:
-            message = messages.too_many_requests(name, deployment.max_in_flight)
-            return _error(429, "too_many_requests", message, name), name
+        mirror = None
         if not named and endpoint.mirror is not None:
-            target = endpoint.mirror_due()
-            if target is not None:
-                self._mirror(endpoint.name, target, request.method, query, body, headers)
+            mirror = endpoint.mirror_due()
+        body: bytes | StreamedBody
+        if length is not None and length > self.stream_above_bytes and mirror is None:
+            body = StreamedBody(length=length, chunks=_chunks(request))
+        else:
+            try:
+                async with asyncio.timeout(self.body_timeout):
+                    body = await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                message = messages.payload_too_large(self.max_body_bytes)
+                return _error(413, "payload_too_large", message, name), name
+            except TimeoutError:
+                message = messages.body_timeout(self.body_timeout)
+                return _error(408, "request_timeout", message, name), name
+            if mirror is not None:
+                self._mirror(endpoint.name, mirror, request.method, query, body, headers)
         state.in_flight += 1
         try:
             return await self._forward(deployment, request.method, query, body, headers), name
@@ -267,7 +315,7 @@ class Router:
         deployment: CompiledDeployment,
         method: str,
         query: str,
-        body: bytes,
+        body: bytes | StreamedBody,
         headers: CIMultiDict[str],
         *,
         swagger: bool = False,
@@ -278,7 +326,10 @@ class Router:
         if query:
             target = f"{target}?{query}"
         try:
-            async with asyncio.timeout(deployment.timeout_s):
+            timeout = deployment.timeout_s
+            if isinstance(body, StreamedBody):  # the upload is part of the wait
+                timeout += self.body_timeout
+            async with asyncio.timeout(timeout):
                 answer = await self._pool.request(
                     upstream.host, upstream.port, method, target, headers.items(), body
                 )
@@ -350,6 +401,15 @@ class Router:
             return
         latency_ms = (perf_counter() - started) * 1000.0
         self._recorder.record(endpoint, deployment.name, response.status, latency_ms, self._clock())
+
+
+async def _chunks(request: web.BaseRequest) -> AsyncIterator[bytes]:
+    """The request body as it arrives; a broken upload ends as an ``UpstreamError``."""
+    try:
+        async for chunk in request.content.iter_chunked(65536):
+            yield chunk
+    except (OSError, aiohttp.ClientPayloadError, asyncio.IncompleteReadError) as exc:
+        raise UpstreamError(f"the client's upload broke off ({type(exc).__name__})") from None
 
 
 def _error(status: int, code: str, message: str, deployment: str | None = None) -> web.Response:

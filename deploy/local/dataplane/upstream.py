@@ -21,13 +21,13 @@ answer is retried once on a new one.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import cast
 
 from multidict import CIMultiDict
 
-__all__ = ["UpstreamAnswer", "UpstreamError", "UpstreamPool"]
+__all__ = ["StreamedBody", "UpstreamAnswer", "UpstreamError", "UpstreamPool"]
 
 _MAX_HEAD = 65536
 _MAX_IDLE_PER_HOST = 64
@@ -36,6 +36,14 @@ _NO_BODY = (204, 304)
 
 class UpstreamError(Exception):
     """The upstream could not be reached, closed early or answered something not HTTP."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamedBody:
+    """A request body sent as it arrives: ``length`` bytes in ``chunks``, never held whole."""
+
+    length: int
+    chunks: AsyncIterator[bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +69,7 @@ class _Connection(asyncio.Protocol):
         self._length = -1  # body bytes expected; -1: chunked; -2: until the connection ends
         self._chunks: list[bytes] = []
         self._keep_alive = False
+        self._writable: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # A socket transport (asyncio's, or uvloop's, which subclasses neither class).
@@ -73,6 +82,22 @@ class _Connection(asyncio.Protocol):
         self._head = None
         self._chunks = []
         self.transport.write(data)
+
+    def pause_writing(self) -> None:
+        if self._writable is None or self._writable.done():
+            self._writable = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
+    async def write_more(self, data: bytes) -> None:
+        """Write part of a streamed body, waiting while the socket's buffer is full."""
+        if self.closed or self.transport is None:
+            raise UpstreamError("the instance closed the connection during the upload")
+        self.transport.write(data)
+        if self._writable is not None and not self._writable.done():
+            await self._writable
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
@@ -92,6 +117,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.resume_writing()
         waiter = self._waiter
         if waiter is None or waiter.done():
             return
@@ -216,15 +242,21 @@ class UpstreamPool:
         method: str,
         target: str,
         headers: Iterable[tuple[str, str]],
-        body: bytes,
+        body: bytes | StreamedBody,
     ) -> UpstreamAnswer:
         """Send one request and read its answer.
 
+        A ``StreamedBody`` goes out as it arrives, on a new connection (it cannot be
+        sent twice, so a stale pooled socket must not be risked).
         Raises ``UpstreamError`` when the upstream cannot be reached or answers badly.
         Bound it with ``asyncio.timeout``: a cancelled request drops its connection.
         """
         lines = [f"{method} {target} HTTP/1.1\r\nHost: {host}:{port}\r\n"]
         lines += [f"{name}: {value}\r\n" for name, value in headers]
+        if isinstance(body, StreamedBody):
+            lines.append(f"Content-Length: {body.length}\r\n\r\n")
+            head = "".join(lines).encode("utf-8", "surrogateescape")
+            return await self._stream(host, port, head, body)
         if body or method == "POST":
             lines.append(f"Content-Length: {len(body)}\r\n")
         lines.append("\r\n")
@@ -237,6 +269,32 @@ class UpstreamPool:
                 raise
             connection = await self._acquire(host, port, fresh=True)  # it was a stale socket
             answer = await self._exchange(connection, data)
+        self._release(host, port, connection)
+        return answer
+
+    async def _stream(
+        self, host: str, port: int, head: bytes, body: StreamedBody
+    ) -> UpstreamAnswer:
+        connection = await self._acquire(host, port, fresh=True)
+        waiter: asyncio.Future[UpstreamAnswer] = asyncio.get_running_loop().create_future()
+        try:
+            connection.send(head, waiter)
+            sent = 0
+            async for chunk in body.chunks:
+                if waiter.done():  # answered before the upload ended: stop sending
+                    break
+                sent += len(chunk)
+                await connection.write_more(chunk)
+            if sent != body.length:
+                connection.closed = True  # the instance waits for bytes that never come
+                if not waiter.done():
+                    raise UpstreamError("the client sent less than its Content-Length")
+            answer = await waiter
+        except BaseException:
+            connection.abort()
+            if not waiter.done():
+                waiter.cancel()
+            raise
         self._release(host, port, connection)
         return answer
 

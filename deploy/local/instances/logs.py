@@ -23,11 +23,20 @@ from pathlib import Path
 
 from deploy.types import ContainerType
 
-__all__ = ["STORAGE_LOG", "DeploymentLogs", "tail_file"]
+__all__ = [
+    "LOG_BACKUPS",
+    "ROTATE_BYTES",
+    "STORAGE_LOG",
+    "DeploymentLogs",
+    "rotate_logs",
+    "tail_file",
+]
 
 STORAGE_LOG = "storage-initializer.log"
 _INSTANCE_SUFFIX = ".log"
-_ROTATE_BYTES = 16 * 1024 * 1024
+#: A log file rotates past this size; ``<name>.log.1`` .. ``.log.<LOG_BACKUPS>`` are kept.
+ROTATE_BYTES = 16 * 1024 * 1024
+LOG_BACKUPS = 3
 _BLOCK = 8192
 # azmlinfsrv's logging format starts every record with "2026-11-24 18:19:38,602".
 _STAMP = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}[,.]\d{3})")
@@ -44,11 +53,7 @@ class DeploymentLogs:
         """The file an instance's stdout and stderr go to (rotated when large)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{instance}{_INSTANCE_SUFFIX}"
-        try:
-            if path.stat().st_size > _ROTATE_BYTES:
-                path.replace(path.with_suffix(".log.1"))
-        except FileNotFoundError:
-            pass
+        _rotate(path, ROTATE_BYTES, LOG_BACKUPS, copy=False)
         return path
 
     @property
@@ -59,6 +64,7 @@ class DeploymentLogs:
     def storage(self, line: str) -> None:
         """Append a timestamped line to the storage-initializer log."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        _rotate(self.storage_path, ROTATE_BYTES, LOG_BACKUPS, copy=False)
         stamp = datetime.fromtimestamp(self._clock()).strftime("%Y-%m-%d %H:%M:%S,%f")[:23]
         with self.storage_path.open("a", encoding="utf-8") as out:
             out.write(f"{stamp} I storage-initializer - {line}\n")
@@ -68,9 +74,9 @@ class DeploymentLogs:
         if lines <= 0:
             return ""
         if container == "storage-initializer":
-            return "".join(line + "\n" for line in tail_file(self.storage_path, lines))
+            return "".join(line + "\n" for line in _tail_rotated(self.storage_path, lines))
         files = self._instance_files()
-        tails = [(path.stem, tail_file(path, lines)) for path in files]
+        tails = [(path.stem, _tail_rotated(path, lines)) for path in files]
         merged = _merge(tails, prefix=len(tails) > 1)
         return "".join(line + "\n" for line in merged[-lines:])
 
@@ -88,6 +94,50 @@ class DeploymentLogs:
         )
 
 
+def rotate_logs(
+    logs_dir: Path, *, max_bytes: int = ROTATE_BYTES, backups: int = LOG_BACKUPS
+) -> list[Path]:
+    """Rotate every instance and storage-initializer log under ``logs_dir`` past ``max_bytes``.
+
+    A running instance keeps writing to its file (opened for appending), so its log
+    is copied to ``.log.1`` and cut to nothing in place (as logrotate's copytruncate
+    does; a line written between the copy and the cut is lost). Returns the files rotated.
+    """
+    rotated: list[Path] = []
+    for path in logs_dir.glob(f"*/*/*{_INSTANCE_SUFFIX}"):
+        if _rotate(path, max_bytes, backups, copy=True):
+            rotated.append(path)
+    return rotated
+
+
+def _rotate(path: Path, max_bytes: int, backups: int, *, copy: bool) -> bool:
+    """Shift ``path.1..`` up and move (or copy and cut) ``path`` to ``path.1`` when large."""
+    try:
+        if path.stat().st_size <= max_bytes:
+            return False
+    except FileNotFoundError:
+        return False
+    for number in range(backups - 1, 0, -1):
+        older = path.with_name(f"{path.name}.{number}")
+        if older.exists():
+            older.replace(path.with_name(f"{path.name}.{number + 1}"))
+    first = path.with_name(f"{path.name}.1")
+    if copy:
+        shutil.copyfile(path, first)
+        os.truncate(path, 0)
+    else:
+        path.replace(first)
+    return True
+
+
+def _tail_rotated(path: Path, lines: int) -> list[str]:
+    """The last ``lines`` lines of ``path``, continued into ``path.1`` when it has fewer."""
+    found = tail_file(path, lines)
+    if len(found) < lines:
+        found = tail_file(path.with_name(f"{path.name}.1"), lines - len(found)) + found
+    return found
+
+
 def tail_file(path: Path, lines: int, *, since: int = 0) -> list[str]:
     """The last ``lines`` lines of ``path`` after byte offset ``since`` ([] if absent)."""
     try:
@@ -96,6 +146,7 @@ def tail_file(path: Path, lines: int, *, since: int = 0) -> list[str]:
         return []
     try:
         end = os.fstat(fd).st_size
+        since = since if since <= end else 0  # the file was cut (rotated) since
         start = end
         data = b""
         while start > since and data.count(b"\n") <= lines:

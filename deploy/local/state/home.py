@@ -23,15 +23,40 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_HOME", "HOME_ENV", "DaemonInfo", "Home", "ListenPorts", "process_alive"]
+from deploy.errors import PermissionDeniedError
+from deploy.local import messages as msg
+
+__all__ = [
+    "DEFAULT_HOME",
+    "HOME_ENV",
+    "DaemonInfo",
+    "Home",
+    "HomeNotOwnedError",
+    "ListenPorts",
+    "owner_only",
+    "process_alive",
+]
 
 HOME_ENV = "FLIGHTDECK_HOME"
 DEFAULT_HOME = Path("~/.flightdeck")
+
+
+class HomeNotOwnedError(PermissionDeniedError):
+    """The home folder belongs to another user: the platform refuses to use it."""
+
+
+def owner_only() -> int:
+    """Make every file this process creates from now on owner-only (umask 077).
+
+    Returns the previous umask.
+    """
+    return os.umask(0o077)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,10 +160,23 @@ class Home:
         return self.logs_dir / "daemon.log"
 
     def ensure(self) -> None:
-        """Create the folders (the root readable by its owner only)."""
+        """Create the folders owner-only; tighten a home others can read (every start).
+
+        Raises ``HomeNotOwnedError`` (with the command that fixes it) when the home
+        belongs to another user.
+        """
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = self.root.stat()
+        if info.st_uid != os.getuid():
+            raise HomeNotOwnedError(_not_owned(self.root, info.st_uid))
+        if stat.S_IMODE(info.st_mode) != 0o700:
+            os.chmod(self.root, 0o700)
         for folder in (self.models_dir, self.deployments_dir, self.logs_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(folder, 0o700)
+        for path in self.root.iterdir():  # state.db, metrics.db, bot.db, tokens, ...
+            if path.is_file() and not path.is_symlink():
+                os.chmod(path, 0o600)
 
     # ------------------------------------------------------------ admin token
 
@@ -201,6 +239,16 @@ class Home:
             return None
         valid = all(0 < port < 65536 for port in (ports.router, ports.control))
         return ports if valid else None
+
+
+def _not_owned(root: Path, uid: int) -> str:
+    try:
+        import pwd
+
+        owner = pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        owner = f"uid {uid}"
+    return msg.HOME_NOT_OWNED.format(root=root, owner=owner, uid=os.getuid(), gid=os.getgid())
 
 
 def process_alive(pid: int) -> bool:

@@ -25,9 +25,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from deploy.errors import FlightdeckError
+from deploy.local import messages as msg
 from deploy.types import DeploymentSpec, EndpointSpec, RegisteredModel, from_json, to_json
 
-__all__ = ["DeploymentRecord", "EndpointRecord", "ProcessRecord", "Store"]
+__all__ = ["DeploymentRecord", "EndpointRecord", "ProcessRecord", "StateFileError", "Store"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS endpoints (
@@ -65,6 +67,22 @@ CREATE TABLE IF NOT EXISTS processes (
     instance TEXT NOT NULL
 );
 """
+
+
+_TABLES = frozenset({"endpoints", "deployments", "models", "processes"})
+
+
+class StateFileError(FlightdeckError):
+    """``state.db`` exists but cannot be used (empty or not a database): nothing started."""
+
+
+def _tables(db: sqlite3.Connection) -> set[str]:
+    """The tables in ``db``; raises ``sqlite3.DatabaseError`` when it is not a database."""
+    check = db.execute("PRAGMA quick_check").fetchone()
+    if check is None or check[0] != "ok":
+        raise sqlite3.DatabaseError(f"integrity check failed: {check[0] if check else '?'}")
+    rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    return {str(row[0]) for row in rows}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,13 +138,30 @@ class Store:
 
     @classmethod
     def open(cls, path: Path) -> Store:
-        """Open (and create if needed) the database at ``path``."""
+        """Open (and create if needed) the database at ``path``.
+
+        Raises ``StateFileError`` naming the file and the cause when it exists but is
+        empty (never started empty over it) or not a readable database. A copy
+        (``state.db.bak``) is kept before tables are added to an existing file.
+        """
         path.parent.mkdir(parents=True, exist_ok=True)
+        existed = path.exists()
+        if existed and path.stat().st_size == 0:
+            raise StateFileError(msg.STATE_EMPTY.format(path=path))
         db = sqlite3.connect(path, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA foreign_keys=ON")
-        db.executescript(_SCHEMA)
+        try:
+            tables = _tables(db)
+            if existed and not tables >= _TABLES:  # about to add tables: keep a copy first
+                backup = path.with_name(path.name + ".bak")
+                with sqlite3.connect(backup) as copy:
+                    db.backup(copy)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise StateFileError(msg.STATE_UNREADABLE.format(path=path, cause=exc)) from None
         return cls(connection=db)
 
     def close(self) -> None:
