@@ -6,7 +6,7 @@ connection of the poll (as a kill -9 does), or, restarted, no longer knows the o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp import web
@@ -16,7 +16,9 @@ from deploy.local.control.client import LocalBackend
 from deploy.types import EndpointSpec
 
 
-async def _server(poll: web.RequestHandler) -> AsyncIterator[LocalBackend]:
+async def _server(
+    poll: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> AsyncIterator[LocalBackend]:
     async def accept(request: web.Request) -> web.Response:
         return web.json_response({"operation": "op-1"}, status=202)
 

@@ -209,12 +209,12 @@ def test_a_hostile_run_leaves_no_key_or_token_in_any_file_of_the_home(running: R
     assert _score(running) == 200
     by_design = {"state.db", "admin-token"}  # where they are kept (mode 0600, home 0700)
     leaks = []
-    for path in running.home.rglob("*"):
-        if not path.is_file() or path.is_symlink() or path.name.split("-wal")[0] in by_design:
+    for found in running.home.rglob("*"):
+        if not found.is_file() or found.is_symlink() or found.name.split("-wal")[0] in by_design:
             continue
-        data = path.read_bytes()
+        data = found.read_bytes()
         leaks += [
-            f"{what} in {path}" for what, secret in secrets.items() if secret.encode() in data
+            f"{what} in {found}" for what, secret in secrets.items() if secret.encode() in data
         ]
     assert leaks == []
     log = (running.home / "logs" / "daemon.log").read_text(encoding="utf-8")
