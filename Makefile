@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/fastserve.py
 	$(BIN)/python bench/local_platform.py
 	$(BIN)/python bench/bot_ack.py
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
