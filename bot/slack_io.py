@@ -3,7 +3,10 @@
 Replies are ``commands.reply.Reply`` values. Private answers go to the request's
 ``response_url`` (ephemeral) when there is one, else through ``chat.postEphemeral``.
 A message that shows progress is posted once and then updated (``ProgressMessage``),
-never re-posted, and its updates are spaced by ``interval`` seconds.
+never re-posted, and its updates are spaced by ``interval`` seconds. Writes to a
+channel are paced per channel (``bot.pacing``); a file Slack refuses leaves a line
+in its message saying which file and why; channels Slack refuses are recorded
+(``bot.channel_health``).
 
     ts = await slack.post("C1", reply)
     await slack.update("C1", ts, other_reply)
@@ -14,16 +17,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from slack_sdk.errors import SlackApiError
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import messages
+from bot.channel_health import UNDELIVERABLE, ChannelHealth
 from bot.errors import SlackError
+from bot.pacing import ChannelPacer
 from bot.policy.access import slack_error
+from commands.blocks import MAX_BLOCKS, context, escape
 from commands.reply import FileAttachment, Reply
 
 __all__ = ["Origin", "ProgressMessage", "SlackIO"]
@@ -44,48 +52,135 @@ class Origin:
 
 
 class SlackIO:
-    """Posting the bot's replies through one ``AsyncWebClient``."""
+    """Posting the bot's replies through one ``AsyncWebClient``.
 
-    def __init__(self, *, client: AsyncWebClient) -> None:
+    Posts, thread replies, updates and file shares in a channel go through the
+    channel's lane of ``pacer`` (Slack's rate, Retry-After, order kept); refusals that
+    mean the channel is undeliverable are recorded in ``health``.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: AsyncWebClient,
+        pacer: ChannelPacer | None = None,
+        health: ChannelHealth | None = None,
+    ) -> None:
         self.client = client
+        self.pacer = pacer or ChannelPacer()
+        self.health = health or ChannelHealth()
+
+    async def _send(
+        self, channel: str, call: Callable[[], Awaitable[Any]], *, cost: float = 1.0
+    ) -> Any:
+        """``call`` in the channel's lane; an undeliverable channel is recorded, a post that
+        goes through clears it."""
+        try:
+            answer = await self.pacer.send(channel, call, cost=cost)
+        except SlackApiError as exc:
+            error = slack_error(exc)
+            if error in UNDELIVERABLE:
+                needed = (
+                    exc.response.data.get("needed") if isinstance(exc.response.data, dict) else None
+                )
+                self.health.record(channel, error, scope=str(needed) if needed else None)
+            raise
+        self.health.clear(channel)
+        return answer
+
+    async def send_message(
+        self, channel: str, reply: Reply, *, thread_ts: str | None = None, broadcast: bool = False
+    ) -> str:
+        """``chat.postMessage`` of ``reply`` (its file is not sent); the new message's ts."""
+        options: dict[str, Any] = {}
+        if thread_ts is not None:
+            options = {"thread_ts": thread_ts, "reply_broadcast": broadcast}
+        answer = await self._send(
+            channel,
+            lambda: self.client.chat_postMessage(
+                channel=channel, text=reply.fallback_text(), blocks=reply.block_dicts(), **options
+            ),
+        )
+        return str(answer["ts"])
 
     async def post(self, channel: str, reply: Reply) -> str:
-        """Post ``reply`` in ``channel``; the message's ts."""
+        """Post ``reply`` in ``channel``; the message's ts. A file that cannot be attached is
+        named in the message with the reason (``attach``)."""
         try:
-            answer = await self.client.chat_postMessage(
-                channel=channel, text=reply.fallback_text(), blocks=reply.block_dicts()
-            )
+            ts = await self.send_message(channel, reply)
         except SlackApiError as exc:
             if slack_error(exc) in _CHANNEL_ERRORS:
                 raise SlackError(messages.NOT_IN_CHANNEL) from None
             raise
         if reply.file is not None:
-            await self.upload(channel, reply.file)
-        return str(answer["ts"])
+            await self.attach(channel, ts, reply)
+        return ts
 
     async def reply(
         self, channel: str, thread_ts: str, reply: Reply, *, broadcast: bool = False
     ) -> str:
         """Post ``reply`` in the thread of ``thread_ts`` (also in the channel with
         ``broadcast``); its file, if any, goes in the thread too. The reply's ts."""
-        answer = await self.client.chat_postMessage(
-            channel=channel,
-            thread_ts=thread_ts,
-            reply_broadcast=broadcast,
-            text=reply.fallback_text(),
-            blocks=reply.block_dicts(),
-        )
+        ts = await self.send_message(channel, reply, thread_ts=thread_ts, broadcast=broadcast)
         if reply.file is not None:
-            await self.upload(channel, reply.file, thread_ts=thread_ts)
-        return str(answer["ts"])
+            await self.attach(channel, ts, reply, thread_ts=thread_ts)
+        return ts
 
     async def update(self, channel: str, ts: str, reply: Reply) -> None:
         """Replace the message ``ts`` with ``reply`` (its file, if any, is uploaded beside)."""
-        await self.client.chat_update(
-            channel=channel, ts=ts, text=reply.fallback_text(), blocks=reply.block_dicts()
-        )
+        await self.edit(channel, ts, reply)
         if reply.file is not None:
-            await self.upload(channel, reply.file)
+            await self.attach(channel, ts, reply)
+
+    async def edit(self, channel: str, ts: str, reply: Reply) -> None:
+        """``chat.update`` of the message ``ts`` (in the channel's lane, not rate-paced)."""
+        await self._send(
+            channel,
+            lambda: self.client.chat_update(
+                channel=channel, ts=ts, text=reply.fallback_text(), blocks=reply.block_dicts()
+            ),
+            cost=0,
+        )
+
+    async def attach(
+        self, channel: str, ts: str, reply: Reply, *, thread_ts: str | None = None
+    ) -> bool:
+        """Upload ``reply.file`` beside the message ``ts``; when it is not shared, the message is
+        updated to say which file is missing and why. True if shared."""
+        file = reply.file
+        assert file is not None
+        why = await self.share(channel, file, thread_ts=thread_ts)
+        if why is None:
+            return True
+        note = messages.FILE_NOT_ATTACHED.format(filename=escape(file.filename), why=why)
+        noted = Reply(text=reply.text, blocks=(*reply.blocks[: MAX_BLOCKS - 1], context(note)))
+        await self.edit_quietly(channel, ts, noted)
+        return False
+
+    async def share(
+        self, channel: str, file: FileAttachment, *, thread_ts: str | None = None
+    ) -> str | None:
+        """``upload``, and ``None``; or, when Slack refuses it or cannot be reached, why (for
+        people: mrkdwn, one sentence). Logged either way."""
+        try:
+            await self.upload(channel, file, thread_ts=thread_ts)
+            return None
+        except SlackApiError as exc:
+            error = slack_error(exc)
+            log.warning("the file %s was not attached in %s: %s", file.filename, channel, error)
+            return messages.FILE_WHY.get(error, messages.FILE_WHY_OTHER.format(error=error))
+        except (TimeoutError, OSError, aiohttp.ClientError, SlackRequestError) as exc:
+            log.warning("the file %s was not attached in %s", file.filename, channel, exc_info=True)
+            return messages.FILE_WHY_NETWORK.format(kind=_kind(exc))
+
+    async def edit_quietly(self, channel: str, ts: str, reply: Reply) -> bool:
+        """``edit``; a refusal is logged, not raised. True if it went through."""
+        try:
+            await self.edit(channel, ts, reply)
+            return True
+        except SlackApiError as exc:
+            log.warning("could not update the message %s in %s: %s", ts, channel, slack_error(exc))
+            return False
 
     async def ephemeral(self, origin: Origin, reply: Reply) -> None:
         """Answer only the user who asked."""
@@ -111,14 +206,24 @@ class SlackIO:
         self, channel: str, file: FileAttachment, *, thread_ts: str | None = None
     ) -> None:
         """Share a file in ``channel`` (or a thread of it): files.getUploadURLExternal, the
-        upload, files.completeUploadExternal."""
-        await self.client.files_upload_v2(
-            channel=channel,
-            content=file.content,
-            filename=file.filename,
-            title=file.title,
-            thread_ts=thread_ts,
+        upload, files.completeUploadExternal (in the channel's lane: a share is a message)."""
+        await self._send(
+            channel,
+            lambda: self.client.files_upload_v2(
+                channel=channel,
+                content=file.content,
+                filename=file.filename,
+                title=file.title,
+                thread_ts=thread_ts,
+            ),
         )
+
+
+def _kind(exc: Exception) -> str:
+    """A short name for a transport failure (an upload answered with an error status)."""
+    if isinstance(exc, SlackRequestError):
+        return "the upload was refused"
+    return type(exc).__name__
 
 
 class ProgressMessage:

@@ -218,6 +218,11 @@ LOGS_EMPTY = "No log lines yet."
 LOGS_NO_MATCH = "No line matches."
 LOGS_CUT = "… {count} earlier line(s) in the file"
 LOGS_AS_FILE = "(too long for a message: the end below, all of it in the file)"
+LOGS_CUT_NO_FILE = "… {count} earlier line(s) left out"
+LOGS_FILE_FAILED = (
+    ":warning: Too long for a message: the last {shown} line(s) are below, and the file with "
+    "all {count} could not be attached: {why}"
+)
 
 # ---------------------------------------------------------------- alerts
 
