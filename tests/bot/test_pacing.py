@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import pytest
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.pacing import ChannelPacer, retry_after
 
