@@ -302,6 +302,27 @@ ALERTS_OFF = (
     "Alerts are off: add an `alerts:` section with a channel to the bot's config file, e.g. "
     "`alerts: {channel: C0123ABCD}`."
 )
+ALERTS_COUNT = {
+    "firing": ":red_circle: {count} firing",
+    "pending": ":large_yellow_circle: {count} pending",
+    "silenced": ":hourglass: {count} silenced",
+    "failing": ":warning: {count} metrics source(s) failing",
+}
+ALERTS_COMPACT = "*{summary}* on {endpoints} endpoint(s). Too many for one message: one line each."
+ALERTS_COMPACT_ROW = "*{endpoint}* · {summary}"
+ALERTS_COMPACT_CUT = "… more endpoints in the file."
+ALERTS_FULL_IN_FILE = (
+    "The full list is the file `alerts.txt`, just shared in this channel; "
+    "`/alerts <endpoint>` shows one endpoint here."
+)
+ALERTS_FULL_NOT_SHARED = (
+    "The full list could not be shared as a file: {why} `/alerts <endpoint>` shows one "
+    "endpoint here."
+)
+ALERTS_FILE_ROW = "{deployment} · {label} {value} (threshold {threshold}) · {status} since {since}"
+ALERTS_FILE_SOURCE_ROW = "metrics cannot be read since {since}: {detail}"
+ALERTS_FILE_ACKED = " (acknowledged by {user})"
+ALERTS_FILE_SILENCED = " (silenced until {until})"
 ALERTS_ROW = "{icon} *{deployment}* · {label} {value} (threshold {threshold}) · {status}"
 ALERTS_SOURCE_ROW = ":warning: metrics cannot be read since {since}: {detail}"
 ALERTS_FIRING_SINCE = "firing since {since}"
