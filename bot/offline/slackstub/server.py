@@ -16,6 +16,7 @@ at most five uses within 30 minutes; beyond, HTTP 404 with ``used_url`` or
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -41,6 +42,8 @@ from bot.offline.slackstub.wire import read_body
 from bot.offline.slackstub.workspace import MAX_FILE_BYTES, Answer, Workspace
 
 __all__ = ["RESPONSE_URL_SECONDS", "RESPONSE_URL_USES", "SlackStub"]
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], Answer]
 
@@ -108,6 +111,8 @@ class SlackStub:
         self.calls: list[ApiCall] = []
         #: Calls answered 429 (method, channel), in order.
         self.throttled: list[tuple[str, str]] = []
+        #: Calls the workspace refused (method, error), in order.
+        self.refused: list[tuple[str, str]] = []
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._faults: dict[str, list[Fault]] = {}
         self._runner: web.AppRunner | None = None
@@ -338,6 +343,7 @@ class SlackStub:
         wait = self.limiter.admit(method, channel=channel)
         if wait is not None:
             self.throttled.append((method, channel))
+            log.info("stand-in rate-limited %s in %r for %s s", method, channel, wait)
             return web.json_response(
                 {"ok": False, "error": "ratelimited"},
                 status=429,
@@ -347,6 +353,8 @@ class SlackStub:
             answer = handler(body)
         except Refusal as refusal:
             answer = refusal.answer()
+            self.refused.append((method, refusal.error))
+            log.info("stand-in refused %s: %s", method, answer)
         headers = {"X-OAuth-Scopes": ",".join(sorted(self.scopes))}
         return web.json_response(answer, headers=headers)
 
