@@ -8,6 +8,14 @@ GENERIC_ERROR = (
     "Something went wrong on Flightdeck's side; it is logged. "
     "Try again, or ask whoever runs the bot."
 )
+SLACK_UNAVAILABLE = (
+    "Slack did not answer Flightdeck ({why}, after several tries), so a message could not be "
+    "posted or updated here. Check the channel before asking again: part of it may be done."
+)
+SLACK_UNAVAILABLE_UPDATE = (
+    "Slack did not answer Flightdeck ({why}, after several tries), so the message in the "
+    "channel could not be updated. How it ended: {outcome}"
+)
 NOT_IN_CHANNEL = (
     "Flightdeck cannot post in this channel: invite it first (`/invite @Flightdeck`), "
     "or use a channel it is in."

@@ -28,9 +28,10 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import messages
 from bot.channel_health import UNDELIVERABLE, ChannelHealth
-from bot.errors import SlackError
+from bot.errors import SlackError, SlackUnavailableError
 from bot.pacing import ChannelPacer
 from bot.policy.access import slack_error
+from bot.slack_retries import slack_outage
 from commands.blocks import MAX_BLOCKS, context, escape
 from commands.reply import FileAttachment, Reply
 
@@ -266,8 +267,17 @@ class ProgressMessage:
             log.warning("progress update failed: %s", slack_error(exc))
 
     async def finish(self, reply: Reply) -> None:
-        """The final version."""
-        if self.ts is None:
-            await self._slack.post(self.channel, reply)
-            return
-        await self._slack.update(self.channel, self.ts, reply)
+        """The final version. When Slack fails even after the retries, a
+        ``SlackUnavailableError`` says how the work ended (shown to the user privately)."""
+        try:
+            if self.ts is None:
+                await self._slack.post(self.channel, reply)
+            else:
+                await self._slack.update(self.channel, self.ts, reply)
+        except Exception as exc:
+            why = slack_outage(exc)
+            if why is None:
+                raise
+            outcome = reply.text  # shown through notice(), which escapes it
+            text = messages.SLACK_UNAVAILABLE_UPDATE.format(why=why, outcome=outcome)
+            raise SlackUnavailableError(text) from exc

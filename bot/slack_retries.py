@@ -23,6 +23,8 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -35,7 +37,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
-__all__ = ["RetryPolicy", "retry_handlers"]
+__all__ = ["RetryPolicy", "retry_handlers", "slack_outage"]
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -171,3 +173,26 @@ class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
 def retry_handlers(policy: RetryPolicy) -> list[AsyncRetryHandler]:
     """The bot client's retry handlers for ``policy``."""
     return [ConnectionErrorRetry(policy), RateLimitRetry(policy), ServerErrorRetry(policy)]
+
+
+def slack_outage(error: BaseException) -> str | None:
+    """What went wrong when Slack, not the request, failed (for people: "HTTP 503",
+    "an HTML error page (HTTP 502)", ...); ``None`` for a refusal (``not_in_channel``, ...)
+    or an error that is not Slack's."""
+    if isinstance(error, SlackApiError):
+        status = error.response.status_code
+        if status == 429:
+            return "rate limited (HTTP 429)"
+        if status >= 500:
+            data = error.response.data
+            if not isinstance(data, dict) or not data:
+                return f"an HTML error page (HTTP {status})"
+            return f"HTTP {status}"
+        return None
+    if isinstance(error, SlackRequestError) and "status: 5" in str(error):
+        return "a failed file upload (HTTP 5xx)"
+    if isinstance(error, aiohttp.ClientConnectionError):
+        return "the connection to Slack failed"
+    if isinstance(error, TimeoutError):
+        return "no answer in time"
+    return None

@@ -1,37 +1,93 @@
-"""What people see when Slack refuses a file: through the real Bolt app and the stand-in."""
+"""When Slack fails (5xx, HTML pages, dropped connections), through the real Bolt app and
+the strict stand-in: the bot retries with back-off, and an operation Slack finally fails
+is told to the user in words, never as a stack trace or "something went wrong"."""
 
 from __future__ import annotations
 
-from tests.bot.harness import CAROL, ENDPOINT, RunningBot, message_text
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.offline.slackstub import Fault
+from bot.slack_retries import RetryPolicy
+from deploy.memory import MemoryBackend as FakeBackend
+from tests.bot.harness import (
+    ALICE,
+    ENDPOINT,
+    RunningBot,
+    make_settings,
+    message_text,
+    running_bot,
+    seeded_backend,
+)
+
+DEPLOY = f"{ENDPOINT} canary --model recommendation-model:2"
 
 
-async def test_logs_whose_upload_is_refused_keep_the_last_lines_and_say_why(
-    bot: RunningBot,
+class Sleeps:
+    """A sleep that only writes down how long it was asked to wait."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+async def backend() -> FakeBackend:
+    return await seeded_backend()
+
+
+@pytest.fixture
+async def bot(backend: FakeBackend, sleeps: Sleeps, tmp_path: Path) -> AsyncIterator[RunningBot]:
+    async with running_bot(
+        backend=backend, settings=make_settings(tmp_path), retry=RetryPolicy(sleep=sleeps)
+    ) as running:
+        yield running
+
+
+async def test_passing_failures_are_retried_and_nothing_shows(
+    bot: RunningBot, backend: FakeBackend, sleeps: Sleeps
 ) -> None:
-    bot.stub.fail("files.getUploadURLExternal", "missing_scope")
-    await bot.slash("/logs", f"{ENDPOINT} blue --lines 200", user=CAROL)
+    bot.stub.inject("chat.postMessage", Fault.server_error(503), times=2)
+    bot.stub.inject("chat.update", Fault.html(502))
+    bot.stub.inject("chat.update", Fault.drop())
+    await bot.slash("/deploy", DEPLOY, user=ALICE)
     await bot.settle()
-    shown = message_text(bot.channel()[-1])
-    assert "inference-server line 200" in shown  # the end that fits is still there
-    assert "could not be attached" in shown and "`files:write`" in shown
-    assert "all of it in the file" not in shown
-    assert bot.stub.files == {}
-    assert "Something went wrong" not in "\n".join(
-        message_text(m) for m in bot.stub.ephemerals(CAROL)
-    )
+    (message,) = bot.channel()
+    assert "canary deployed to product-recommender" in message_text(message)
+    assert bot.stub.ephemerals(ALICE) == []
+    assert len(sleeps.waits) == 4
+    assert (await backend.get_deployment(ENDPOINT, "canary")).model == "recommendation-model:2"
 
 
-async def test_a_chart_upload_refused_mid_way_is_named_in_its_message(bot: RunningBot) -> None:
-    """A reply with a file whose upload fails says which file is missing and why."""
-    from bot.slack_io import SlackIO
-    from commands.reply import FileAttachment, Reply
+async def test_slack_failing_at_the_end_says_how_it_ended(
+    bot: RunningBot, backend: FakeBackend
+) -> None:
+    bot.stub.inject("chat.update", Fault.html(502), times=1000)
+    await bot.slash("/deploy", DEPLOY, user=ALICE)
+    await bot.settle()
+    told = bot.last_ephemeral(ALICE)
+    assert "Slack did not answer Flightdeck (an HTML error page (HTTP 502)" in told
+    assert "How it ended: canary deployed to product-recommender" in told
+    assert "Traceback" not in told and "Something went wrong" not in told
+    assert (await backend.get_deployment(ENDPOINT, "canary")).model == "recommendation-model:2"
+    audit = await bot.services.audit.entries()
+    assert [(e.result, e.detail) for e in audit][-1][0] == "failed"
 
-    slack: SlackIO = bot.services.slack
-    bot.stub.fail("files.completeUploadExternal", "file_uploads_disabled")
-    reply = Reply(
-        text="Load test",
-        file=FileAttachment(filename="load.png", title="load", content=b"png"),
-    )
-    ts = await slack.post("C0DEPLOYS", reply)
-    (message,) = [m for m in bot.channel() if m.ts == ts]
-    assert "`load.png` could not be attached: file uploads are turned off" in message_text(message)
+
+async def test_slack_failing_from_the_start_is_said(bot: RunningBot, backend: FakeBackend) -> None:
+    bot.stub.inject("chat.postMessage", Fault.server_error(503), times=4)
+    await bot.slash("/deploy", DEPLOY, user=ALICE)
+    await bot.settle()
+    told = bot.last_ephemeral(ALICE)
+    assert told.startswith("Slack did not answer Flightdeck (HTTP 503, after several tries)")
+    assert bot.channel() == []
+    assert "canary" not in {d.name for d in await backend.list_deployments(ENDPOINT)}
