@@ -23,6 +23,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from base.numbers import format_number
 from bot.config import ConsoleSettings, ConsoleUser
 from bot.offline.console import messages
 from bot.offline.console.render import (
@@ -166,7 +167,7 @@ class ConsoleSession:
         seconds = min(max(seconds, 0.0), WAIT_LIMIT)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
-        self._write(messages.WAITING.format(seconds=f"{seconds:g}"))
+        self._write(messages.WAITING.format(seconds=format_number(seconds)))
         while True:
             remaining = deadline - loop.time()
             if remaining <= 0:
