@@ -32,6 +32,9 @@ from tests.support.flightdeck_cli import (
 
 EP = "product-recommender"
 
+#: A local platform daemon, console and serve subprocesses.
+pytestmark = pytest.mark.slow(budget=120)
+
 
 async def _seed(home: Path, folder: Path) -> None:
     backend = create_backend("local", {"home": str(home)})
