@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PACKAGES := base bot commands alerts rollouts scoring deploy cli loadtest samples
 
-.PHONY: demo test lint typecheck pytest bench clean install
+.PHONY: demo test test-fast lint typecheck pytest bench clean install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,15 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy $(PACKAGES)
+	$(BIN)/mypy $(PACKAGES) tests
+	$(BIN)/mypy bench
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q
+
+# The quick loop: lint and the tests not marked slow (no processes, no real-time waits).
+test-fast: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python bench/scoring.py

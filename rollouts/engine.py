@@ -15,7 +15,10 @@ the state asks, as many times as the state allows at this moment:
 Each transition is stored by compare-and-set before anything else happens; then the
 notifier shows it. So a step is applied once (a restart re-applies only a split that is
 not live), a click and a tick never overwrite each other, and another engine on the same
-database takes over a rollout whose lease ran out.
+database takes over a rollout whose lease ran out. While an engine drives a rollout it
+renews the lease every third of it, since one step can outlast a lease (an Azure endpoint
+update takes minutes), and it checks that it still holds the lease right before it sets
+the traffic, so a step is never applied by two engines.
 
     engine = RolloutEngine(backend=backend, store=store, locks=locks, notifier=notifier,
                            settings=settings)
@@ -27,12 +30,13 @@ database takes over a rollout whose lease ran out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
 import secrets
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -88,6 +92,7 @@ class RolloutEngine:
         clock: Callable[[], datetime] = utc_now,
         feeder: LoadFeeder | None = None,
         owner: str | None = None,
+        renew_every: float | None = None,
     ) -> None:
         self.backend = backend
         self.store = store
@@ -97,6 +102,8 @@ class RolloutEngine:
         self.owner = owner or _owner()
         self._clock = clock
         self._feeder = feeder
+        #: Seconds (real time) between two renewals of a lease while a rollout is driven.
+        self._renew_every = renew_every or settings.lease.total_seconds() / 3
         self._feeding: dict[str, asyncio.Task[None]] = {}
         tick = settings.tick
         self._job = PeriodicJob(
@@ -152,8 +159,7 @@ class RolloutEngine:
         for rollout in await self.store.active():
             if rollout.id in self._driving:
                 continue
-            until = self._clock() + self.settings.lease
-            if not await self.store.claim(rollout.id, owner=self.owner, until=until):
+            if not await self._claim(rollout.id):
                 continue
             try:
                 await self.drive(rollout)
@@ -164,25 +170,53 @@ class RolloutEngine:
         """Make every move the rollout's state allows now; the rollout as stored after."""
         self._driving.add(rollout.id)
         try:
-            for _ in range(MAX_MOVES):
-                try:
-                    moved = await self._move(rollout)
-                except FlightdeckError as exc:
-                    # Metrics or the endpoint cannot be read now: the next tick tries again.
-                    self._tell(rollout, exc.message)
-                    break
-                self._told.pop(rollout.id, None)
-                if moved is None:
-                    break
-                rollout = moved
-                await self._show(rollout)
-                if not rollout.active:
-                    await self._finished(rollout)
-                    break
-            self._feed(rollout)
-            return rollout
+            async with self._renewing(rollout.id):
+                return await self._drive(rollout)
         finally:
             self._driving.discard(rollout.id)
+
+    @contextlib.asynccontextmanager
+    async def _renewing(self, rollout_id: str) -> AsyncIterator[None]:
+        """Renew this engine's lease on the rollout while the block runs."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self._renew_every)
+                if not await self._claim(rollout_id):
+                    log.warning("rollout %s: the lease went to another engine", rollout_id)
+                    return
+
+        task = asyncio.create_task(renew(), name=f"rollout-lease-{rollout_id}")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _claim(self, rollout_id: str) -> bool:
+        """Take or renew the lease for ``settings.lease`` from now; False if another holds it."""
+        until = self._clock() + self.settings.lease
+        return await self.store.claim(rollout_id, owner=self.owner, until=until)
+
+    async def _drive(self, rollout: Rollout) -> Rollout:
+        for _ in range(MAX_MOVES):
+            try:
+                moved = await self._move(rollout)
+            except FlightdeckError as exc:
+                # Metrics or the endpoint cannot be read now: the next tick tries again.
+                self._tell(rollout, exc.message)
+                break
+            self._told.pop(rollout.id, None)
+            if moved is None:
+                break
+            rollout = moved
+            await self._show(rollout)
+            if not rollout.active:
+                await self._finished(rollout)
+                break
+        self._feed(rollout)
+        return rollout
 
     def _tell(self, rollout: Rollout, problem: str) -> None:
         if self._told.get(rollout.id) != problem:
@@ -214,6 +248,8 @@ class RolloutEngine:
         try:
             endpoint = await self.backend.get_endpoint(rollout.endpoint)
             if _live(endpoint.traffic) != target:
+                if not await self._claim(rollout.id):
+                    return None  # another engine holds the rollout now: the step is theirs
                 names = [d.name for d in await self.backend.list_deployments(rollout.endpoint)]
                 full = {name: target.get(name, 0) for name in names}
                 await self.backend.set_traffic(rollout.endpoint, full)
@@ -388,8 +424,7 @@ class RolloutEngine:
             now=self._clock(),
         )
         stored = await self.store.create(rollout)
-        until = self._clock() + self.settings.lease
-        await self.store.claim(stored.id, owner=self.owner, until=until)
+        await self._claim(stored.id)
         await self._show(stored)
         return await self.drive(stored)
 
@@ -431,9 +466,6 @@ class RolloutEngine:
 
     async def _drive_now(self, rollout: Rollout) -> Rollout:
         """Drive a rollout just changed by a click, if this engine may (else its owner will)."""
-        until = self._clock() + self.settings.lease
-        if rollout.id in self._driving or not await self.store.claim(
-            rollout.id, owner=self.owner, until=until
-        ):
+        if rollout.id in self._driving or not await self._claim(rollout.id):
             return rollout
         return await self.drive(rollout)

@@ -39,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from base.clock import to_naive_utc
+from base.clock import as_utc, to_naive_utc
 from base.db import Store, metadata
 from rollouts import messages
 from rollouts.errors import RolloutConflictError
@@ -206,6 +206,21 @@ class RolloutStore(Store):
                 .values(lease_owner=owner, lease_until=to_naive_utc(until))
             )
             return result.rowcount == 1
+
+        return await self.run(work)
+
+    async def lease(self, rollout_id: str) -> tuple[str, datetime] | None:
+        """Who holds the rollout's lease and until when; ``None`` when nobody does."""
+
+        def work(conn: Connection) -> tuple[str, datetime] | None:
+            row = conn.execute(
+                select(rollouts.c.lease_owner, rollouts.c.lease_until).where(
+                    rollouts.c.id == rollout_id
+                )
+            ).first()
+            if row is None or row.lease_owner is None or row.lease_until is None:
+                return None
+            return str(row.lease_owner), as_utc(row.lease_until)
 
         return await self.run(work)
 

@@ -20,6 +20,7 @@ from alerts.notifier import AlertNotice, NotDelivered, NoticeGroup, Notifier
 from alerts.settings import AlertSettings, parse_alert_settings
 from alerts.store import AlertStore
 from alerts.watcher import AlertWatcher
+from base import clock as base_clock
 from base.migrations import upgrade
 from deploy.errors import BackendUnavailableError, ValidationError
 from deploy.memory import MemoryBackend as FakeBackend
@@ -58,12 +59,13 @@ class ScriptedBackend(FakeBackend):
 
     ``answer`` adds requests to the row of the clock's minute; ``metrics`` returns the
     rows of the window's minutes, like the local platform. ``metrics_error`` /
-    ``listing_error`` make those calls fail.
+    ``listing_error`` make those calls fail. The base backend's own times (token expiry,
+    model dates) follow the same clock.
     """
 
-    def __init__(self, clock: Clock, **options: Any) -> None:
-        super().__init__(**options)
-        self.clock = clock
+    def __init__(self, clock: base_clock.Clock, **options: Any) -> None:
+        super().__init__(clock=lambda: clock().timestamp(), **options)
+        self.now = clock
         self.rows: dict[tuple[str, str], dict[datetime, MinuteMetrics]] = {}
         self.metrics_error: Exception | None = None
         self.listing_error: Exception | None = None
@@ -80,7 +82,7 @@ class ScriptedBackend(FakeBackend):
     ) -> None:
         """``count`` answers with ``status`` now; the minute's P99 becomes at least ``p99_ms``."""
         rows = self.rows.setdefault((endpoint, deployment), {})
-        minute = _minute(self.clock())
+        minute = _minute(self.now())
         row = rows.get(minute) or MinuteMetrics(timestamp=minute)
         by_status = dict(row.requests_by_status)
         by_status[status] = by_status.get(status, 0) + count
@@ -103,7 +105,7 @@ class ScriptedBackend(FakeBackend):
             raise self.metrics_error
         if not timedelta(minutes=1) <= window <= timedelta(minutes=60):
             raise ValidationError("A metrics window is 1 to 60 minutes.")
-        end = self.clock()
+        end = self.now()
         first, last = _minute(end - window), _minute(end)
         deployments = {}
         for (name, deployment), rows in sorted(self.rows.items()):
@@ -121,7 +123,7 @@ class ScriptedBackend(FakeBackend):
 
 
 async def scripted_backend(
-    clock: Clock, *, traffic: dict[str, int] | None = None
+    clock: base_clock.Clock, *, traffic: dict[str, int] | None = None
 ) -> ScriptedBackend:
     """The endpoint with blue and green (90/10 unless ``traffic`` says otherwise)."""
     backend = ScriptedBackend(clock)
@@ -198,7 +200,7 @@ def make_settings(**overrides: Any) -> AlertSettings:
     return settings
 
 
-def make_store(path: Path, clock: Clock) -> AlertStore:
+def make_store(path: Path, clock: base_clock.Clock) -> AlertStore:
     """A store on a SQLite file (a new engine each call: a restart)."""
     store = AlertStore(engine=create_engine(f"sqlite:///{path}"), clock=clock)
     upgrade(store.engine)
@@ -209,7 +211,7 @@ def make_watcher(
     backend: ScriptedBackend,
     store: AlertStore,
     notifier: Notifier,
-    clock: Clock,
+    clock: base_clock.Clock,
     settings: AlertSettings | None = None,
 ) -> AlertWatcher:
     """A watcher on the fake clock (its scheduler is not started)."""

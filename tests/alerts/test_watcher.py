@@ -4,6 +4,7 @@ restarts and crashes; a failing metrics source reported once; the scheduler's jo
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -11,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from alerts.delivery import MAX_ATTEMPTS, Context, Deliverer
-from alerts.state import AlertKey, evaluate
+from alerts.notifier import AlertNotice
+from alerts.state import AlertKey, AlertState, Decision, evaluate
 from alerts.store import AlertStore
 from alerts.watcher import JOB_ID
 from tests.alerts.kit import (
@@ -62,6 +64,7 @@ async def test_fires_once_after_the_duration_then_resolves_once(
     posted = notifier.log()
     assert posted == [("firing", GREEN_P99), ("resolved", GREEN_P99)]
     firing, resolved = notifier.sent
+    assert firing.alert.state.since is not None
     assert firing.alert.state.fired_at == firing.alert.state.since + timedelta(minutes=3)
     assert (firing.channel, firing.alert.traffic_share, firing.alert.state.value) == (
         CHANNEL,
@@ -158,7 +161,7 @@ async def test_a_crash_after_storing_the_intent_never_posts_it_twice(
     backend: ScriptedBackend, clock: Clock, tmp_path: Path
 ) -> None:
     class Crashing(RecordingNotifier):
-        async def send(self, notice):  # type: ignore[no-untyped-def]
+        async def send(self, notice: AlertNotice) -> str | None:
             raise asyncio.CancelledError  # the process stops while posting
 
     db = tmp_path / "bot.db"
@@ -201,9 +204,9 @@ async def test_a_refused_post_is_tried_again_at_the_next_poll(
         await watcher.poll_once()
         clock.advance(minutes=1)
     assert notifier.log() == [("firing", GREEN_P99)]  # refused at 3 and 4, posted at 5
-    assert notifier.sent[0].alert.state.fired_at == notifier.sent[0].alert.state.since + timedelta(
-        minutes=3
-    )
+    since = notifier.sent[0].alert.state.since
+    assert since is not None
+    assert notifier.sent[0].alert.state.fired_at == since + timedelta(minutes=3)
 
 
 async def test_a_post_refused_every_time_is_given_up(
@@ -258,9 +261,9 @@ async def test_alerts_wait_while_the_source_fails(
         clock.advance(minutes=1)
     # Pending since minute 0, not judged at 1 and 2, firing at 3 (held for 3 minutes).
     assert notifier.log() == [("firing", SOURCE), ("resolved", SOURCE), ("firing", GREEN_P99)]
-    assert notifier.sent[2].alert.state.fired_at == notifier.sent[2].alert.state.since + timedelta(
-        minutes=3
-    )
+    since = notifier.sent[2].alert.state.since
+    assert since is not None
+    assert notifier.sent[2].alert.state.fired_at == since + timedelta(minutes=3)
 
 
 async def test_a_deleted_endpoint_clears_its_alerts(
@@ -332,7 +335,7 @@ async def test_a_click_between_read_and_write_is_kept(clock: Clock, tmp_path: Pa
     key = AlertKey(endpoint=EP, deployment="green", rule=rule.kind)
     context = Context(channel=CHANNEL, rule=rule, traffic_share=10)
 
-    def judge(value: float):  # type: ignore[no-untyped-def]
+    def judge(value: float) -> Callable[[AlertState], Decision]:
         return lambda state: evaluate(
             state, rule=rule, value=value, now=clock(), repeat_interval=settings.repeat_interval
         )
@@ -350,6 +353,7 @@ async def test_a_click_between_read_and_write_is_kept(clock: Clock, tmp_path: Pa
     assert notifier.log() == [("firing", key.as_id())]
 
 
+@pytest.mark.slow(budget=30)
 async def test_the_scheduler_polls_every_interval_with_coalesce_and_one_instance(
     backend: ScriptedBackend, clock: Clock, tmp_path: Path
 ) -> None:

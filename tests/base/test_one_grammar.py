@@ -31,7 +31,13 @@ def test_each_reader_gives_the_same_duration(text: str) -> None:
     settings = RolloutSettings.model_validate({"min_interval": "1s", "interval": text})
     assert settings.interval == expected
     assert parse_interval(text, low=timedelta(seconds=1)) == expected
-    spec = canary_spec("green", {"--interval": text}, **_canary(settings))
+    spec = canary_spec(
+        "green",
+        {"--interval": text},
+        confirm_promotion=False,
+        settings=settings,
+        max_load_rate=50.0,
+    )
     assert spec.interval == expected
     request = parse(f"product-recommender --rate 5 --duration {text}")
     assert isinstance(request, LoadtestRequest)
@@ -82,7 +88,3 @@ def _problem(read: Callable[[], object]) -> str:
     with pytest.raises((FlightdeckError, PydanticValidationError)) as caught:
         read()
     return str(caught.value)
-
-
-def _canary(settings: RolloutSettings) -> dict[str, object]:
-    return {"confirm_promotion": False, "settings": settings, "max_load_rate": 50.0}

@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 
+from base.clock import Clock
 from bot.app import build_app, build_client, build_engine
 from bot.config import AccessSettings, Settings, SpecsSettings
 from bot.db import Database
@@ -224,7 +225,7 @@ async def running_bot(
     *,
     backend: Backend,
     settings: Settings,
-    clock: FakeClock | None = None,
+    clock: Clock | None = None,
     stub: SlackStub | None = None,
     db: Database | None = None,
     rollouts: bool = False,
@@ -270,9 +271,12 @@ async def running_bot(
 ENDPOINT = "product-recommender"
 
 
-async def seeded_backend(**options: object) -> FakeBackend:
-    """The seed's endpoint with blue (model 1) at 100% and green (model 2) at 0%."""
-    backend = FakeBackend(**options)  # type: ignore[arg-type]
+async def seeded_backend(
+    *, fail_deployments: set[str] | None = None, crash_on: set[str] | None = None
+) -> FakeBackend:
+    """The seed's endpoint with blue (model 1) at 100% and green (model 2) at 0%;
+    ``fail_deployments``, ``crash_on``: as ``FakeBackend`` takes them."""
+    backend = FakeBackend(fail_deployments=fail_deployments, crash_on=crash_on)
     await backend.create_or_update_endpoint(EndpointSpec(name=ENDPOINT))
     for version in ("1", "2"):
         await backend.register_model("recommendation-model", version, str(Path(__file__)))

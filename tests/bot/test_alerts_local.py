@@ -28,6 +28,8 @@ from deploy.types import EndpointSpec
 from tests.bot.harness import CHANNEL, POLICY, RunningBot, message_text, running_bot
 from tests.deploy.local.platform_kit import deployment_spec, running_platform, wait_for
 
+pytestmark = pytest.mark.slow(budget=60)
+
 SCRIPTS = Path(__file__).resolve().parents[2] / "samples" / "scripts"
 EP = "alerting"
 POLL = timedelta(seconds=1)
@@ -45,7 +47,7 @@ LOAD_DEADLINE = 60.0
 async def platform(tmp_path: Path) -> AsyncIterator[Platform]:
     """The endpoint with a deployment answering in 400 ms and one failing half its requests."""
     if not (SCRIPTS / "slow_score.py").is_file():
-        pytest.skip(f"the sample scripts are not at {SCRIPTS}")
+        pytest.fail(f"samples/scripts ships in the repository but is not at {SCRIPTS}")
     async with running_platform(tmp_path / "platform") as running:
         await running.create_or_update_endpoint(EndpointSpec(name=EP))
         slow = deployment_spec(

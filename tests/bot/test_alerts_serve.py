@@ -10,10 +10,14 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from bot.config import Settings, SlackSecrets
 from bot.server import serve
 from tests.alerts.kit import UNAVAILABLE, Clock, scripted_backend
 from tests.bot.harness import CHANNEL, POLICY, SECRET, TOKEN, message_text, stand_in
+
+pytestmark = pytest.mark.slow(budget=30)
 
 
 async def poll(condition: Callable[[], bool], *, seconds: float = 30.0) -> None:

@@ -30,6 +30,8 @@ from tests.support.flightdeck_cli import (
     write_endpoint,
 )
 
+pytestmark = pytest.mark.slow(budget=30)
+
 EP = "product-recommender"
 
 #: A local platform daemon, console and serve subprocesses.

@@ -9,6 +9,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bot.config import Settings
 from bot.offline.console.render import mrkdwn_to_text, render_blocks
@@ -80,7 +81,7 @@ def test_rendering() -> None:
     names = {"U0BOB": "bob"}
     text = "<@U0BOB> at <!date^1^{time}|09:00 UTC> *bold* <https://x.io|x> &lt;a&gt; :x:"
     assert mrkdwn_to_text(text, names) == "@bob at 09:00 UTC bold x (https://x.io) <a> ❌"
-    blocks = [
+    blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Title"}},
         {"type": "section", "text": {"type": "mrkdwn", "text": "before\n```\ncode\n```\nafter"}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": "small"}]},

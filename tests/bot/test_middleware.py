@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,7 +96,8 @@ class Edge:
         )
 
     def click(self, value: str, *, action_ts: str) -> str:
-        message = {"type": "message", "ts": "1700000000.000100", "blocks": []}
+        ts = "1700000000.000100"
+        message = {"type": "message", "ts": ts, "blocks": []}
         return encode_payload(
             block_actions(
                 user_id=ALICE,
@@ -106,15 +107,14 @@ class Edge:
                 message=message,
                 block_id="probe",
                 action={"action_id": "probe_button", "value": value},
-                response_url=self.stub.response_url(
-                    user=ALICE, channel=CHANNEL, message_ts=message["ts"]
-                ),
+                response_url=self.stub.response_url(user=ALICE, channel=CHANNEL, message_ts=ts),
                 action_ts=action_ts,
             )
         )
 
     async def send(self, body: str) -> int:
-        request = AsyncBoltRequest(body=body, headers=signed_headers(SECRET, body))
+        headers: dict[str, str | Sequence[str]] = dict(signed_headers(SECRET, body))
+        request = AsyncBoltRequest(body=body, headers=headers)
         response = await self.app.async_dispatch(request)
         return response.status
 

@@ -26,6 +26,8 @@ from bot.db import approvals
 from bot.deliveries import KEEP, DeliveryLog
 from tests.support.postgres import PostgresCluster, postgres_cluster
 
+pytestmark = pytest.mark.slow(budget=30)
+
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 KEY = AlertKey(endpoint="product-recommender", deployment="blue", rule="latency_p99")
 RULE = Rule(kind="latency_p99", threshold=500, duration=timedelta(minutes=3))

@@ -144,7 +144,7 @@ async def test_a_locked_endpoint_refuses_deploys_and_shows_who_locked_it(
 
 @pytest.fixture
 async def scripted(clock: FakeClock) -> ScriptedBackend:
-    return await scripted_backend(clock, traffic={"blue": 100, "green": 0})  # type: ignore[arg-type]
+    return await scripted_backend(clock, traffic={"blue": 100, "green": 0})
 
 
 @pytest.fixture

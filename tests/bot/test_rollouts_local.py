@@ -39,7 +39,7 @@ from tests.bot.harness import (
 )
 from tests.deploy.local.platform_kit import deployment_spec, running_platform, wait_until
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow(budget=60)]
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "samples" / "scripts"
 EP = "rolling"
@@ -54,7 +54,7 @@ DEADLINE = 90.0
 async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Platform]:
     """blue takes all traffic; good answers at once, slow after 400 ms, flaky fails half."""
     if not (SCRIPTS / "slow_score.py").is_file():
-        pytest.skip(f"the sample scripts are not at {SCRIPTS}")
+        pytest.fail(f"samples/scripts ships in the repository but is not at {SCRIPTS}")
     async with running_platform(tmp_path_factory.mktemp("platform")) as running:
         await running.create_or_update_endpoint(EndpointSpec(name=EP))
         specs = [

@@ -32,7 +32,7 @@ from tests.bot.harness import (
 )
 from tests.deploy.local.platform_kit import running_platform
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow(budget=30)]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "product-recommender"
 EP = "product-recommender"
@@ -49,7 +49,7 @@ FAST_PROBES = [
 async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Platform]:
     """The local platform with the example endpoint, blue (model v1) taking all traffic."""
     if not (EXAMPLES / "blue-deployment.yml").is_file():
-        pytest.skip(f"the example endpoint is not at {EXAMPLES}")
+        pytest.fail(f"the example endpoint ships in the repository but is not at {EXAMPLES}")
     home = tmp_path_factory.mktemp("platform")
     async with running_platform(home) as running:
         await running.create_or_update_endpoint(load_endpoint_spec(EXAMPLES / "endpoint.yml"))

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from samples.product_recommender import reference_predict
 from tests.support.flightdeck_cli import (
@@ -15,11 +16,12 @@ from tests.support.flightdeck_cli import (
     ROW,
     cleaned_up,
     flightdeck_script,
-    free_port,
     run_cli,
     run_entry_point,
     write_deployment,
 )
+
+pytestmark = pytest.mark.slow(budget=60)
 
 
 def _example_copy(folder: Path) -> Path:
@@ -41,7 +43,7 @@ def _example_copy(folder: Path) -> Path:
 def test_demo_converges_and_is_idempotent(tmp_path: Path) -> None:
     examples = _example_copy(tmp_path / "example")
     home = tmp_path / "home"
-    ports = ["--router-port", str(free_port()), "--control-port", str(free_port())]
+    ports = ["--router-port", "0", "--control-port", "0"]  # the daemon binds free ones
     demo = ["demo", "--no-console", "--examples", str(examples), *ports]
     with cleaned_up(home):
         first = run_entry_point(*demo, home=home).ok()
@@ -74,7 +76,7 @@ def test_demo_ends_in_the_console(tmp_path: Path) -> None:
     """Without --no-console the demo hands over to the Slack console, which reads stdin."""
     examples = _example_copy(tmp_path / "example")
     home = tmp_path / "home"
-    ports = ["--router-port", str(free_port()), "--control-port", str(free_port())]
+    ports = ["--router-port", "0", "--control-port", "0"]  # the daemon binds free ones
     env = {**os.environ, "FLIGHTDECK_HOME": str(home)}
     for name in ("FLIGHTDECK_BACKEND", "FLIGHTDECK_CONFIG"):
         env.pop(name, None)

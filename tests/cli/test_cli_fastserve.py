@@ -54,14 +54,17 @@ def test_azure_ai_ml_loads_the_environment(environment: tuple[Path, dict[str, An
     out, _ = environment
     env = load_environment(source=out / "environment.yml")
     assert (env.name, env.version) == ("fd-fast", "1")
-    assert (Path(env.base_path) / env.build.path).resolve() == out.resolve()
-    assert env.build.dockerfile_path == "Dockerfile"
+    build = env.build
+    assert build is not None and build.path is not None
+    assert (Path(env.base_path) / build.path).resolve() == out.resolve()
+    assert build.dockerfile_path == "Dockerfile"
     routes = env.inference_config
     assert (routes.liveness_route.path, routes.liveness_route.port) == ("/", 5001)
     assert (routes.readiness_route.path, routes.readiness_route.port) == ("/", 5001)
     assert (routes.scoring_route.path, routes.scoring_route.port) == ("/score", 5001)
 
 
+@pytest.mark.slow(budget=30)
 def test_the_container_command_serves_the_scoring_folder(
     environment: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:

@@ -31,6 +31,8 @@ from tests.support.flightdeck_cli import (
     write_request,
 )
 
+pytestmark = pytest.mark.slow(budget=60)
+
 EP = "product-recommender"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -19,7 +19,6 @@ import pytest
 from deploy.local.state.home import process_alive
 from tests.support.flightdeck_cli import (
     cleaned_up,
-    free_port,
     local_platform,
     poll,
     run_cli,
@@ -31,14 +30,17 @@ EP = "product-recommender"
 PORT_ENVS = ("FLIGHTDECK_ROUTER_PORT", "FLIGHTDECK_CONTROL_PORT")
 
 
+@pytest.mark.slow(budget=60)
 def test_up_status_down_and_up_again(tmp_path: Path) -> None:
     home = tmp_path / "home"
     outputs: list[str] = []
     with local_platform(home) as platform:
+        router_port, control_port = platform.router_port, platform.control_port
+        assert 0 not in (router_port, control_port)
         again = platform.up()
         assert again["already_running"] is True
-        assert again["router_url"] == f"http://127.0.0.1:{platform.router_port}"
-        assert again["control_url"] == f"http://127.0.0.1:{platform.control_port}"
+        assert again["router_url"] == f"http://127.0.0.1:{router_port}"
+        assert again["control_url"] == f"http://127.0.0.1:{control_port}"
         pid = platform.pid()
         assert pid is not None and again["pid"] == pid
 
@@ -55,9 +57,7 @@ def test_up_status_down_and_up_again(tmp_path: Path) -> None:
             for c in psutil.Process(pid).net_connections(kind="inet")
             if c.status == psutil.CONN_LISTEN
         ]
-        assert sorted(addr.port for addr in listening) == sorted(
-            [platform.router_port, platform.control_port]
-        )
+        assert sorted(addr.port for addr in listening) == sorted([router_port, control_port])
         assert {addr.ip for addr in listening} == {"127.0.0.1"}
 
         down = run_entry_point("local", "down", home=home).ok()
@@ -85,6 +85,7 @@ def test_up_status_down_and_up_again(tmp_path: Path) -> None:
         assert all(token not in text for text in outputs + logs)
 
 
+@pytest.mark.slow(budget=30)
 def test_a_second_daemon_refuses_and_sigterm_stops_the_first(tmp_path: Path) -> None:
     home = tmp_path / "home"
     with local_platform(home) as platform:
@@ -109,6 +110,7 @@ def test_a_second_daemon_refuses_and_sigterm_stops_the_first(tmp_path: Path) -> 
         assert "stopped" in (home / "logs" / "daemon.log").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow(budget=30)
 def test_a_taken_port_is_a_one_line_error(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -120,7 +122,7 @@ def test_a_taken_port_is_a_one_line_error(tmp_path: Path) -> None:
             "--router-port",
             str(port),
             "--control-port",
-            str(free_port()),
+            "0",
             home=tmp_path / "home",
         )
         line = result.error_line()
@@ -143,6 +145,7 @@ def test_status_of_a_home_that_never_ran(tmp_path: Path) -> None:
     assert result.json() == {"status": "stopped", "home": str((tmp_path / "fresh").resolve())}
 
 
+@pytest.mark.slow(budget=30)
 def test_a_stale_daemon_json_is_ignored(tmp_path: Path) -> None:
     home = tmp_path / "home"
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -163,9 +166,10 @@ def test_a_stale_daemon_json_is_ignored(tmp_path: Path) -> None:
         assert os.path.exists(home / "daemon.json")
 
 
+@pytest.mark.slow(budget=30)
 def test_two_concurrent_ups_share_one_daemon(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    ports = ["--router-port", str(free_port()), "--control-port", str(free_port())]
+    ports = ["--router-port", "0", "--control-port", "0"]  # the daemon binds free ones
     env = {**os.environ, "FLIGHTDECK_HOME": str(home)}
     script = Path(sys.executable).parent / "flightdeck"
     with cleaned_up(home):
@@ -198,6 +202,7 @@ def _status_at(uri: str, key: str) -> int:
         return int(error.code)
 
 
+@pytest.mark.slow(budget=30)
 def test_a_bare_up_after_a_killed_daemon_keeps_its_ports_and_scoring_uri(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -232,6 +237,7 @@ def test_a_bare_up_after_a_killed_daemon_keeps_its_ports_and_scoring_uri(
         assert _status_at(uri, "not-a-key") == 401
 
 
+@pytest.mark.slow(budget=30)
 def test_a_remembered_port_that_is_taken_fails_clearly_and_a_flag_still_wins(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -263,6 +269,7 @@ def test_a_remembered_port_that_is_taken_fails_clearly_and_a_flag_still_wins(
         assert run_entry_point("local", "up", home=home).ok().json()["router_url"] == elsewhere
 
 
+@pytest.mark.slow(budget=30)
 def test_a_port_variable_that_is_not_a_number_is_a_one_line_error(tmp_path: Path) -> None:
     result = run_entry_point(
         "local", "up", home=tmp_path / "home", env={"FLIGHTDECK_ROUTER_PORT": "x"}

@@ -71,6 +71,7 @@ def _get(url: str, token: str | None) -> tuple[int, str]:
         return exc.code, exc.read().decode()
 
 
+@pytest.mark.slow(budget=60)
 def test_metrics_under_azure_names_and_in_prometheus_text(deployed: Deployed) -> None:
     request = write_request(deployed.specs)
     for _ in range(3):
@@ -110,6 +111,7 @@ def test_metrics_under_azure_names_and_in_prometheus_text(deployed: Deployed) ->
     assert _get(info.control_url + "/metrics", None)[0] == 401
 
 
+@pytest.mark.slow(budget=30)
 def test_bad_windows_are_one_line_errors(deployed: Deployed) -> None:
     cli = deployed.platform.cli
     assert (
@@ -147,6 +149,7 @@ def test_bad_windows_name_the_flag(text: str, problem: str) -> None:
     assert problem in str(caught.value), str(caught.value)
 
 
+@pytest.mark.slow(budget=30)
 def test_scale_settings_set_the_policy_the_autoscaler_polls(deployed: Deployed) -> None:
     cli = deployed.platform.cli
     before = cli("online-deployment", "show", *NAMES).ok().json()
@@ -191,6 +194,7 @@ def test_scale_settings_set_the_policy_the_autoscaler_polls(deployed: Deployed) 
     assert json.loads(cli("online-deployment", "show", *NAMES).ok().stdout)["instance_count"] == 1
 
 
+@pytest.mark.slow(budget=30)
 def test_metrics_survive_a_daemon_restart(deployed: Deployed) -> None:
     before = _metrics(deployed, "--window", "60m")["deployments"]["blue"]["window"]
     assert before["Requests"] >= 3

@@ -25,6 +25,8 @@ from tests.support.flightdeck_cli import (
     write_endpoint,
 )
 
+pytestmark = pytest.mark.slow(budget=90)
+
 EP = "product-recommender"
 FAST = ("--interval", "1s", "--min-requests", "5", "--max-p99", "5s", "--with-load", "20")
 

@@ -19,6 +19,8 @@ from tests.support.flightdeck_cli import (
     write_request,
 )
 
+pytestmark = pytest.mark.slow(budget=90)
+
 EP = "product-recommender"
 
 

@@ -32,6 +32,8 @@ from tests.support.flightdeck_cli import (
     write_request,
 )
 
+pytestmark = pytest.mark.slow(budget=60)
+
 EP = "product-recommender"
 
 

@@ -19,9 +19,8 @@ T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
 def text_of(blocks: list[dict[str, object]]) -> str:
-    return "\n".join(
-        str(b.get("text", {}).get("text", "")) for b in blocks if isinstance(b.get("text"), dict)
-    )  # type: ignore[union-attr]
+    texts = (b.get("text") for b in blocks)
+    return "\n".join(str(t.get("text", "")) for t in texts if isinstance(t, dict))
 
 
 @pytest.mark.parametrize(

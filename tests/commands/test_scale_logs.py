@@ -97,7 +97,8 @@ def test_long_or_hostile_logs() -> None:
     assert "line 1999" in code and "earlier line(s) in the file" in code
     assert "<@U0ADMIN>" not in code and "&lt;@U0ADMIN&gt;" in code
     assert code.count("```") == 2
-    assert reply.file is not None and reply.file.content.count("\n") == 2000
+    assert reply.file is not None and isinstance(reply.file.content, str)
+    assert reply.file.content.count("\n") == 2000
     empty = logs.render(request, [])
     assert empty.file is None and "No log lines yet." in str(empty.block_dicts())
 

@@ -9,8 +9,20 @@ import pytest_asyncio
 
 from tests.contract.backends import FACTORIES, ContractCase
 
+#: Cases that start processes (instances, the daemon): slow, with their budget in seconds.
+SLOW_CASES = {"local": 30, "local-daemon": 30}
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module", params=sorted(FACTORIES))
+
+@pytest_asyncio.fixture(
+    scope="module",
+    loop_scope="module",
+    params=[
+        pytest.param(name, marks=[pytest.mark.slow(budget=SLOW_CASES[name])])
+        if name in SLOW_CASES
+        else name
+        for name in sorted(FACTORIES)
+    ],
+)
 async def case(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[ContractCase]:

@@ -52,6 +52,8 @@ from tests.support.seed import (
     seed_text,
 )
 
+pytestmark = pytest.mark.slow(budget=60)
+
 EP = "product-recommender"
 BODY = json.dumps({"data": [ROW]}).encode()
 #: The seed's deployment.yml as written, but one instance, short probes (whole seconds, as

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
-import shutil
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from loadtest import LoadTestPlan, run_load_test, sample_input_from_swagger
+from tests.support.azmlinfsrv import start_azmlinfsrv
+
+pytestmark = pytest.mark.slow(budget=30)
 
 SCORE_PY = """
 import numpy as np
@@ -35,41 +33,23 @@ def run(data):
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def scoring_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    azmlinfsrv = Path(sys.executable).with_name("azmlinfsrv")
-    if not azmlinfsrv.exists() and shutil.which("azmlinfsrv") is None:
-        pytest.skip("azmlinfsrv (azureml-inference-server-http) is not installed")
+    if importlib.util.find_spec("azureml_inference_server_http") is None:
+        pytest.fail(
+            "azmlinfsrv is not installed: azureml-inference-server-http is a dependency "
+            "(pip install -e '.[dev]', as make install does)"
+        )
     code = tmp_path_factory.mktemp("code")
     (code / "score.py").write_text(SCORE_PY)
-    port = free_port()
-    process = subprocess.Popen(
-        [str(azmlinfsrv), "--entry_script", str(code / "score.py"), "--port", str(port)],
-        cwd=code,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    # Ready once GET / answers; on a new port if another process took the first one.
+    server = start_azmlinfsrv(
+        entry_script=code / "score.py", model_dir=code, log_path=code / "azmlinfsrv.log", cwd=code
     )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
     try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/", timeout=2):
-                    break
-            except OSError:  # refused, reset or timed out (URLError is an OSError)
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("azmlinfsrv did not become ready")
-                time.sleep(0.1)
-        yield base
+        yield server.base_url
     finally:
-        process.terminate()
-        process.wait()
+        server.stop()
 
 
 def get_json(url: str) -> Any:

@@ -21,6 +21,8 @@ from loadtest import (
 )
 from tests.loadtest.targets import Target
 
+pytestmark = pytest.mark.slow(budget=30)
+
 LIMITS = Limits(max_requests=10_000, max_duration=30, max_rate=2_000, max_concurrency=128)
 _names = itertools.count()
 
@@ -165,7 +167,7 @@ async def test_timeouts_are_counted_and_bounded(target: Target) -> None:
     result = await run_load_test(plan, limits=LIMITS)
     assert result.error_counts == {"timeout": 4}
     assert result.completed == 0
-    assert result.elapsed < 2
+    assert result.elapsed < 4  # bounded by the 0.3 s timeout, not the server's 5 s (loaded cores)
 
 
 async def test_open_loop_drops_sends_that_find_no_connection(target: Target) -> None:
@@ -232,14 +234,14 @@ async def test_closed_loop_stops_at_its_time_cap(target: Target) -> None:
     assert not result.cancelled
     assert 0 < result.completed < 10_000
     assert result.completed == result.sent
-    assert result.elapsed < 1.5
+    assert result.elapsed < 3  # its 0.5 s cap, not 10,000 x 20 ms (room for loaded cores)
 
 
 async def test_open_loop_stops_by_itself(target: Target) -> None:
     plan = LoadTestPlan.open(url=target.url("/fast"), rate=100, duration=1)
     result = await run_load_test(plan, limits=LIMITS)
     assert result.sent == result.ok == 100
-    assert 0.98 <= result.elapsed < 1.5
+    assert 0.98 <= result.elapsed < 2.5  # its 1 s schedule, with room for loaded cores
 
 
 async def test_cancel_returns_partial_results_and_progress_is_reported(target: Target) -> None:

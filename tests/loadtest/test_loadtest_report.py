@@ -23,6 +23,8 @@ from loadtest import (
 from loadtest.recorder import Recorder
 from tests.loadtest.targets import Target
 
+pytestmark = pytest.mark.slow(budget=30)
+
 SECRET = "Bearer do-not-print-me"
 
 

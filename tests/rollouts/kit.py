@@ -63,7 +63,7 @@ class RecordingNotifier:
 
 
 def make_engine(
-    backend: Any, db: Path, clock: Clock, **settings: Any
+    backend: Any, db: Path, clock: Clock, *, renew_every: float | None = None, **settings: Any
 ) -> tuple[RolloutEngine, RecordingNotifier]:
     """An engine on a SQLite file (a new engine each call: a restart); not started."""
     engine = create_engine(f"sqlite:///{db}")
@@ -77,5 +77,6 @@ def make_engine(
         notifier=notifier,
         settings=RolloutSettings.model_validate({"min_interval": "1s", **settings}),
         clock=clock,
+        renew_every=renew_every,
     )
     return rollouts, notifier

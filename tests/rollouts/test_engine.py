@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -175,6 +176,60 @@ async def test_a_killed_engine_leaves_its_rollout_to_another_after_the_lease(
     clock.advance(seconds=15)  # the lease ran out (first never renewed it)
     await second.tick_once()
     assert traffic(backend) == {"blue": 50, "green": 50}
+
+
+class HoldingBackend(CountingBackend):
+    """``hold``: the next traffic change waits for ``release`` (a slow Azure update)."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock)
+        self.hold = False
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def set_traffic(
+        self,
+        endpoint: str,
+        traffic: Mapping[str, int] | None = None,
+        *,
+        mirror_traffic: Mapping[str, int] | None = None,
+    ) -> Endpoint:
+        if self.hold:
+            self.hold = False
+            self.entered.set()
+            await self.release.wait()
+        return await super().set_traffic(endpoint, traffic, mirror_traffic=mirror_traffic)
+
+
+async def test_a_step_that_outlasts_the_lease_is_not_taken_over(
+    backend: CountingBackend, clock: Clock, tmp_path: Path
+) -> None:
+    slow = HoldingBackend(clock)
+    slow.__dict__.update({k: v for k, v in backend.__dict__.items() if k != "clock"})
+    first, _ = make_engine(slow, tmp_path / "bot.db", clock, renew_every=0.01)
+    second, _ = make_engine(slow, tmp_path / "bot.db", clock, renew_every=0.01)
+    rollout = await begin(first)
+    slow.answer(EP, "green", count=150, p99_ms=60.0)
+    slow.answer(EP, "blue", count=900, p99_ms=50.0)
+    clock.advance(seconds=61)
+    slow.hold = True
+    driving = asyncio.create_task(first.tick_once())
+    await asyncio.wait_for(slow.entered.wait(), timeout=10)  # step 2 under way, for minutes
+    clock.advance(minutes=3)  # far past the 20 s lease taken when the tick began
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:  # the driving engine renews its lease while the step runs
+        lease = await second.store.lease(rollout.id)
+        if lease is not None and lease[0] == first.owner and lease[1] > clock():
+            break
+        assert asyncio.get_running_loop().time() < deadline, f"lease not renewed: {lease}"
+        await asyncio.sleep(0.01)
+    await second.tick_once()  # not second's to drive: first holds it
+    slow.release.set()
+    await asyncio.wait_for(driving, timeout=10)
+    await second.tick_once()
+    assert slow.shifts == [{"blue": 90, "green": 10}, {"blue": 50, "green": 50}]
+    stored = await second.store.get(rollout.id)
+    assert stored is not None and stored.step == 1
 
 
 async def test_one_rollout_per_endpoint_and_none_on_a_locked_one(

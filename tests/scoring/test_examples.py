@@ -8,6 +8,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 from azure.ai.ml import load_online_deployment, load_online_endpoint
+from azure.ai.ml.entities import Model
 
 from samples import product_recommender
 from tests.scoring.helpers import EXAMPLES_DIR, SCORING_DIR
@@ -61,17 +62,25 @@ def test_endpoint_yaml_loads_with_azure_ai_ml() -> None:
 def test_deployment_yaml_loads_with_azure_ai_ml(color: str, version: str) -> None:
     deployment = load_online_deployment(source=EXAMPLES_DIR / f"{color}-deployment.yml")
     assert (deployment.name, deployment.endpoint_name) == (color, "product-recommender")
-    model_folder = Path(deployment.model.path)
+    model = deployment.model
+    assert isinstance(model, Model) and model.path is not None
+    model_folder = Path(model.path)
     assert model_folder == EXAMPLES_DIR / f"model-{version}"
     assert sorted(path.name for path in model_folder.iterdir()) == ["model.onnx"]
-    code = (EXAMPLES_DIR / deployment.code_configuration.code).resolve()
+    configuration = deployment.code_configuration
+    assert configuration is not None
+    assert configuration.code is not None and configuration.scoring_script is not None
+    code = (EXAMPLES_DIR / configuration.code).resolve()
     assert code == SCORING_DIR
-    assert (code / deployment.code_configuration.scoring_script).is_file()
+    assert (code / configuration.scoring_script).is_file()
     assert deployment.environment is None
     assert (deployment.instance_type, deployment.instance_count) == ("Standard_DS3_v2", 1)
     settings = deployment.request_settings
+    assert settings is not None
     assert settings.request_timeout_ms == 3000
     assert settings.max_concurrent_requests_per_instance == 50
-    assert deployment.liveness_probe.initial_delay <= 5
-    assert deployment.readiness_probe.initial_delay <= 5
-    assert deployment.readiness_probe.failure_threshold == 3
+    liveness, readiness = deployment.liveness_probe, deployment.readiness_probe
+    assert liveness is not None and readiness is not None
+    assert liveness.initial_delay is not None and liveness.initial_delay <= 5
+    assert readiness.initial_delay is not None and readiness.initial_delay <= 5
+    assert readiness.failure_threshold == 3

@@ -18,6 +18,8 @@ from tests.scoring.helpers import azure_model_dir, post_json
 from tests.support.azmlinfsrv import AzmlinfsrvProcess, start_azmlinfsrv
 from tests.support.seed import seed_score_py
 
+pytestmark = pytest.mark.slow(budget=30)
+
 
 @pytest.fixture(scope="module")
 def seed_server(

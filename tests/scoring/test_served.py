@@ -24,6 +24,8 @@ from tests.scoring.helpers import (
 )
 from tests.support.azmlinfsrv import AzmlinfsrvProcess, start_azmlinfsrv
 
+pytestmark = pytest.mark.slow(budget=30)
+
 ROWS = [[1, 2, 3, 4, 5], [0.5, 0, 1.25, 2, 0], [-1, 3, 0, 0, 7]]
 FLOAT_EXPECTED = "(the model's input 'features' takes tensor(float))"
 

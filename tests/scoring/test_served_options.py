@@ -19,6 +19,8 @@ from tests.support.azmlinfsrv import (
     wait_until_exited,
 )
 
+pytestmark = pytest.mark.slow(budget=30)
+
 SETTINGS = {
     "FLIGHTDECK_ONNX_MODEL": "basket/classifier.onnx",
     "ORT_GRAPH_OPTIMIZATION_LEVEL": "basic",

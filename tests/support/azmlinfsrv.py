@@ -70,11 +70,29 @@ class AzmlinfsrvProcess:
         return self.process.returncode
 
 
+#: Ports ``free_port`` handed out: two servers launched before either binds its port
+#: must not be given the same one.
+_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    """A port that was free on 127.0.0.1 a moment ago (bound to port 0, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+    """A port that was free on 127.0.0.1 a moment ago (bound to port 0, then released).
+
+    Never one it gave before in this process; another process can still take it before
+    the server binds it, which is why :func:`start_azmlinfsrv` tries again on a new one.
+    """
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((HOST, 0))
+            port = int(sock.getsockname()[1])
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
+
+
+def lost_its_port(server: AzmlinfsrvProcess) -> bool:
+    """Whether ``server`` failed because another process bound its port first."""
+    return any(text in server.log_text() for text in _PORT_TAKEN)
 
 
 def azmlinfsrv_command(python: str | None = None) -> list[str]:
@@ -156,7 +174,7 @@ def start_azmlinfsrv(
             wait_until_healthy(server, timeout=ready_timeout)
         except AzmlinfsrvFailed:
             server.stop()
-            if attempt < attempts and any(text in server.log_text() for text in _PORT_TAKEN):
+            if attempt < attempts and lost_its_port(server):
                 continue
             raise
         return server

@@ -66,7 +66,8 @@ class Operation:
     started: float = field(default_factory=time.time)
 
 
-class FakeArm(HttpTransport):  # type: ignore[misc]
+# Any request: the SDK sends rest requests, or legacy ones from its older generated clients.
+class FakeArm(HttpTransport[Any, FakeResponse]):
     """The fake ARM, Azure ML and Azure Monitor services, as an SDK transport."""
 
     def __init__(

@@ -96,7 +96,7 @@ class _Closable:
         pass
 
 
-class FakeResponse(HttpResponseImpl):  # type: ignore[misc]
+class FakeResponse(HttpResponseImpl):
     """An ``azure.core`` response whose body is already in memory."""
 
     def __init__(self, request: Any, reply: Reply) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import isodate
+import isodate  # type: ignore[import-untyped]  # isodate ships no types
 
 from tests.support.fake_arm_http import Call, Reply, arm_error
 
@@ -270,7 +270,7 @@ def _minute(at: float) -> datetime:
 
 
 def _parse_time(text: str) -> datetime:
-    parsed = isodate.parse_datetime(text)
+    parsed: datetime = isodate.parse_datetime(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 

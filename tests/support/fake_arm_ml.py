@@ -135,7 +135,7 @@ class MachineLearningService:
         problem = traffic_problem(self, ep, traffic, mirror)
         if problem:
             return arm_error(400, "BadArgument", problem)
-        resource = {
+        resource: dict[str, Any] = {
             "id": self.endpoint_id(ep),
             "name": ep,
             "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",

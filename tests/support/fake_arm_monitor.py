@@ -12,7 +12,7 @@ import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-import isodate
+import isodate  # type: ignore[import-untyped]  # isodate ships no types
 
 from tests.support.fake_arm_http import Call, Reply, arm_error
 from tests.support.fake_arm_metrics import DEPLOYMENT_METRICS, ENDPOINT_METRICS

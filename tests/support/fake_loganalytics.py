@@ -26,7 +26,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import isodate
+import isodate  # type: ignore[import-untyped]  # isodate ships no types
 
 from tests.support.fake_arm_http import Call, Reply
 

@@ -10,9 +10,10 @@ azure-ai-ml to import again. ``run_entry_point`` runs the installed console scri
 subprocess; it is for what only a real process shows (the entry point itself, Ctrl-C, a
 terminal) and for ``flightdeck local up|down`` and ``demo``, so that the daemon is never a
 child of the test process. ``local_platform`` starts the daemon with ``flightdeck local up``
-on free ports and, whatever happens, stops it, kills anything it left, and checks no
-process of that home survives. Test specs are derived from examples/product-recommender
-with short probes (initial_delay 0.5 s, period 1 s), written into a tmp folder.
+on ports it binds itself (``--router-port 0``) and, whatever happens, stops it, kills
+anything it left, and checks no process of that home survives. Test specs are derived
+from examples/product-recommender with short probes (initial_delay 0.5 s, period 1 s),
+written into a tmp folder.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -47,7 +47,6 @@ __all__ = [
     "CliResult",
     "LocalPlatform",
     "cleaned_up",
-    "free_port",
     "home_processes",
     "local_platform",
     "poll",
@@ -157,13 +156,6 @@ def run_entry_point(
     return CliResult(code=done.returncode, stdout=done.stdout, stderr=done.stderr)
 
 
-def free_port() -> int:
-    """A port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def poll(
     condition: Callable[[], bool], *, timeout: float = 60.0, interval: float = 0.1, what: str = ""
 ) -> None:
@@ -173,6 +165,11 @@ def poll(
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.0f} s waiting for {what or condition}")
         time.sleep(interval)
+
+
+def _port(url: str) -> int:
+    """The port of ``http://127.0.0.1:<port>``."""
+    return int(url.rsplit(":", 1)[1])
 
 
 def home_processes(home: Path) -> list[psutil.Process]:
@@ -195,11 +192,16 @@ def home_processes(home: Path) -> list[psutil.Process]:
 
 @dataclass
 class LocalPlatform:
-    """A daemon started by ``flightdeck local up`` in ``home``."""
+    """A daemon started by ``flightdeck local up`` in ``home``.
+
+    The ports are 0 until the first ``up``: the daemon binds free ones itself (no port is
+    picked here and released for another process to take first), and ``up`` keeps the
+    ones it bound, so that a later ``up`` asks for them again.
+    """
 
     home: Path
-    router_port: int
-    control_port: int
+    router_port: int = 0
+    control_port: int = 0
 
     def cli(self, *args: str, env: Mapping[str, str] | None = None) -> CliResult:
         """Run ``flightdeck`` against this platform, in-process."""
@@ -217,6 +219,8 @@ class LocalPlatform:
             home=self.home,
         ).ok()
         data: dict[str, Any] = result.json()
+        self.router_port = _port(data["router_url"])
+        self.control_port = _port(data["control_url"])
         return data
 
     def down(self) -> dict[str, Any]:
@@ -262,7 +266,7 @@ def cleaned_up(home: Path) -> Iterator[None]:
 @contextlib.contextmanager
 def local_platform(home: Path) -> Iterator[LocalPlatform]:
     """A daemon in ``home`` on free ports, stopped (and checked gone) afterwards."""
-    platform = LocalPlatform(home=home, router_port=free_port(), control_port=free_port())
+    platform = LocalPlatform(home=home)
     try:
         platform.up()
         yield platform

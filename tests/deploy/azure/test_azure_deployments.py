@@ -274,7 +274,8 @@ async def test_an_image_and_conda_file_become_an_anonymous_environment(
     (put,) = workspace.find("PUT", "/deployments/blue")
     assert put.body["properties"]["environmentId"] == env_put.path
     assert deployment.environment_spec is not None
-    assert deployment.environment_spec.registered.startswith("CliV2AnonymousEnvironment:")
+    registered = deployment.environment_spec.registered
+    assert registered is not None and registered.startswith("CliV2AnonymousEnvironment:")
 
 
 async def test_a_deployment_on_a_missing_endpoint_is_not_found(

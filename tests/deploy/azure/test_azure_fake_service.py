@@ -14,7 +14,7 @@ from azure.ai.ml.entities import (
 )
 from azure.core import PipelineClient
 from azure.core.exceptions import HttpResponseError
-from azure.core.rest import HttpRequest
+from azure.core.rest import HttpRequest, HttpResponse
 from azure.mgmt.monitor import MonitorManagementClient
 from azure.monitor.querymetrics import MetricsClient
 
@@ -69,7 +69,9 @@ def test_traffic_rules(
 
 def test_managed_deployments_take_only_default_scale_settings(ml: MLClient, fake: FakeArm) -> None:
     # azure-ai-ml refuses this body itself, so it is sent as raw REST, as a template would be.
-    client = PipelineClient("https://management.azure.com", transport=fake)
+    client: PipelineClient[HttpRequest, HttpResponse] = PipelineClient(
+        "https://management.azure.com", transport=fake
+    )
     body = {
         "location": fake.location,
         "sku": {"name": "Default", "capacity": 1},

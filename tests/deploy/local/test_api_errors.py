@@ -23,7 +23,7 @@ from deploy.errors import (
 from deploy.local.control.client import LocalBackend
 from deploy.local.control.wire import decode_error, encode_error
 from deploy.memory import MemoryBackend as FakeBackend
-from deploy.types import DeploymentSpec, EndpointSpec, ProgressCallback
+from deploy.types import Deployment, DeploymentSpec, EndpointSpec, ProgressCallback
 from tests.support.control_api import Served, serve_backend
 
 ENDPOINT = "product-recommender"
@@ -184,7 +184,7 @@ class _GatedBackend(FakeBackend):
         instance_count: int,
         *,
         progress: ProgressCallback | None = None,
-    ) -> object:  # type: ignore[override]
+    ) -> Deployment:
         assert progress is not None
         await progress("first")
         await self.gate.wait()

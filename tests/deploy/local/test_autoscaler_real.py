@@ -22,7 +22,7 @@ from deploy.types import AutoscalePolicy, EndpointSpec
 from samples.scripts import slow_score
 from tests.deploy.local.platform_kit import deployment_spec, end_processes_under, wait_until
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow(budget=60)]
 
 POLICY = AutoscalePolicy(
     min_instances=1,

@@ -34,6 +34,7 @@ def test_no_daemon_is_a_clear_error(tmp_path: Path) -> None:
         create_local_backend({"home": str(tmp_path)})
 
 
+@pytest.mark.slow(budget=30)
 def test_a_dead_daemons_file_is_a_clear_error(tmp_path: Path) -> None:
     home = Home(root=tmp_path)
     home.admin_token(create=True)

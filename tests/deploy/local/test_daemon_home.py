@@ -75,6 +75,7 @@ def _sleeper(argument: str, *, env: dict[str, str] | None = None) -> subprocess.
     )
 
 
+@pytest.mark.slow(budget=30)
 def test_kill_leftovers_ends_this_homes_instances_only(
     tmp_path: Path, sleepers: list[subprocess.Popen[bytes]]
 ) -> None:

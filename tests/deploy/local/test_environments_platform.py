@@ -7,10 +7,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import joblib
+import joblib  # type: ignore[import-untyped]  # joblib ships no types
 import numpy as np
 import pytest
-from sklearn.tree import DecisionTreeClassifier
+from sklearn.tree import (  # type: ignore[import-untyped]  # scikit-learn ships no types
+    DecisionTreeClassifier,
+)
 
 from deploy.errors import NotFoundError, SpecError
 from deploy.local.environments.prepare import ENVS_DIR
@@ -22,6 +24,8 @@ from tests.deploy.local.platform_kit import (
     score,
     write_code,
 )
+
+pytestmark = pytest.mark.slow(budget=30)
 
 CONDA = {
     "name": "sklearn-env",

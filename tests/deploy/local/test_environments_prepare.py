@@ -18,6 +18,8 @@ from deploy.local.environments.prepare import ENVS_DIR, environment_key, prepare
 from deploy.local.environments.venvs import MANIFEST, inspect_interpreter
 from deploy.types import EnvironmentSpec
 
+pytestmark = pytest.mark.slow(budget=30)
+
 #: Offline: pip must find every requirement satisfied by the platform's interpreter.
 OFFLINE = ("--no-index",)
 #: numpy and onnxruntime are platform dependencies: satisfied, nothing to download.

@@ -11,14 +11,18 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import joblib
+import joblib  # type: ignore[import-untyped]  # joblib ships no types
 import numpy as np
 import pytest
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import (  # type: ignore[import-untyped]  # scikit-learn ships no types
+    LogisticRegression,
+)
 
 from deploy.local.environments.prepare import PreparedEnvironment, prepare_environment
 from deploy.types import EnvironmentSpec
 from tests.support.azmlinfsrv import AzmlinfsrvProcess, start_azmlinfsrv
+
+pytestmark = pytest.mark.slow(budget=30)
 
 CONDA = {
     "name": "sklearn-env",
@@ -137,6 +141,6 @@ def test_the_instance_serves_the_pickled_model_from_the_prepared_environment(
     # It ran inside the environment's venv, with the platform's scikit-learn found through it.
     assert prepared.path is not None
     assert Path(answer["prefix"]) == prepared.path
-    import sklearn
+    import sklearn  # type: ignore[import-untyped]  # scikit-learn ships no types
 
     assert answer["sklearn"] == sklearn.__version__

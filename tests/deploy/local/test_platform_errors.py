@@ -31,7 +31,7 @@ from tests.deploy.local.platform_kit import (
     write_code,
 )
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow(budget=30)]
 
 EP = "ep-errors"
 

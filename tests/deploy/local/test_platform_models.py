@@ -21,7 +21,7 @@ from tests.deploy.local.platform_kit import (
     score,
 )
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow(budget=30)]
 
 
 @pytest.fixture(scope="module")

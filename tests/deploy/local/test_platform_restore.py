@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 import psutil
+import pytest
 
 from deploy.local.state.store import ProcessRecord, Store
 from deploy.types import EndpointSpec, ModelRef
@@ -32,6 +33,8 @@ from tests.deploy.local.platform_kit import (
     wait_until,
 )
 from tests.support.azmlinfsrv import start_azmlinfsrv
+
+pytestmark = pytest.mark.slow(budget=30)
 
 
 def _shown(endpoint: Any) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from tests.deploy.local.platform_kit import (
     wait_until,
 )
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow(budget=30)]
 
 T = TypeVar("T")
 _PACE_SECONDS = 0.02
@@ -91,7 +91,7 @@ async def test_scale_one_to_three_to_one(platform: Platform, home: Path, tmp_pat
     pids = platform.instance_pids("ep-scale", "blue")
     assert len(set(pids.values())) == 3
     # Requests now spread over the three instances (round robin of the router).
-    seen = Counter()
+    seen: Counter[int] = Counter()
     for _ in range(9):
         status, body, _ = await score(platform, "ep-scale")
         assert status == 200

@@ -37,7 +37,7 @@ from tests.deploy.local.platform_kit import (
     write_code,
 )
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow(budget=30)]
 
 #: A slow script keeps its one sync worker busy, probes wait behind the requests: a probe
 #: timeout above what the tests hold keeps the instance in rotation meanwhile.
@@ -364,7 +364,7 @@ async def test_request_timeout_ms_of_the_deployment_gives_408(
 ) -> None:
     settings = RequestSettings(request_timeout_ms=300)
     uri, key = await _slow_deployment(
-        platform, sources, "ep-timeout", delay_ms=1500, settings=settings
+        platform, sources, "ep-timeout", delay_ms=3000, settings=settings
     )
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         sent = time.monotonic()
@@ -372,7 +372,7 @@ async def test_request_timeout_ms_of_the_deployment_gives_408(
     assert (status, deployment) == (408, "blue")
     assert "request_timeout_ms (300 ms)" in text
     # The router gave up at the deployment's timeout, not when the model would have answered.
-    assert 0.3 <= answered - sent < 1.5
+    assert 0.3 <= answered - sent < 2.9  # room for loaded cores below the model's 3 s
     recorded = (await platform.metrics("ep-timeout", timedelta(minutes=5))).deployments["blue"]
     assert recorded.window.requests_by_status == {"408": 1}
 

@@ -12,6 +12,8 @@ from deploy.local.dataplane.routes import DeploymentRoute, Upstream
 from tests.deploy.local.router_kit import endpoint_route, running_router, score
 from tests.support.azmlinfsrv import AzmlinfsrvProcess, start_azmlinfsrv
 
+pytestmark = pytest.mark.slow(budget=30)
+
 ECHO_SCRIPT = textwrap.dedent(
     """
     import json
@@ -53,7 +55,8 @@ def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzmlinfsrvPro
 @pytest.fixture
 async def router(instance: AzmlinfsrvProcess) -> AsyncIterator[Router]:
     upstream = Upstream(instance="echo-1", url=instance.base_url)
-    deployment = DeploymentRoute(name="echo", upstreams=(upstream,), request_timeout_ms=400)
+    # Two seconds: a quick answer on two loaded cores stays inside it; the slow run's 4 s not.
+    deployment = DeploymentRoute(name="echo", upstreams=(upstream,), request_timeout_ms=2000)
     async with running_router() as router:
         router.update(endpoint_route("demo", {"echo": 100}, deployment))
         yield router
@@ -93,7 +96,7 @@ async def test_swagger_comes_from_the_instance(router: Router) -> None:
 
 
 async def test_a_slow_run_gives_408(router: Router, instance: AzmlinfsrvProcess) -> None:
-    answer = await score(router, "demo", body=b'{"sleep": 1.0}')
+    answer = await score(router, "demo", body=b'{"sleep": 4.0}')
     assert answer.status == 408
     assert answer.deployment == "echo"
     assert "echo model ready" in instance.log_text()

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -29,6 +30,8 @@ from tests.deploy.local.platform_kit import (
     wait_for,
     write_code,
 )
+
+pytestmark = pytest.mark.slow(budget=60)
 
 
 def _config(code: Path, tmp_path: Path, **probes: ProbeSettings) -> InstanceConfig:
@@ -173,7 +176,7 @@ async def test_a_killed_process_is_restarted_with_back_off(tmp_path: Path) -> No
             os.killpg(old, signal.SIGKILL)
             await wait_for(lambda: not instance.ready, what="leaving rotation")
             assert supervisor.upstreams() == ()
-            await wait_for(lambda old=old: instance.pid not in (None, old), what="a new process")
+            await wait_for(_replaced(instance, old), what="a new process")
             pauses.append(time.monotonic() - killed)
             await wait_for(lambda: instance.ready, what="ready again")
             assert instance.restarts == expected_restarts
@@ -227,6 +230,11 @@ async def test_a_hung_instance_leaves_rotation_and_is_restarted_by_liveness(
     assert lived >= liveness.initial_delay + threshold * liveness.period, lived
     hung_for = hooks.ended_at[hung] - stopped
     assert hung_for >= (threshold - 1) * liveness.period + liveness.timeout, hung_for
+
+
+def _replaced(instance: Instance, old: int) -> Callable[[], bool]:
+    """A condition: ``instance`` runs a process other than ``old``."""
+    return lambda: instance.pid not in (None, old)
 
 
 def _listeners(pids: dict[int, str]) -> list[str]:

@@ -26,12 +26,15 @@ from tests.support.azmlinfsrv import (
     AzmlinfsrvProcess,
     free_port,
     launch_azmlinfsrv,
+    lost_its_port,
     wait_until_healthy,
 )
 
 REPO = Path(__file__).resolve().parents[3]
 FASTSERVE_DIR = REPO / "scoring" / "fastserve"
 _READY_S = 60.0
+#: Launches in all when another process takes a server's port before it binds it.
+_ATTEMPTS = 3
 
 
 def server_environ(
@@ -78,14 +81,19 @@ def launch_fastserve(
 
 
 def start_fastserve(**kwargs: object) -> AzmlinfsrvProcess:
-    """:func:`launch_fastserve` on a free port, returned once ``GET /`` answers 200."""
-    server = launch_fastserve(port=free_port(), **kwargs)  # type: ignore[arg-type]
-    try:
-        wait_until_healthy(server, timeout=_READY_S)
-    except AzmlinfsrvFailed:
-        server.stop()
-        raise
-    return server
+    """:func:`launch_fastserve` on a free port, returned once ``GET /`` answers 200
+    (on a new port if another process took that one first)."""
+    for attempt in range(1, _ATTEMPTS + 1):
+        server = launch_fastserve(port=free_port(), **kwargs)  # type: ignore[arg-type]
+        try:
+            wait_until_healthy(server, timeout=_READY_S)
+        except AzmlinfsrvFailed:
+            server.stop()
+            if attempt < _ATTEMPTS and lost_its_port(server):
+                continue
+            raise
+        return server
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @dataclass
@@ -110,22 +118,27 @@ def start_pair(
     worker_count: int = 1,
     fastserve_dir: Path = FASTSERVE_DIR,
 ) -> ServerPair:
-    """Start both servers at once (same script, model, settings and working folder)."""
+    """Start both servers at once (same script, model, settings and working folder); both
+    start again on new ports if another process took one of theirs first."""
     cwd = entry_script.parent
-    azml = launch_azmlinfsrv(
-        entry_script=entry_script, model_dir=model_dir, log_path=tmp / "azmlinfsrv.log",
-        port=free_port(), env=env, worker_count=worker_count, cwd=cwd,
-    )  # fmt: skip
-    fast = launch_fastserve(
-        entry_script=entry_script, model_dir=model_dir, log_path=tmp / "fastserve.log",
-        port=free_port(), env=env, worker_count=worker_count, cwd=cwd,
-        fastserve_dir=fastserve_dir,
-    )  # fmt: skip
-    pair = ServerPair(azmlinfsrv=azml, fastserve=fast)
-    try:
-        wait_until_healthy(azml, timeout=_READY_S)
-        wait_until_healthy(fast, timeout=_READY_S)
-    except AzmlinfsrvFailed:
-        pair.stop()
-        raise
-    return pair
+    for attempt in range(1, _ATTEMPTS + 1):
+        azml = launch_azmlinfsrv(
+            entry_script=entry_script, model_dir=model_dir, log_path=tmp / "azmlinfsrv.log",
+            port=free_port(), env=env, worker_count=worker_count, cwd=cwd,
+        )  # fmt: skip
+        fast = launch_fastserve(
+            entry_script=entry_script, model_dir=model_dir, log_path=tmp / "fastserve.log",
+            port=free_port(), env=env, worker_count=worker_count, cwd=cwd,
+            fastserve_dir=fastserve_dir,
+        )  # fmt: skip
+        pair = ServerPair(azmlinfsrv=azml, fastserve=fast)
+        try:
+            wait_until_healthy(azml, timeout=_READY_S)
+            wait_until_healthy(fast, timeout=_READY_S)
+        except AzmlinfsrvFailed:
+            pair.stop()
+            if attempt < _ATTEMPTS and (lost_its_port(azml) or lost_its_port(fast)):
+                continue
+            raise
+        return pair
+    raise AssertionError("unreachable")  # pragma: no cover

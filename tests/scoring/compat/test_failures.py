@@ -16,6 +16,8 @@ from tests.scoring.compat.wire import Answer, assert_same, exchange
 from tests.support.azmlinfsrv import AzmlinfsrvProcess, free_port, launch_azmlinfsrv
 from tests.support.azmlinfsrv import wait_until_exited as wait_exit
 
+pytestmark = pytest.mark.slow(budget=30)
+
 TIMEOUT_MS = 400
 
 

@@ -11,6 +11,8 @@ from tests.scoring.compat.conftest import serve_script
 from tests.scoring.compat.servers import ServerPair
 from tests.scoring.compat.wire import assert_same, exchange
 
+pytestmark = pytest.mark.slow(budget=30)
+
 
 @pytest.fixture(scope="module")
 def raw_pair(tmp_path_factory: pytest.TempPathFactory, model_v1: Path) -> Iterator[ServerPair]:

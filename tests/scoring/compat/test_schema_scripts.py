@@ -18,6 +18,8 @@ from tests.scoring.compat.conftest import serve_script
 from tests.scoring.compat.servers import ServerPair
 from tests.scoring.compat.wire import assert_same, exchange, post_json
 
+pytestmark = pytest.mark.slow(budget=30)
+
 
 @pytest.fixture(scope="module")
 def numpy_pair(tmp_path_factory: pytest.TempPathFactory, model_v1: Path) -> Iterator[ServerPair]:
@@ -107,7 +109,7 @@ def test_standard_swagger_agrees(standard_pair: ServerPair, version: str) -> Non
 
 def test_pandas_answers_agree(tmp_path_factory: pytest.TempPathFactory, model_v1: Path) -> None:
     if importlib.util.find_spec("pandas") is None:
-        pytest.skip("pandas is not installed (not a Flightdeck dependency): no pandas script")
+        pytest.fail("pandas is not installed: it is a dev dependency (pip install -e '.[dev]')")
     pair = serve_script(tmp_path_factory, "pandas_schema.py", model_v1)
     try:
         payload = {"data": [{"a": 1.0, "b": 2.0}, {"a": 3.0, "b": 4.0}]}

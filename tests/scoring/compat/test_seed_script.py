@@ -11,6 +11,8 @@ from tests.scoring.compat.servers import ServerPair, start_pair
 from tests.scoring.compat.wire import assert_same, exchange, post_json, without
 from tests.support.seed import seed_score_py
 
+pytestmark = pytest.mark.slow(budget=30)
+
 SAME_RESULT = without("latency_ms")
 
 

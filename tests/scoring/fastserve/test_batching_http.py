@@ -27,6 +27,8 @@ from tests.scoring.compat.servers import start_fastserve
 from tests.scoring.helpers import SCORING_DIR
 from tests.support.azmlinfsrv import HOST, AzmlinfsrvProcess
 
+pytestmark = pytest.mark.slow(budget=30)
+
 MAX_ROWS = 16
 WAIT_MS = 50
 BATCHING = {

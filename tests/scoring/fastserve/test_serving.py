@@ -20,6 +20,8 @@ from tests.scoring.compat.servers import REPO, launch_fastserve, start_fastserve
 from tests.scoring.compat.wire import Answer, exchange
 from tests.support.azmlinfsrv import AzmlinfsrvProcess, free_port, wait_until_exited
 
+pytestmark = pytest.mark.slow(budget=30)
+
 DEADLINE_S = 20.0
 
 
@@ -184,8 +186,7 @@ def test_processes_share_the_port_and_stop_together(tmp_path: Path, sample_model
         assert len(seen) == 2 and server.process.pid not in seen
         os.kill(server.process.pid, signal.SIGTERM)  # the parent alone: it passes it on
         assert wait_until_exited(server, timeout=DEADLINE_S) == 0
-        for pid in seen:
-            wait_for(lambda pid=pid: not _alive(pid), f"server process {pid} to exit")
+        wait_for(lambda: not any(map(_alive, seen)), f"server processes {sorted(seen)} to exit")
     finally:
         server.stop()
 

@@ -1,17 +1,23 @@
 """A @rawhttp scoring script, imported through the azureml.contrib.services aliases."""
 
+from __future__ import annotations
+
 import json
+from typing import TYPE_CHECKING
 
 from azureml.contrib.services.aml_request import rawhttp
 from azureml.contrib.services.aml_response import AMLResponse
 
+if TYPE_CHECKING:
+    from flask import Request
 
-def init():
+
+def init() -> None:
     pass
 
 
-@rawhttp
-def run(request):
+@rawhttp  # type: ignore[untyped-decorator]  # azureml's aliases are untyped
+def run(request: Request) -> AMLResponse | dict[str, object]:
     if request.method == "GET":
         document = {"args": request.args.to_dict(flat=False), "path": request.path}
         return AMLResponse(json.dumps(document), 200, {"Content-Type": "application/json"})

@@ -4,6 +4,8 @@ run() writes ``started-<tag>`` in FLIGHTDECK_TEST_SIGNALS, then polls for ``rele
 (in short sleeps, so azmlinfsrv's SIGALRM timeout can interrupt it) for at most 60 s.
 """
 
+from __future__ import annotations
+
 import os
 import time
 from pathlib import Path
@@ -11,11 +13,11 @@ from pathlib import Path
 SIGNALS = Path(os.environ["FLIGHTDECK_TEST_SIGNALS"])
 
 
-def init():
+def init() -> None:
     pass
 
 
-def run(raw_data):
+def run(raw_data: str) -> dict[str, str]:
     tag = raw_data.strip() or "default"
     (SIGNALS / f"started-{tag}").touch()
     deadline = time.monotonic() + 60

@@ -1,5 +1,9 @@
 """A scoring script with standard-type decorators, request headers, and every kind of answer."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+
 from azureml_inference_server_http.api.aml_response import AMLResponse
 from inference_schema.parameter_types.standard_py_parameter_type import (
     StandardPythonParameterType,
@@ -7,14 +11,16 @@ from inference_schema.parameter_types.standard_py_parameter_type import (
 from inference_schema.schema_decorators import input_schema, output_schema
 
 
-def init():
+def init() -> None:
     pass
 
 
-@input_schema("name", StandardPythonParameterType("world"))
-@input_schema("count", StandardPythonParameterType(1))
-@output_schema(StandardPythonParameterType({"greeting": "hello world"}))
-def run(name, count=1, request_headers=None):
+@input_schema("name", StandardPythonParameterType("world"))  # type: ignore[untyped-decorator]  # inference-schema is untyped
+@input_schema("count", StandardPythonParameterType(1))  # type: ignore[untyped-decorator]  # inference-schema is untyped
+@output_schema(StandardPythonParameterType({"greeting": "hello world"}))  # type: ignore[untyped-decorator]  # inference-schema is untyped
+def run(
+    name: str, count: int = 1, request_headers: Mapping[str, str] | None = None
+) -> AMLResponse | dict[str, object] | str:
     headers = request_headers or {}
     if name == "fail":
         raise RuntimeError("run() was asked to fail")

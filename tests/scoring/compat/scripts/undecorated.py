@@ -1,13 +1,15 @@
 """An undecorated scoring script: run() gets the body as a string."""
 
+from __future__ import annotations
+
 import json
 
 
-def init():
+def init() -> None:
     pass
 
 
-def run(raw_data):
+def run(raw_data: str) -> dict[str, object]:
     try:
         parsed = json.loads(raw_data)
     except ValueError:
