@@ -4,6 +4,7 @@ one for the whole poll; reminders and resolutions of one message in one reply; s
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -107,7 +108,7 @@ async def test_a_refused_group_is_sent_again_at_the_next_poll(
 def notice(endpoint: str, deployment: str, *, thread: str | None = None) -> AlertNotice:
     key = AlertKey(endpoint=endpoint, deployment=deployment, rule="latency_p99")
     state = AlertState(key=key, status="firing", message_ts=thread)
-    kind = "reminder" if thread else "firing"
+    kind: Literal["firing", "reminder"] = "reminder" if thread else "firing"
     return AlertNotice(notice=kind, alert=StoredAlert(state=state), channel=CHANNEL)
 
 
@@ -125,4 +126,3 @@ def test_groups_hold_at_most_max_group_and_keep_the_order() -> None:
         ["a", "c"],
         ["b"],
     ]
-

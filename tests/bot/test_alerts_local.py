@@ -191,6 +191,6 @@ async def test_slow_and_failing_deployments_fire_and_resolve(
         assert all("Resolved at" in reply["text"] for reply in replies())
         # Never the same state twice: a message per alert (or one for both, when they fired
         # in the same poll), and per resolution reply one update of the message it replies to.
-        shown = {(await state_of(bot, alert)).message_ts for alert in (SLOW, FLAKY)}
-        assert len(stub.calls_to("chat.postMessage")) == len(shown) + len(replies())
+        messages = {(await state_of(bot, alert)).message_ts for alert in (SLOW, FLAKY)}
+        assert len(stub.calls_to("chat.postMessage")) == len(messages) + len(replies())
         assert len(stub.calls_to("chat.update")) == len(replies())

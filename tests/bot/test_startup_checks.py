@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 from alerts.settings import parse_alert_settings
@@ -28,10 +29,12 @@ ALERTS_CONFIG = {
 }
 
 
-def make_stub(**options: object) -> SlackStub:
+def make_stub(scopes: Collection[str] = MANIFEST_SCOPES) -> SlackStub:
     stub = SlackStub(
-        token=TOKEN, directory=Directory(users=NAMES, channels={CHANNEL: list(NAMES)}), **options
-    )  # type: ignore[arg-type]
+        token=TOKEN,
+        directory=Directory(users=NAMES, channels={CHANNEL: list(NAMES)}),
+        scopes=scopes,
+    )
     stub.add_channel(ALERTS, name="alerts")
     stub.add_channel(RECS, name="recs", bot=False)  # never invited
     stub.add_channel(OLD, name="old")
