@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from alerts.settings import AlertSettings
 from bot import messages
 
-__all__ = ["UNDELIVERABLE", "ChannelHealth", "ChannelProblem"]
+__all__ = ["UNDELIVERABLE", "ChannelHealth", "ChannelProblem", "setting_for"]
 
 #: Slack's answers that mean nothing will reach the channel until someone acts.
 UNDELIVERABLE = frozenset({"not_in_channel", "channel_not_found", "is_archived", "missing_scope"})
@@ -58,9 +59,9 @@ class ChannelHealth:
         self._problems[channel] = problem
         return news
 
-    def clear(self, channel: str) -> None:
-        """A post to ``channel`` went through."""
-        self._problems.pop(channel, None)
+    def clear(self, channel: str) -> ChannelProblem | None:
+        """A post to ``channel`` went through; the problem it had, if any."""
+        return self._problems.pop(channel, None)
 
     def get(self, channel: str) -> ChannelProblem | None:
         """The channel's problem, if any."""
@@ -69,3 +70,14 @@ class ChannelHealth:
     def problems(self) -> list[ChannelProblem]:
         """Every known problem, by channel."""
         return [self._problems[c] for c in sorted(self._problems)]
+
+
+def setting_for(channel: str, settings: AlertSettings | None) -> str:
+    """The setting that names ``channel``, for the advice (an alerts key, else a rollout's)."""
+    if settings is not None:
+        if channel == settings.channel:
+            return messages.CHECK_WHERE_ALERTS
+        for name, override in sorted(settings.endpoints.items()):
+            if override.channel == channel:
+                return messages.CHECK_WHERE_ENDPOINT.format(endpoint=name)
+    return messages.CHECK_WHERE_ROLLOUT

@@ -193,8 +193,12 @@ CHANNEL_MISSING_SCOPE = (
     ":warning: Slack refuses Flightdeck's posts to <#{channel}>: the app lacks the `{scope}` "
     "scope. Add it under OAuth & Permissions (slack/manifest.yml) and reinstall the app."
 )
-CHANNEL_ANNOUNCE = "Flightdeck could not post {what} to <#{channel}>. {advice}"
-CHANNEL_WHAT_ALERTS = "alerts"
+CHANNEL_ANNOUNCE = (
+    "{advice}\nFlightdeck could not post {what} there. This is said once; `/alerts` shows it "
+    "until a post to <#{channel}> goes through."
+)
+CHANNEL_WHAT_ALERTS = "the alerts of {endpoints}"
+CHANNEL_WHAT_ROLLOUT = "the progress of the rollout of {canary} on {endpoint}"
 
 # ---------------------------------------------------------------- files not attached
 

@@ -6,7 +6,7 @@ A message that shows progress is posted once and then updated (``ProgressMessage
 never re-posted, and its updates are spaced by ``interval`` seconds. Writes to a
 channel are paced per channel (``bot.pacing``); a file Slack refuses leaves a line
 in its message saying which file and why; channels Slack refuses are recorded
-(``bot.channel_health``).
+(``bot.channel_health``) and said once to people who can act (``tell_once``).
 
     ts = await slack.post("C1", reply)
     await slack.update("C1", ts, other_reply)
@@ -28,16 +28,20 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import messages
 from bot.channel_health import UNDELIVERABLE, ChannelHealth
+from bot.deliveries import DeliveryLog
 from bot.errors import SlackError, SlackUnavailableError
 from bot.pacing import ChannelPacer
 from bot.policy.access import slack_error
 from bot.slack_retries import slack_outage
-from commands.blocks import MAX_BLOCKS, context, escape
+from commands.blocks import MAX_BLOCKS, context, escape, section
 from commands.reply import FileAttachment, Reply
 
 __all__ = ["Origin", "ProgressMessage", "SlackIO"]
 
 log = logging.getLogger(__name__)
+
+#: The ``deliveries`` keys of the undeliverable channels already said (``tell_once``).
+_TOLD = "undeliverable:"
 
 #: Errors of chat.postMessage a user fixes by inviting the bot or picking another channel.
 _CHANNEL_ERRORS = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
@@ -57,7 +61,8 @@ class SlackIO:
 
     Posts, thread replies, updates and file shares in a channel go through the
     channel's lane of ``pacer`` (Slack's rate, Retry-After, order kept); refusals that
-    mean the channel is undeliverable are recorded in ``health``.
+    mean the channel is undeliverable are recorded in ``health``, and ``once`` (the bot's
+    ``deliveries`` table) remembers which of them were said, across restarts and replicas.
     """
 
     def __init__(
@@ -66,16 +71,18 @@ class SlackIO:
         client: AsyncWebClient,
         pacer: ChannelPacer | None = None,
         health: ChannelHealth | None = None,
+        once: DeliveryLog | None = None,
     ) -> None:
         self.client = client
         self.pacer = pacer or ChannelPacer()
         self.health = health or ChannelHealth()
+        self.once = once
 
     async def _send(
         self, channel: str, call: Callable[[], Awaitable[Any]], *, cost: float = 1.0
     ) -> Any:
-        """``call`` in the channel's lane; an undeliverable channel is recorded, a post that
-        goes through clears it."""
+        """``call`` in the channel's lane; an undeliverable channel is recorded, a post (not an
+        update: ``cost`` 0) that goes through clears it."""
         try:
             answer = await self.pacer.send(channel, call, cost=cost)
         except SlackApiError as exc:
@@ -86,8 +93,53 @@ class SlackIO:
                 )
                 self.health.record(channel, error, scope=str(needed) if needed else None)
             raise
-        self.health.clear(channel)
+        # An update of a message already there goes through where new posts do not (a bot
+        # removed from the channel may still edit its messages): only a post clears.
+        if cost > 0 and self.health.clear(channel) is not None:
+            await self.channel_works(channel)
         return answer
+
+    async def channel_works(self, channel: str) -> None:
+        """``channel`` takes the bot's posts (again): a later refusal is news, said again."""
+        if self.once is not None:
+            await self.once.forget(f"{_TOLD}{channel}:")
+
+    async def tell_once(
+        self, channel: str, *, what: str, where: str, to: Sequence[str | None]
+    ) -> bool:
+        """Say that ``channel`` refuses the bot's posts (its problem in ``health``) and what to
+        do, once: to the first of ``to`` (a channel, or a user id: a direct message) that takes
+        it. True when said now.
+
+        Once per channel and problem, across restarts and replicas (``once``; a problem
+        that lasts is said again a day later), until a post to the channel goes through.
+        ``what`` names what was not delivered; ``where`` the setting naming the channel.
+        With no one to tell, it is logged (``/alerts`` shows it as a banner); when everyone
+        refuses it, it is logged and said again next time.
+        """
+        problem = self.health.get(channel)
+        if problem is None:
+            return False
+        key = f"{_TOLD}{channel}:{problem.error}:{problem.scope or ''}"
+        if self.once is not None and not await self.once.first_time(key):
+            return False
+        text = messages.CHANNEL_ANNOUNCE.format(
+            what=what, channel=channel, advice=problem.advice(where=where)
+        )
+        targets = [target for target in dict.fromkeys(to) if target and target != channel]
+        for target in targets:
+            try:
+                await self.send_message(target, Reply(text=text, blocks=(section(text),)))
+                log.info("said in %s that %s refuses posts (%s)", target, channel, problem.error)
+                return True
+            except SlackApiError as exc:
+                log.warning("could not tell %s about %s: %s", target, channel, slack_error(exc))
+            except (TimeoutError, OSError, aiohttp.ClientError, SlackRequestError) as exc:
+                log.warning("could not tell %s about %s: %s", target, channel, _kind(exc))
+        log.warning("%s refuses the bot's posts (%s); no one told in Slack", channel, problem.error)
+        if targets and self.once is not None:
+            await self.once.forget(key)
+        return False
 
     async def send_message(
         self, channel: str, reply: Reply, *, thread_ts: str | None = None, broadcast: bool = False

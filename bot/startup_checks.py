@@ -22,8 +22,7 @@ from slack_sdk.errors import SlackApiError
 
 from alerts.settings import AlertSettings
 from bot import messages
-from bot.alerts.command import setting_for
-from bot.channel_health import ChannelProblem
+from bot.channel_health import ChannelProblem, setting_for
 from bot.policy.access import slack_error
 from bot.slack_io import SlackIO
 
@@ -118,6 +117,7 @@ async def check_channels(
             name = str(info.get("name") or channel)
             text = messages.CHECK_CHANNEL_OK.format(purpose=purpose, channel=channel, name=name)
             lines.append(Finding(True, text))
+            await slack.channel_works(channel)  # a later refusal is news again
             continue
         slack.health.record(channel, refused)
         problem = ChannelProblem(channel=channel, error=refused)

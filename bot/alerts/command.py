@@ -12,9 +12,8 @@ from dataclasses import replace
 from functools import partial
 
 from alerts.settings import AlertSettings
-from bot import messages as bot_messages
 from bot.alerts.flow import AlertDeps
-from bot.channel_health import ChannelHealth
+from bot.channel_health import ChannelHealth, setting_for
 from bot.edge import Outcome, tell
 from bot.middleware import Listeners
 from bot.requests import SlashRequest
@@ -24,17 +23,6 @@ from commands.blocks import context
 from commands.reply import notice
 
 __all__ = ["banner", "register", "setting_for"]
-
-
-def setting_for(channel: str, settings: AlertSettings | None) -> str:
-    """The setting that names ``channel``, for the advice (an alerts key, else a rollout's)."""
-    if settings is not None:
-        if channel == settings.channel:
-            return bot_messages.CHECK_WHERE_ALERTS
-        for name, override in sorted(settings.endpoints.items()):
-            if override.channel == channel:
-                return bot_messages.CHECK_WHERE_ENDPOINT.format(endpoint=name)
-    return bot_messages.CHECK_WHERE_ROLLOUT
 
 
 def banner(health: ChannelHealth, settings: AlertSettings | None) -> list[str]:

@@ -12,11 +12,14 @@ one message share one reply. A click re-renders the whole message (every alert i
 
 Posts go through ``SlackIO``, so they are paced per channel (Slack's rate and
 Retry-After) and a channel Slack refuses is recorded in ``SlackIO.health`` (shown by
-``/alerts``). An alert whose message is unknown gets a new message instead of a
-reply. A call Slack refuses raises ``NotDelivered`` (nothing was posted: the watcher
-tries again); a chart that cannot be made or uploaded is logged and left out.
+``/alerts``) and said once (``SlackIO.tell_once``) in the endpoint's deploy channel
+(where its latest slash command ran, from the audit log), else in ``alerts.channel``.
+An alert whose message is unknown gets a new message instead of a reply. A call Slack
+refuses raises ``NotDelivered`` (nothing was posted: the watcher tries again); a chart
+that cannot be made or uploaded is logged and left out.
 
-    notifier = SlackNotifier(slack=services.slack, store=services.alert_store)
+    notifier = SlackNotifier(slack=services.slack, store=services.alert_store,
+                             audit=services.audit, settings=services.alert_settings)
     ts = await notifier.send(notice)
 """
 
@@ -31,9 +34,13 @@ from slack_sdk.errors import SlackApiError
 from alerts import messages as alert_messages
 from alerts.chart import render_alert_chart
 from alerts.notifier import AlertNotice, NotDelivered, NoticeGroup, Notifier
+from alerts.settings import AlertSettings
 from alerts.source import is_source
 from alerts.store import AlertStore, StoredAlert
+from bot import messages
+from bot.channel_health import UNDELIVERABLE, setting_for
 from bot.policy.access import slack_error
+from bot.policy.audit import AuditLog
 from bot.slack_io import SlackIO
 from commands.alerts_view import (
     render_alert_group,
@@ -50,15 +57,26 @@ log = logging.getLogger(__name__)
 class SlackNotifier(Notifier):
     """Posts alert notices, alone or grouped, through ``SlackIO``.
 
-    ``store`` lets a click re-render a grouped message with every alert it shows.
+    ``store`` lets a click re-render a grouped message with every alert it shows; ``audit``
+    and ``settings`` say where to tell people once that an alerts channel refuses posts.
     """
 
     groups = True
 
-    def __init__(self, *, slack: SlackIO, store: AlertStore | None = None, charts: bool = True):
+    def __init__(
+        self,
+        *,
+        slack: SlackIO,
+        store: AlertStore | None = None,
+        charts: bool = True,
+        audit: AuditLog | None = None,
+        settings: AlertSettings | None = None,
+    ):
         self._slack = slack
         self._store = store
         self._charts = charts
+        self._audit = audit
+        self._settings = settings
 
     async def send(self, notice: AlertNotice) -> str | None:
         return await self.send_group(NoticeGroup(notices=(notice,)))
@@ -75,7 +93,10 @@ class SlackNotifier(Notifier):
                 return None
             ts = await self._slack.send_message(channel, render_alert_group(alerts))
         except SlackApiError as exc:
-            raise NotDelivered(slack_error(exc)) from None
+            error = slack_error(exc)
+            if error in UNDELIVERABLE:
+                await self._tell_once(group)
+            raise NotDelivered(error) from None
         for notice in group.notices:
             alert = notice.alert
             if (
@@ -86,6 +107,24 @@ class SlackNotifier(Notifier):
             ):
                 await self._chart(notice, ts)
         return ts
+
+    async def _tell_once(self, group: NoticeGroup) -> None:
+        """Say once, where people work on these endpoints, that their alerts do not arrive."""
+        channel = group.channel
+        endpoints = sorted({notice.alert.key.endpoint for notice in group.notices})
+        try:
+            targets: list[str | None] = []
+            if self._audit is not None:
+                for endpoint in endpoints:
+                    targets.append(await self._audit.last_channel(endpoint, besides=channel))
+            if self._settings is not None:
+                targets.append(self._settings.channel)
+            what = messages.CHANNEL_WHAT_ALERTS.format(endpoints=", ".join(endpoints))
+            await self._slack.tell_once(
+                channel, what=what, where=setting_for(channel, self._settings), to=targets
+            )
+        except Exception:
+            log.warning("could not say that %s refuses the alerts", channel, exc_info=True)
 
     async def refresh(self, alert: StoredAlert, *, now: datetime) -> None:
         """Show the alert's message as it is now (after a click); logged if it fails."""

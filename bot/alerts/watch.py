@@ -30,7 +30,12 @@ def build_watcher(services: Services) -> AlertWatcher | None:
         backend=services.backend,
         store=services.alert_store,
         settings=settings,
-        notifier=SlackNotifier(slack=services.slack, store=services.alert_store),
+        notifier=SlackNotifier(
+            slack=services.slack,
+            store=services.alert_store,
+            audit=services.audit,
+            settings=settings,
+        ),
         clock=services.clock,
     )
 

@@ -207,6 +207,7 @@ async def test_alerts_with_200_endpoints_is_a_summary_and_the_full_list_as_a_fil
         ("missing_scope", "the app lacks the `chat:write` scope"),
     ],
 )
+@pytest.mark.slow(budget=30)  # posts paced on the real clock once the bot is invited
 async def test_an_alerts_channel_slack_refuses_is_a_banner_in_alerts(
     backend: ScriptedBackend, clock: Clock, tmp_path: Path, break_it: str, advice: str
 ) -> None:

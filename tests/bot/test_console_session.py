@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.config import Settings
 from bot.offline.console.render import mrkdwn_to_text, render_blocks
 from bot.offline.console.runtime import console_session, run_console
@@ -133,6 +135,7 @@ class Transcript(io.StringIO):
             return self.getvalue()
 
 
+@pytest.mark.slow(budget=30)  # the alert watcher's polls on the real clock
 def test_the_bot_posts_while_the_user_reads(tmp_path: Path) -> None:
     backend = asyncio.run(seeded_backend())
     reading, typing = os.pipe()
@@ -159,6 +162,7 @@ def test_the_bot_posts_while_the_user_reads(tmp_path: Path) -> None:
     assert not console.is_alive()
 
 
+@pytest.mark.slow(budget=30)  # an alert firing on the real clock, then :wait 1.2 s
 async def test_wait_runs_its_full_time_while_an_alert_fires(tmp_path: Path) -> None:
     backend = await seeded_backend()
     out: list[str] = []
