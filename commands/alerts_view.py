@@ -24,6 +24,7 @@ from alerts.rules import Rule
 from alerts.source import SOURCE_ALL, is_source
 from alerts.state import AlertState, Notice
 from alerts.store import StoredAlert
+from base.numbers import format_number
 from commands import actions, messages
 from commands.blocks import actions as actions_block
 from commands.blocks import button, context, escape, header, section, truncate
@@ -55,7 +56,7 @@ def span(duration: timedelta) -> str:
     """A duration for people: ``45s``, ``14m``, ``4h``, ``1h 5m``."""
     exact = max(0.0, duration.total_seconds())
     if exact < 10 and exact != int(exact):
-        return f"{exact:.2g}s"
+        return f"{format_number(exact, digits=2)}s"
     seconds = round(exact)
     if seconds < 60:
         return f"{seconds}s"
