@@ -215,6 +215,11 @@ FILE_WHY = {
 }
 FILE_WHY_OTHER = "Slack answered `{error}`."
 FILE_WHY_NETWORK = "the upload did not go through ({kind}); ask again in a minute."
+FILE_KIND_STATUS = "Slack answered HTTP {status} to the upload"
+FILE_KIND_REFUSED = "Slack refused the upload"
+FILE_KIND_DROPPED = "the connection to Slack dropped"
+FILE_KIND_TIMEOUT = "Slack did not answer in time"
+FILE_KIND_NETWORK = "Slack could not be reached"
 
 # ---------------------------------------------------------------- start-up checks
 

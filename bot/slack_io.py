@@ -16,6 +16,7 @@ in its message saying which file and why; channels Slack refuses are recorded
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -223,8 +224,11 @@ class SlackIO:
             log.warning("the file %s was not attached in %s: %s", file.filename, channel, error)
             return messages.FILE_WHY.get(error, messages.FILE_WHY_OTHER.format(error=error))
         except (TimeoutError, OSError, aiohttp.ClientError, SlackRequestError) as exc:
-            log.warning("the file %s was not attached in %s", file.filename, channel, exc_info=True)
-            return messages.FILE_WHY_NETWORK.format(kind=_kind(exc))
+            # The byte upload is not a Web API call: slack_sdk raises SlackRequestError for
+            # its error status, and the transport's own errors for the rest.
+            kind = _kind(exc)
+            log.warning("the file %s was not attached in %s: %s", file.filename, channel, kind)
+            return messages.FILE_WHY_NETWORK.format(kind=kind)
 
     async def edit_quietly(self, channel: str, ts: str, reply: Reply) -> bool:
         """``edit``; a refusal is logged, not raised. True if it went through."""
@@ -272,11 +276,20 @@ class SlackIO:
         )
 
 
-def _kind(exc: Exception) -> str:
-    """A short name for a transport failure (an upload answered with an error status)."""
+def _kind(exc: BaseException) -> str:
+    """A transport failure for people: ``files_upload_v2``'s byte upload answered with an
+    error status (``SlackRequestError``, "Failed to upload a file (status: 500, ...)"), a
+    dropped connection, a timeout, a network error."""
     if isinstance(exc, SlackRequestError):
-        return "the upload was refused"
-    return type(exc).__name__
+        status = re.search(r"status: (\d{3})", str(exc))
+        if status is None:
+            return messages.FILE_KIND_REFUSED
+        return messages.FILE_KIND_STATUS.format(status=status.group(1))
+    if isinstance(exc, aiohttp.ServerDisconnectedError | ConnectionResetError):
+        return messages.FILE_KIND_DROPPED
+    if isinstance(exc, TimeoutError):
+        return messages.FILE_KIND_TIMEOUT
+    return messages.FILE_KIND_NETWORK
 
 
 class ProgressMessage:
