@@ -13,6 +13,12 @@ reordered). Channels do not wait for each other.
     ts = await pacer.send("C0ALERTS", lambda: client.chat_postMessage(...))
     await pacer.send("C0ALERTS", lambda: client.chat_update(...), cost=0)   # ordered only
 
+The pacer is the one owner of 429 for the calls it runs: while a lane runs a call,
+``in_paced_call()`` is True, and the bot's client (``bot.slack_retries.RateLimitRetry``)
+leaves that call's 429 to the lane instead of waiting ``Retry-After`` itself first
+(which waited twice, and let later posts overtake). Calls outside a lane (ephemerals,
+``auth.test``, ``conversations.*``) keep the client's 429 retries.
+
 The clock and the sleep function are injectable, so tests run without waiting.
 """
 
@@ -22,12 +28,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from slack_sdk.errors import SlackApiError
 
-__all__ = ["ChannelPacer", "retry_after"]
+__all__ = ["ChannelPacer", "in_paced_call", "retry_after"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +61,15 @@ def retry_after(exc: SlackApiError) -> float | None:
     except (TypeError, ValueError):
         seconds = DEFAULT_RETRY_AFTER
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+#: True while a lane runs a call (in that call's task): its 429 is the lane's to retry.
+_PACED: ContextVar[bool] = ContextVar("flightdeck_paced_call", default=False)
+
+
+def in_paced_call() -> bool:
+    """True inside a call a ``ChannelPacer`` lane runs (it retries that call's 429 itself)."""
+    return _PACED.get()
 
 
 @dataclass
@@ -116,6 +132,7 @@ class ChannelPacer:
             tries = 0
             while True:
                 await self._take(lane, cost)
+                paced = _PACED.set(True)
                 try:
                     return await call()
                 except SlackApiError as exc:
@@ -128,3 +145,5 @@ class ChannelPacer:
                     await self._sleep(wait)
                     # After Retry-After, this call goes first; the burst starts again from it.
                     lane.tokens, lane.stamp = cost, self._clock()
+                finally:
+                    _PACED.reset(paced)

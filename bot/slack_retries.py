@@ -3,7 +3,8 @@
 slack_sdk retries through handlers on the client (``client.retry_handlers``,
 https://tools.slack.dev/python-slack-sdk/web#retryhandler). The bot's client gets three:
 
-- rate limits: HTTP 429, waiting its ``Retry-After`` (``AsyncRateLimitErrorRetryHandler``);
+- rate limits: HTTP 429, waiting its ``Retry-After`` (``AsyncRateLimitErrorRetryHandler``),
+  except in a call a ``bot.pacing`` lane runs: the lane owns that 429 (one wait, order kept);
 - server errors: any 5xx, JSON or the HTML page Slack's edge sends instead
   (``AsyncServerErrorRetryHandler`` retries only 500 and 503), with exponential back-off;
 - connection failures: refused, reset or dropped connections
@@ -36,6 +37,8 @@ from slack_sdk.http_retry.jitter import Jitter
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
+
+from bot.pacing import in_paced_call
 
 __all__ = ["RetryPolicy", "retry_handlers", "slack_outage"]
 
@@ -125,7 +128,12 @@ class ConnectionErrorRetry(AsyncConnectionErrorRetryHandler):
 
 
 class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
-    """HTTP 429: wait ``Retry-After`` seconds (1 when absent), unless it is too long."""
+    """HTTP 429: wait ``Retry-After`` seconds (1 when absent), unless it is too long.
+
+    Not for a call a ``bot.pacing`` lane runs (posts, updates, file shares): the lane
+    owns its 429 (it waits Retry-After once, holding the channel's later calls), so the
+    client answers it at once instead of waiting first and the lane then waiting again.
+    """
 
     def __init__(self, policy: RetryPolicy) -> None:
         super().__init__(max_retry_count=policy.rate_limit_retries)
@@ -155,6 +163,7 @@ class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
         return (
             response is not None
             and response.status_code == 429
+            and not in_paced_call()
             and self.retry_after(response) <= self._max
         )
 

@@ -3,6 +3,7 @@ connections, 429) with back-off, through slack_sdk's retry handlers, and then gi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -11,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app import build_client
 from bot.offline.slackstub import Directory, Fault, SlackStub
+from bot.pacing import ChannelPacer
 from bot.slack_retries import RetryPolicy
 
 TOKEN = "xoxb-retries"
@@ -89,3 +91,25 @@ async def test_refusals_are_not_retried(stub: SlackStub) -> None:
     with pytest.raises(SlackApiError, match="channel_not_found"):
         await client.chat_postMessage(channel="C404", text="x")
     assert (len(stub.calls_to("chat.postMessage")), sleeps.waits) == (1, [])
+
+
+async def test_a_paced_call_waits_retry_after_once_in_its_lane(stub: SlackStub) -> None:
+    """A 429 on a post in a pacer lane is waited by the lane only (once, the channel's later
+    posts behind it); a call outside a lane keeps the client's own 429 retry."""
+    client_sleeps, lane_sleeps = Sleeps(), Sleeps()
+    client = build_client(token=TOKEN, api_url=stub.api_url, retry=RetryPolicy(sleep=client_sleeps))
+    pacer = ChannelPacer(rate=1000.0, burst=10, sleep=lane_sleeps)
+    stub.inject("chat.postMessage", Fault.ratelimited(retry_after=3))
+    first = pacer.send("C1", lambda: client.chat_postMessage(channel="C1", text="first"))
+    second = pacer.send("C1", lambda: client.chat_postMessage(channel="C1", text="second"))
+    await asyncio.gather(first, second)
+    assert [m.text for m in stub.channel_messages("C1")] == ["first", "second"]
+    assert client_sleeps.waits == []
+    # The lane's own pacing waits are tiny here (1000 a second): the one long wait is Retry-After.
+    assert [wait for wait in lane_sleeps.waits if wait >= 1] == [3.0]
+    assert pacer.throttled == {"C1": 1}
+    assert len(stub.calls_to("chat.postMessage")) == 3
+    # Outside a lane, the client still waits Retry-After and tries again.
+    stub.inject("conversations.info", Fault.ratelimited(retry_after=2))
+    info = await client.conversations_info(channel="C1")
+    assert info["ok"] and client_sleeps.waits == [2.0]
