@@ -12,6 +12,7 @@ from typing import Literal
 
 from alerts import messages
 from base.durations import format_duration
+from base.numbers import format_number
 from deploy.types import MODEL_FAILURES, MinuteMetrics
 
 __all__ = ["DEFAULT_RULES", "MODEL_FAILURES", "Rule", "RuleKind"]
@@ -63,10 +64,10 @@ class Rule:
         """The rule in words, e.g. ``P99 latency > 500 ms for 3m``."""
         span = format_duration(self.duration)
         if self.kind == "latency_p99":
-            return f"P99 latency > {self.threshold:g} ms for {span}"
+            return f"P99 latency > {format_number(self.threshold)} ms for {span}"
         if self.kind == "error_rate":
             which = "5xx+4xx" if self.include_4xx else "5xx, 408, 424"
-            return f"error rate ({which}) > {self.threshold:g}% for {span}"
+            return f"error rate ({which}) > {format_number(self.threshold)}% for {span}"
         return f"no traffic for {span}"
 
     def unit(self) -> str:
@@ -84,7 +85,7 @@ class Rule:
         if self.kind == "latency_p99":
             return f"{value:,.0f} ms"
         if self.kind == "error_rate":
-            return f"{value:.3g}%"
+            return f"{format_number(value, digits=3)}%"
         return f"{value:,.0f} requests"
 
     def format_threshold(self) -> str:

@@ -7,6 +7,8 @@
       repeat_interval: 4h          # reminders while firing (default 4 h)
       misfire_grace_time: 60s      # a poll later than this is skipped (default: poll_interval)
       chart_minutes: 15            # minutes of metrics read per poll, and charted
+      group_by: endpoint           # alerts that change in one poll: one message per endpoint
+                                   # (endpoint), or one per channel for the whole poll (poll)
       rules:                       # for every endpoint (default: the two below)
         - {kind: latency_p99, threshold: 500, duration: 3m}
         - {kind: error_rate, threshold: 1, duration: 2m, include_4xx: false}
@@ -30,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -54,11 +56,14 @@ __all__ = [
     "CHANNEL_ID",
     "AlertSettings",
     "EndpointAlerts",
+    "GroupBy",
     "parse_alert_settings",
 ]
 
 #: A Slack channel ID, as the config and the terminal take them (public or private channel).
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+#: How the notices of one poll are grouped into messages (Alertmanager's ``group_by``).
+GroupBy = Literal["endpoint", "poll"]
 _DEFAULT_DURATIONS: dict[str, timedelta] = {
     **{rule.kind: rule.duration for rule in DEFAULT_RULES},
     "no_traffic": timedelta(minutes=10),
@@ -150,6 +155,7 @@ class _AlertsModel(_Strict):
     window: Duration | None = None
     repeat_interval: Duration = timedelta(hours=4)
     misfire_grace_time: Duration | None = None
+    group_by: GroupBy = "endpoint"
     rules: tuple[_RuleModel, ...] | None = None
     endpoints: dict[str, _EndpointModel] = Field(default_factory=dict)
 
@@ -239,6 +245,9 @@ class AlertSettings:
     repeat_interval: timedelta = timedelta(hours=4)
     misfire_grace_time: timedelta = timedelta(seconds=60)
     chart_minutes: int = 15
+    #: ``endpoint``: one message per endpoint for the alerts that fire in one poll;
+    #: ``poll``: one message per channel for all of them.
+    group_by: GroupBy = "endpoint"
     rules: tuple[Rule, ...] = DEFAULT_RULES
     endpoints: Mapping[str, EndpointAlerts] = field(default_factory=dict)
 
@@ -289,6 +298,7 @@ def parse_alert_settings(raw: Any, *, source: Path | None = None) -> AlertSettin
         repeat_interval=model.repeat_interval,
         misfire_grace_time=model.misfire_grace_time or model.poll_interval,
         chart_minutes=model.chart_minutes,
+        group_by=model.group_by,
         rules=_rules(model.rules) if model.rules is not None else DEFAULT_RULES,
         endpoints={
             name: EndpointAlerts(

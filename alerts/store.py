@@ -217,6 +217,20 @@ class AlertStore(Store):
 
         return await self.run(work)
 
+    async def by_message(self, channel: str, ts: str) -> list[StoredAlert]:
+        """The alerts a message shows (a grouped message shows several); by endpoint,
+        deployment, rule."""
+
+        def work(conn: Connection) -> list[StoredAlert]:
+            table = alert_states.c
+            query = select(alert_states).where(
+                (table.channel == channel) & (table.message_ts == ts)
+            )
+            rows = conn.execute(query.order_by(table.endpoint, table.deployment, table.rule))
+            return [_alert(row) for row in rows]
+
+        return await self.run(work)
+
     async def endpoints(self) -> set[str]:
         """Endpoints with an alert that is not ok (pending, firing, or resolved lately)."""
 

@@ -9,7 +9,9 @@ Each poll, at ``now = clock()``:
 2. for each watched endpoint, ``Backend.metrics(endpoint, fetch_window)``; what each
    deployment answered during the window (``alerts.observe``);
 3. for each (deployment, rule), ``alerts.state.evaluate`` and a step of
-   ``alerts.delivery`` (store, then post).
+   ``alerts.delivery`` (store);
+4. the poll's notices posted, grouped (``alerts.group_by``: one message per endpoint,
+   or per channel for the whole poll), as Alertmanager groups notifications.
 
 A metrics source that fails (the listing, or one endpoint's metrics) is an alert of
 its own (``alerts.source``): one message when it starts failing, one when it
@@ -32,7 +34,7 @@ from datetime import datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from alerts import messages
-from alerts.delivery import Context, Deliverer
+from alerts.delivery import Batch, Context, Deliverer
 from alerts.notifier import ChartPoint, Notifier
 from alerts.observe import Observation, Sampler
 from alerts.rules import Rule
@@ -110,13 +112,18 @@ class AlertWatcher:
             return
         await self._source(SOURCE_ALL, None, now)
         listed = {endpoint.name for endpoint in endpoints}
-        for endpoint in endpoints:
-            if self.settings.watches(endpoint.name):
-                await self._guarded(endpoint.name, self._poll_endpoint(endpoint, now))
-        for name in await self.store.endpoints():
-            if name != SOURCE_ALL and (name not in listed or not self.settings.watches(name)):
-                # Deleted, or no longer watched: its alerts clear, its source too.
-                await self._guarded(name, self._clear_endpoint(name, now))
+        batch = Batch()
+        try:
+            for endpoint in endpoints:
+                if self.settings.watches(endpoint.name):
+                    await self._guarded(endpoint.name, self._poll_endpoint(endpoint, now, batch))
+            for name in await self.store.endpoints():
+                if name != SOURCE_ALL and (name not in listed or not self.settings.watches(name)):
+                    # Deleted, or no longer watched: its alerts clear, its source too.
+                    await self._guarded(name, self._clear_endpoint(name, now, batch))
+        finally:
+            # What was stored is posted, also when the poll stopped half-way.
+            await self._deliverer.flush(batch, group_by=self.settings.group_by)
 
     async def _guarded(self, endpoint: str, work: Awaitable[None]) -> None:
         try:
@@ -124,7 +131,7 @@ class AlertWatcher:
         except Exception:
             log.exception("alerts of endpoint %s: the poll failed", endpoint)
 
-    async def _poll_endpoint(self, endpoint: Endpoint, now: datetime) -> None:
+    async def _poll_endpoint(self, endpoint: Endpoint, now: datetime, batch: Batch) -> None:
         name = endpoint.name
         try:
             snapshot = await self.backend.metrics(name, self.settings.fetch_window())
@@ -153,9 +160,11 @@ class AlertWatcher:
                 )
                 decide = _judge(rule, value, now, self.settings.repeat_interval)
                 current = stored.get(key) or StoredAlert(state=AlertState(key=key))
-                await self._deliverer.step(key, decide, context=context, current=current)
+                await self._deliverer.step(
+                    key, decide, context=context, current=current, batch=batch
+                )
 
-    async def _clear_endpoint(self, name: str, now: datetime) -> None:
+    async def _clear_endpoint(self, name: str, now: datetime, batch: Batch) -> None:
         for key, alert in (await self.store.load(name)).items():
             if alert.state.status not in ("pending", "firing"):
                 continue
@@ -165,7 +174,7 @@ class AlertWatcher:
             else:
                 decide = _judge(alert.rule, None, now, self.settings.repeat_interval)
             context = Context(channel=self.settings.channel_for(name))
-            await self._deliverer.step(key, decide, context=context, current=alert)
+            await self._deliverer.step(key, decide, context=context, current=alert, batch=batch)
 
     async def _source(self, endpoint: str, error: Exception | None, now: datetime) -> None:
         """Report a source failing (once) or answering again (once)."""

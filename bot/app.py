@@ -13,7 +13,6 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts import buttons as alert_buttons
@@ -33,6 +32,7 @@ from bot.rollouts import buttons as rollout_buttons
 from bot.rollouts.flow import RolloutDeps
 from bot.rollouts.notifier import SlackRolloutNotifier
 from bot.services import Services
+from bot.slack_retries import RetryPolicy, retry_handlers
 from bot.traffic import buttons as shift_buttons
 from bot.traffic import command as traffic_command
 from bot.traffic.command import TrafficDeps
@@ -54,14 +54,17 @@ log = logging.getLogger("bot")
 DEFAULT_API_URL = "https://slack.com/api/"
 
 
-def build_client(*, token: str | None, api_url: str | None = None) -> AsyncWebClient:
-    """The Web API client: ``SLACK_API_URL`` as base URL when set; retries on rate limits."""
+def build_client(
+    *, token: str | None, api_url: str | None = None, retry: RetryPolicy | None = None
+) -> AsyncWebClient:
+    """The Web API client: ``SLACK_API_URL`` as base URL when set; Slack's 429s, 5xx, HTML
+    answers and connection failures retried as ``retry`` says (``bot.slack_retries``)."""
     base_url = api_url or DEFAULT_API_URL
     if not base_url.endswith("/"):
         base_url += "/"
-    client = AsyncWebClient(token=token, base_url=base_url)
-    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
-    return client
+    return AsyncWebClient(
+        token=token, base_url=base_url, retry_handlers=retry_handlers(retry or RetryPolicy())
+    )
 
 
 def approval_desk(services: Services) -> ApprovalDesk:

@@ -1,7 +1,9 @@
-"""Deliveries already handled: a retried slash command or click does its work once.
+"""Deliveries already handled: a retried slash command or click does its work once, and a
+notice meant to be said once (an undeliverable channel) is said once.
 
 if not await deliveries.first_time(f"command:{trigger_id}"):
     return   # a retry of a delivery already handled
+await deliveries.forget("undeliverable:C0ALERTS:")   # every key starting so
 """
 
 from __future__ import annotations
@@ -37,3 +39,16 @@ class DeliveryLog(Store):
         except IntegrityError:
             return False
         return True
+
+    async def forget(self, prefix: str) -> int:
+        """Forget every key starting with ``prefix`` (its next ``first_time`` is True again);
+        how many were forgotten."""
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+        def work(conn: Connection) -> int:
+            done = conn.execute(
+                delete(deliveries).where(deliveries.c.key.like(pattern, escape="\\"))
+            )
+            return int(done.rowcount or 0)
+
+        return await self.run(work)

@@ -21,6 +21,7 @@ from bot import messages
 from bot.errors import AccessDeniedError, AlertStateError, ApprovalStateError
 from bot.policy.audit import AuditLog
 from bot.slack_io import Origin, SlackIO
+from bot.slack_retries import slack_outage
 from commands.blocks import section
 from commands.errors import UsageError
 from commands.reply import Reply, notice
@@ -94,9 +95,16 @@ async def guarded(
         outcome = Outcome(result=result_for(exc), detail=exc.message)
         await tell(slack, origin, error_reply(exc))
     except Exception as exc:
-        log.exception("%s %r by %s failed", action, text, origin.user)
-        outcome = Outcome(result="error", detail=f"{type(exc).__name__}")
-        await tell(slack, origin, notice(messages.GENERIC_ERROR))
+        why = slack_outage(exc)
+        if why is not None:
+            # Slack's outage, not a bug: one line, no traceback; the user learns what failed.
+            log.warning("%s %r by %s: Slack failed: %s (%s)", action, text, origin.user, why, exc)
+            outcome = Outcome(result="failed", detail=f"Slack: {why}")
+            await tell(slack, origin, notice(messages.SLACK_UNAVAILABLE.format(why=why)))
+        else:
+            log.exception("%s %r by %s failed", action, text, origin.user)
+            outcome = Outcome(result="error", detail=f"{type(exc).__name__}")
+            await tell(slack, origin, notice(messages.GENERIC_ERROR))
     try:
         await audit.record(
             user=origin.user,

@@ -9,6 +9,7 @@ edge (``bot.edge``) and the user gets a short generic message.
      ├── AccessDeniedError  the access policy does not grant the user this
  │    └── UnlockDeniedError  only the one who locked an endpoint, or an approver, unlocks it
      ├── SlackError         Slack refused a call the user can fix (the bot is not in the channel)
+     │    └── SlackUnavailableError  Slack failed (5xx, HTML, connection) after the retries
      ├── ApprovalStateError a click on a request decided or expired (its message is mrkdwn)
      ├── StaleRequestError  an approved request made against a state that has changed since
      └── AlertStateError    a click on an alert that moved on (resolved, acknowledged already)
@@ -24,6 +25,7 @@ __all__ = [
     "ApprovalStateError",
     "ConfigError",
     "SlackError",
+    "SlackUnavailableError",
     "StaleRequestError",
     "UnlockDeniedError",
 ]
@@ -52,6 +54,12 @@ class SlackError(FlightdeckError):
     """Slack refused a call for a reason the user can fix."""
 
     code = "slack_error"
+
+
+class SlackUnavailableError(SlackError):
+    """Slack failed (5xx, an HTML page, a dropped connection) even after the retries."""
+
+    code = "slack_unavailable"
 
 
 class ApprovalStateError(FlightdeckError):

@@ -8,6 +8,14 @@ GENERIC_ERROR = (
     "Something went wrong on Flightdeck's side; it is logged. "
     "Try again, or ask whoever runs the bot."
 )
+SLACK_UNAVAILABLE = (
+    "Slack did not answer Flightdeck ({why}, after several tries), so a message could not be "
+    "posted or updated here. Check the channel before asking again: part of it may be done."
+)
+SLACK_UNAVAILABLE_UPDATE = (
+    "Slack did not answer Flightdeck ({why}, after several tries), so the message in the "
+    "channel could not be updated. How it ended: {outcome}"
+)
 NOT_IN_CHANNEL = (
     "Flightdeck cannot post in this channel: invite it first (`/invite @Flightdeck`), "
     "or use a channel it is in."
@@ -207,3 +215,71 @@ ALERTS_WATCHING = (
 )
 ALERTS_OFF = "Alerts are off (no alerts: section with a channel in the config file)."
 HTTP_READY = "Flightdeck listens on http://{host}:{port}{path}"
+
+# ---------------------------------------------------------------- channels Slack refuses
+
+CHANNEL_SETTING_DEFAULT = "the bot's config file"
+CHANNEL_PROBLEMS = {
+    "not_in_channel": (
+        ":warning: Flightdeck is not in <#{channel}>, so nothing it posts there arrives: "
+        "run `/invite @Flightdeck` in <#{channel}>."
+    ),
+    "channel_not_found": (
+        ":warning: Flightdeck cannot find the channel `{channel}` (deleted, mistyped, or private "
+        "without the bot): check {where}, or run `/invite @Flightdeck` in that channel."
+    ),
+    "is_archived": (
+        ":warning: <#{channel}> is archived, so nothing Flightdeck posts there arrives: "
+        "unarchive it, or set another channel in {where}."
+    ),
+}
+CHANNEL_PROBLEM_OTHER = ":warning: Slack refuses Flightdeck's posts to <#{channel}> ({error})."
+CHANNEL_MISSING_SCOPE = (
+    ":warning: Slack refuses Flightdeck's posts to <#{channel}>: the app lacks the `{scope}` "
+    "scope. Add it under OAuth & Permissions (slack/manifest.yml) and reinstall the app."
+)
+CHANNEL_ANNOUNCE = (
+    "{advice}\nFlightdeck could not post {what} there. This is said once; `/alerts` shows it "
+    "until a post to <#{channel}> goes through."
+)
+CHANNEL_WHAT_ALERTS = "the alerts of {endpoints}"
+CHANNEL_WHAT_ROLLOUT = "the progress of the rollout of {canary} on {endpoint}"
+
+# ---------------------------------------------------------------- files not attached
+
+FILE_NOT_ATTACHED = ":warning: The file `{filename}` could not be attached: {why}"
+FILE_WHY = {
+    "not_in_channel": "Flightdeck is not in this channel (`/invite @Flightdeck`).",
+    "channel_not_found": "Slack does not let Flightdeck see this channel.",
+    "is_archived": "the channel is archived.",
+    "missing_scope": "the app lacks the `files:write` scope (add it and reinstall the app).",
+    "ratelimited": "Slack is rate-limiting uploads; ask again in a minute.",
+    "file_too_large": "it is larger than Slack accepts.",
+    "file_uploads_disabled": "file uploads are turned off in this workspace.",
+    "file_uploads_except_images_disabled": "only images may be uploaded in this workspace.",
+}
+FILE_WHY_OTHER = "Slack answered `{error}`."
+FILE_WHY_NETWORK = "the upload did not go through ({kind}); ask again in a minute."
+FILE_KIND_STATUS = "Slack answered HTTP {status} to the upload"
+FILE_KIND_REFUSED = "Slack refused the upload"
+FILE_KIND_DROPPED = "the connection to Slack dropped"
+FILE_KIND_TIMEOUT = "Slack did not answer in time"
+FILE_KIND_NETWORK = "Slack could not be reached"
+
+# ---------------------------------------------------------------- start-up checks
+
+CHECK_SCOPES_OK = "Slack: the app's scopes include {scopes}."
+CHECK_SCOPES_MISSING = (
+    "Slack: the app lacks the scope(s) {scopes}: add them under OAuth & Permissions "
+    "(slack/manifest.yml) and reinstall the app."
+)
+CHECK_SCOPES_UNKNOWN = "Slack: auth.test did not list the app's scopes; they are not checked."
+CHECK_AUTH_FAILED = "Slack: auth.test failed ({error}): check SLACK_BOT_TOKEN."
+CHECK_CHANNEL_OK = "Slack: {purpose} channel {channel} (#{name}): Flightdeck can post there."
+CHECK_CHANNEL_BAD = "Slack: {purpose} channel {channel}: {advice}"
+CHECK_PURPOSE_ALERTS = "alerts"
+CHECK_PURPOSE_ENDPOINT = "alerts ({endpoint})"
+CHECK_PURPOSE_ROLLOUT = "rollout {rollout}"
+CHECK_WHERE_ALERTS = "`alerts.channel`"
+CHECK_WHERE_ENDPOINT = "`alerts.endpoints.{endpoint}.channel`"
+CHECK_WHERE_ROLLOUT = "the rollout's `--channel`"

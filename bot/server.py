@@ -5,8 +5,9 @@
     await runner.cleanup()
 
 ``serve`` is what ``flightdeck serve`` runs: Socket Mode when an app token is set,
-HTTP otherwise, with the alert watcher's scheduler (when alerts are configured) and
-the rollout engine's,
+HTTP otherwise, after start-up checks that the bot can post to every configured
+channel (``bot.startup_checks``: one line each), with the alert watcher's scheduler
+(when alerts are configured) and the rollout engine's,
 until ``stop`` is set (SIGINT/SIGTERM); then the bot's work in flight is given a
 deadline to finish.
 """
@@ -31,6 +32,7 @@ from bot.config import Settings, SlackSecrets
 from bot.errors import ConfigError
 from bot.rollouts.flow import running_rollouts
 from bot.services import Services
+from bot.startup_checks import check_channels, plain
 from deploy.backend import Backend
 
 __all__ = ["EVENTS_PATH", "serve", "start_http"]
@@ -65,6 +67,24 @@ async def _expire_every(desk: ApprovalDesk, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), EXPIRY_SWEEP)
 
 
+async def _start_up_checks(services: Services, announce: Callable[[str], None]) -> None:
+    """Can the bot post to every configured channel? A line per problem is announced, the
+    rest logged (``bot.startup_checks``); never stops the bot (Slack may be fixed while
+    it runs)."""
+    try:
+        rollouts = [(r.id, r.channel) for r in await services.rollout_store.active() if r.channel]
+        lines = await check_channels(services.slack, services.alert_settings, rollouts)
+    except Exception:
+        log.exception("the start-up checks of Slack failed")
+        return
+    for finding in lines:
+        if finding.ok:
+            log.info(plain(finding.text))
+        else:
+            log.warning(plain(finding.text))
+            announce(plain(finding.text))
+
+
 def check_secrets(secrets: SlackSecrets) -> None:
     """``ConfigError`` naming the missing environment variable."""
     if not secrets.bot_token:
@@ -94,6 +114,7 @@ async def serve(
         loop.add_signal_handler(signum, stop.set)
     client = build_client(token=secrets.bot_token, api_url=secrets.api_url)
     services = Services.create(settings=settings, backend=backend, client=client)
+    await _start_up_checks(services, announce)
     engine = build_engine(services)
     runner: web.AppRunner | None = None
     handler: AsyncSocketModeHandler | None = None

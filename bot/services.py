@@ -82,18 +82,19 @@ class Services:
         engine = database.engine
         alert_store = AlertStore(engine=engine, clock=clock)
         rollout_store = RolloutStore(engine=engine, clock=clock)
+        deliveries = DeliveryLog(engine=engine, clock=clock)
         return cls(
             settings=settings,
             backend=backend,
             db=database,
-            slack=SlackIO(client=client),
+            slack=SlackIO(client=client, once=deliveries),
             access=AccessPolicy(
                 settings=settings.access, directory=directory or SlackDirectory(client=client)
             ),
             audit=AuditLog(engine=engine, clock=clock),
             approvals=ApprovalStore(engine=engine, clock=clock),
             history=TrafficHistoryStore(engine=engine, clock=clock),
-            deliveries=DeliveryLog(engine=engine, clock=clock),
+            deliveries=deliveries,
             tasks=BackgroundTasks(),
             clock=clock,
             alert_store=alert_store,

@@ -6,10 +6,16 @@ silence) or the resolution re-renders it the same way with ``chat.update``.
 
     reply = render_alert_message(alert)              # the channel message, as it is now
     reply = render_alert_reply("reminder", alert)    # a reply in its thread
+    reply = render_alert_group(alerts)               # several alerts in one message
+    reply = render_alert_group_reply("resolved", alerts)
+
+A grouped message shows each alert as a section and its own row of buttons (the
+buttons' value names the alert), so a click acts on one alert of the group.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from slack_sdk.models.blocks import Block
@@ -18,14 +24,18 @@ from alerts.rules import Rule
 from alerts.source import SOURCE_ALL, is_source
 from alerts.state import AlertState, Notice
 from alerts.store import StoredAlert
+from base.numbers import format_number
 from commands import actions, messages
 from commands.blocks import actions as actions_block
-from commands.blocks import button, context, escape, header, section
+from commands.blocks import button, context, escape, header, section, truncate
 from commands.reply import Reply
 
 __all__ = [
     "ACTIONS_BLOCK",
+    "actions_block_id",
     "alert_rule",
+    "render_alert_group",
+    "render_alert_group_reply",
     "render_alert_message",
     "render_alert_reply",
     "slack_time",
@@ -46,7 +56,7 @@ def span(duration: timedelta) -> str:
     """A duration for people: ``45s``, ``14m``, ``4h``, ``1h 5m``."""
     exact = max(0.0, duration.total_seconds())
     if exact < 10 and exact != int(exact):
-        return f"{exact:.2g}s"
+        return f"{format_number(exact, digits=2)}s"
     seconds = round(exact)
     if seconds < 60:
         return f"{seconds}s"
@@ -91,7 +101,12 @@ def _fields(alert: StoredAlert) -> dict[str, str]:
     }
 
 
-def _buttons(alert: StoredAlert) -> Block:
+def actions_block_id(alert: StoredAlert) -> str:
+    """The block_id of an alert's buttons in a grouped message (unique in the message)."""
+    return f"{ACTIONS_BLOCK}:{alert.key.as_id()}"[:255]
+
+
+def _buttons(alert: StoredAlert, *, block_id: str = ACTIONS_BLOCK) -> Block:
     alert_id = alert.key.as_id()
     elements = []
     if alert.state.acknowledged_by is None:
@@ -118,16 +133,12 @@ def _buttons(alert: StoredAlert) -> Block:
                 ),
             )
         )
-    return actions_block(*elements, block_id=ACTIONS_BLOCK)
+    return actions_block(*elements, block_id=block_id)
 
 
-def render_alert_message(alert: StoredAlert, *, now: datetime | None = None) -> Reply:
-    """The alert's channel message as its state is now."""
-    if is_source(alert.key):
-        return _source_message(alert)
+def _body(alert: StoredAlert, now: datetime | None) -> tuple[str, list[str], str]:
+    """(the section's text, the notes under it, the fallback text) of an alert's message."""
     state, rule, fields = alert.state, alert_rule(alert), _fields(alert)
-    title = messages.ALERT_TITLE.format(label=rule.label(), endpoint=alert.key.endpoint)
-    blocks: list[Block] = [header(title)]
     if state.status == "resolved":
         at = slack_time(state.resolved_at or _since(state))
         if rule.kind == "no_traffic":
@@ -144,7 +155,6 @@ def render_alert_message(alert: StoredAlert, *, now: datetime | None = None) -> 
         )
         text = template.format(since=since, **fields)
         fallback = messages.ALERT_TEXT_FIRING.format(**fields)
-    blocks.append(section(text))
     notes = [
         messages.ALERT_RULE.format(**fields)
         if state.peak is not None
@@ -162,10 +172,66 @@ def render_alert_message(alert: StoredAlert, *, now: datetime | None = None) -> 
                 user=state.silenced_by, until=slack_time(state.silenced_until)
             )
         )
-    blocks.append(context("\n".join(notes)))
-    if state.status == "firing":
+    return text, notes, fallback
+
+
+def render_alert_message(alert: StoredAlert, *, now: datetime | None = None) -> Reply:
+    """The alert's channel message as its state is now."""
+    if is_source(alert.key):
+        return _source_message(alert)
+    rule = alert_rule(alert)
+    title = messages.ALERT_TITLE.format(label=rule.label(), endpoint=alert.key.endpoint)
+    text, notes, fallback = _body(alert, now)
+    blocks: list[Block] = [header(title), section(text), context("\n".join(notes))]
+    if alert.state.status == "firing":
         blocks.append(_buttons(alert))
     return Reply(text=fallback, blocks=tuple(blocks))
+
+
+def render_alert_group(alerts: Sequence[StoredAlert], *, now: datetime | None = None) -> Reply:
+    """One message for several alerts (of one endpoint, or of a poll): a section per alert
+    with its own buttons while it fires. One alert renders as ``render_alert_message``."""
+    if len(alerts) == 1:
+        return render_alert_message(alerts[0], now=now)
+    endpoints = sorted({alert.key.endpoint for alert in alerts})
+    firing = sum(1 for alert in alerts if alert.state.status == "firing")
+    if len(endpoints) == 1:
+        title = messages.ALERT_GROUP_TITLE.format(count=len(alerts), endpoint=endpoints[0])
+    else:
+        title = messages.ALERT_GROUP_TITLE_MANY.format(count=len(alerts), endpoints=len(endpoints))
+    blocks: list[Block] = [header(title)]
+    fallbacks: list[str] = []
+    for alert in alerts:
+        text, notes, fallback = _body(alert, now)
+        where = ""
+        if len(endpoints) > 1:
+            where = messages.ALERT_GROUP_ENDPOINT.format(endpoint=escape(alert.key.endpoint))
+        label = alert_rule(alert).label()
+        body = f"{where}*{label}* · {text}\n" + "\n".join(notes)
+        blocks.append(section(truncate(body, 3000)))
+        if alert.state.status == "firing":
+            blocks.append(_buttons(alert, block_id=actions_block_id(alert)))
+        fallbacks.append(fallback)
+    blocks.append(
+        context(messages.ALERT_GROUP_FOOTER.format(firing=firing, resolved=len(alerts) - firing))
+    )
+    fallback = messages.ALERT_GROUP_TEXT.format(title=title, alerts="; ".join(fallbacks))
+    return Reply(text=fallback, blocks=tuple(blocks))
+
+
+def render_alert_group_reply(notice: Notice, alerts: Sequence[StoredAlert]) -> Reply:
+    """One reply in a grouped message's thread for several alerts' reminders or resolutions."""
+    if len(alerts) == 1:
+        return render_alert_reply(notice, alerts[0])
+    lines = []
+    for alert in alerts:
+        fields = _fields(alert)
+        what = messages.ALERT_GROUP_REPLY_LINE.format(
+            deployment=fields["deployment"], label=fields["label"]
+        )
+        lines.append(what + render_alert_reply(notice, alert).text)
+    text = "\n".join(lines)
+    return Reply(text=truncate(text, 3000), blocks=(section(truncate(text, 3000)),))
 
 
 def render_alert_reply(notice: Notice, alert: StoredAlert) -> Reply:

@@ -10,6 +10,7 @@ which ``fit_blocks`` enforces. Text from users, backends and logs goes through
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
@@ -44,6 +45,7 @@ __all__ = [
     "tail_to_fit",
     "text_table",
     "truncate",
+    "truncate_mrkdwn",
 ]
 
 MAX_BLOCKS = 50
@@ -67,6 +69,36 @@ def truncate(text: str, limit: int) -> str:
     return text[: limit - 1] + "…"
 
 
+#: An escape (``&amp;``, ``&lt;``, ``&#123;``) cut short at the end of a text.
+_PARTIAL_ENTITY = re.compile(r"&[a-zA-Z#0-9]{0,6}$")
+#: The same, cut short at the start of a text.
+_PARTIAL_ENTITY_START = re.compile(r"^[a-zA-Z#0-9]{1,6};")
+_FENCE = "```"
+
+
+def _closing(text: str) -> str:
+    """What closes the code ``text`` leaves open: a fence, a backtick, or nothing."""
+    if text.count(_FENCE) % 2:
+        return "\n" + _FENCE
+    if re.sub(r"```.*?```", "", text, flags=re.DOTALL).count("`") % 2:
+        return "`"
+    return ""
+
+
+def truncate_mrkdwn(text: str, limit: int) -> str:
+    """mrkdwn ``text`` cut to ``limit`` characters, ending with an ellipsis when cut:
+    never inside an escape (``&amp;``), and a code block or inline code that the cut
+    leaves open is closed again (Slack would show the rest of the message as code)."""
+    if len(text) <= limit:
+        return text
+    for room in (0, 1, 1 + len(_FENCE)):
+        cut = _PARTIAL_ENTITY.sub("", text[: limit - 1 - room])
+        closing = _closing(cut)
+        if len(closing) <= room:
+            return cut + "…" + closing
+    raise AssertionError("unreachable: the last room fits any closing")
+
+
 def tail_to_fit(lines: Sequence[str], limit: int) -> tuple[list[str], int]:
     """The last lines whose joined length fits in ``limit``; and how many were left out."""
     kept: list[str] = []
@@ -87,8 +119,8 @@ def header(text: str) -> HeaderBlock:
 
 
 def section(markdown: str, *, block_id: str | None = None) -> SectionBlock:
-    """A mrkdwn section, truncated to Slack's 3000 characters."""
-    text = MarkdownTextObject(text=truncate(markdown, SECTION_LIMIT))
+    """A mrkdwn section, truncated to Slack's 3000 characters (code kept closed)."""
+    text = MarkdownTextObject(text=truncate_mrkdwn(markdown, SECTION_LIMIT))
     return SectionBlock(text=text, block_id=block_id)
 
 
@@ -97,13 +129,15 @@ def code_block(text: str) -> SectionBlock:
     body = escape(text.replace("```", "ʼʼʼ")) or " "
     room = SECTION_LIMIT - 8
     if len(body) > room:
-        body = "…" + body[-(room - 1) :]
+        body = "…" + _PARTIAL_ENTITY_START.sub("", body[-(room - 1) :])
     return SectionBlock(text=MarkdownTextObject(text=f"```\n{body}\n```"))
 
 
 def context(markdown: str) -> ContextBlock:
     """A line of small print."""
-    return ContextBlock(elements=[MarkdownTextObject(text=truncate(markdown, CONTEXT_LIMIT))])
+    return ContextBlock(
+        elements=[MarkdownTextObject(text=truncate_mrkdwn(markdown, CONTEXT_LIMIT))]
+    )
 
 
 def divider() -> DividerBlock:

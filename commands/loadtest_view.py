@@ -6,6 +6,7 @@ reply = render_finished(request, result, chart=png, user="<@U1>")
 
 from __future__ import annotations
 
+from base.numbers import format_number
 from commands import actions, messages
 from commands.blocks import actions as actions_row
 from commands.blocks import button, code_block, context, escape, header, section
@@ -26,7 +27,11 @@ def _title(request: LoadtestRequest) -> str:
 
 def _plan_line(plan: LoadTestPlan, user: str) -> str:
     if plan.mode is Mode.OPEN:
-        return messages.LOADTEST_PLAN_OPEN.format(rate=plan.rate, duration=plan.duration, user=user)
+        return messages.LOADTEST_PLAN_OPEN.format(
+            rate=format_number(plan.rate or 0),
+            duration=format_number(plan.duration or 0),
+            user=user,
+        )
     return messages.LOADTEST_PLAN_CLOSED.format(
         requests=plan.requests, concurrency=plan.concurrency, user=user
     )

@@ -90,8 +90,12 @@ async def execute(backend: Backend, request: LogsRequest) -> list[str]:
     return lines
 
 
-def render(request: LogsRequest, lines: list[str]) -> Reply:
-    """A code block with the lines; when they do not fit, their end and the whole as a file."""
+def render(request: LogsRequest, lines: list[str], *, file_error: str | None = None) -> Reply:
+    """A code block with the lines; when they do not fit, their end and the whole as a file.
+
+    ``file_error`` (mrkdwn: why the file could not be attached) renders the message as it
+    stays when the upload failed: the last lines that fit, and why the rest is missing.
+    """
     title = messages.LOGS_TITLE.format(
         container=request.container, deployment=request.deployment, endpoint=request.endpoint
     )
@@ -103,7 +107,13 @@ def render(request: LogsRequest, lines: list[str]) -> Reply:
         return Reply(text=title, blocks=(header(title), context(what), context(empty)))
     kept, left_out = tail_to_fit([escape(line) for line in lines], _ROOM)
     attachment = None
-    if left_out:
+    if left_out and file_error is not None:
+        cut = messages.LOGS_CUT_NO_FILE.format(count=left_out)
+        shown = [cut, *lines[-len(kept) :]] if kept else []
+        what += "\n" + messages.LOGS_FILE_FAILED.format(
+            shown=len(kept), count=len(lines), why=file_error
+        )
+    elif left_out:
         shown = [messages.LOGS_CUT.format(count=left_out), *lines[-len(kept) :]] if kept else []
         what += " " + messages.LOGS_AS_FILE
         attachment = FileAttachment(

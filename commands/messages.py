@@ -222,6 +222,11 @@ LOGS_EMPTY = "No log lines yet."
 LOGS_NO_MATCH = "No line matches."
 LOGS_CUT = "… {count} earlier line(s) in the file"
 LOGS_AS_FILE = "(too long for a message: the end below, all of it in the file)"
+LOGS_CUT_NO_FILE = "… {count} earlier line(s) left out"
+LOGS_FILE_FAILED = (
+    ":warning: Too long for a message: the last {shown} line(s) are below, and the file with "
+    "all {count} could not be attached: {why}"
+)
 
 # ---------------------------------------------------------------- alerts
 
@@ -264,6 +269,15 @@ ALERT_RESOLVED_VALUE = "{label} {value} (threshold {threshold})"
 ALERT_RESOLVED_NO_DATA = "no requests to judge"
 ALERT_TEXT_FIRING = "{label} alert firing on {endpoint}/{deployment}: {value} > {threshold}"
 ALERT_TEXT_RESOLVED = "Resolved: {label} alert on {endpoint}/{deployment}"
+ALERT_GROUP_TITLE = "{count} alerts on {endpoint}"
+ALERT_GROUP_TITLE_MANY = "{count} alerts on {endpoints} endpoints"
+ALERT_GROUP_ENDPOINT = "*{endpoint}* · "
+ALERT_GROUP_FOOTER = (
+    "{firing} firing, {resolved} resolved. Charts in the thread; each alert's buttons act on it "
+    "alone."
+)
+ALERT_GROUP_TEXT = "{title}: {alerts}"
+ALERT_GROUP_REPLY_LINE = "*{deployment}* · {label}: "
 ALERT_ACK_BUTTON = "Acknowledge"
 ALERT_SILENCE_BUTTON = "Silence {hours} h"
 ALERT_SHIFT_BUTTON = "Shift traffic away"
@@ -292,6 +306,27 @@ ALERTS_OFF = (
     "Alerts are off: add an `alerts:` section with a channel to the bot's config file, e.g. "
     "`alerts: {channel: C0123ABCD}`."
 )
+ALERTS_COUNT = {
+    "firing": ":red_circle: {count} firing",
+    "pending": ":large_yellow_circle: {count} pending",
+    "silenced": ":hourglass: {count} silenced",
+    "failing": ":warning: {count} metrics source(s) failing",
+}
+ALERTS_COMPACT = "*{summary}* on {endpoints} endpoint(s). Too many for one message: one line each."
+ALERTS_COMPACT_ROW = "*{endpoint}* · {summary}"
+ALERTS_COMPACT_CUT = "… more endpoints in the file."
+ALERTS_FULL_IN_FILE = (
+    "The full list is the file `alerts.txt`, just shared in this channel; "
+    "`/alerts <endpoint>` shows one endpoint here."
+)
+ALERTS_FULL_NOT_SHARED = (
+    "The full list could not be shared as a file: {why} `/alerts <endpoint>` shows one "
+    "endpoint here."
+)
+ALERTS_FILE_ROW = "{deployment} · {label} {value} (threshold {threshold}) · {status} since {since}"
+ALERTS_FILE_SOURCE_ROW = "metrics cannot be read since {since}: {detail}"
+ALERTS_FILE_ACKED = " (acknowledged by {user})"
+ALERTS_FILE_SILENCED = " (silenced until {until})"
 ALERTS_ROW = "{icon} *{deployment}* · {label} {value} (threshold {threshold}) · {status}"
 ALERTS_SOURCE_ROW = ":warning: metrics cannot be read since {since}: {detail}"
 ALERTS_FIRING_SINCE = "firing since {since}"
@@ -328,7 +363,7 @@ LOADTEST_TITLE_DEPLOYMENT = "Load test of {deployment} on {endpoint}"
 LOADTEST_RUNNING = "Running: {progress}"
 LOADTEST_STARTING = "Starting…"
 LOADTEST_PLAN_CLOSED = "{requests} requests, {concurrency} at a time. Requested by {user}."
-LOADTEST_PLAN_OPEN = "{rate:g} requests/s for {duration:g} s. Requested by {user}."
+LOADTEST_PLAN_OPEN = "{rate} requests/s for {duration} s. Requested by {user}."
 LOADTEST_CANCEL = "Cancel"
 LOADTEST_CANCELLED_BY = "Cancelled by {user}."
 LOADTEST_DONE_TITLE = "{title}: done"

@@ -15,7 +15,7 @@ from typing import Any
 
 from slack_sdk.models.blocks import Block
 
-from commands.blocks import fit_blocks, truncate
+from commands.blocks import escape, fit_blocks, section, truncate_mrkdwn
 
 __all__ = ["FileAttachment", "Reply"]
 
@@ -34,7 +34,11 @@ class FileAttachment:
 
 @dataclass(frozen=True, kw_only=True)
 class Reply:
-    """A message: ``text`` for notifications and fallbacks, ``blocks`` for display."""
+    """A message: ``text`` for notifications and fallbacks, ``blocks`` for display.
+
+    ``text`` is mrkdwn, as Slack reads a message's ``text``: escaped as the blocks are
+    (``notice`` does it), so a fallback never pings ``<!channel>`` the blocks show as text.
+    """
 
     text: str
     blocks: tuple[Block, ...] = ()
@@ -45,12 +49,12 @@ class Reply:
         return [block.to_dict() for block in fit_blocks(self.blocks)]
 
     def fallback_text(self) -> str:
-        """``text`` within Slack's limit."""
-        return truncate(self.text, TEXT_LIMIT)
+        """``text`` within Slack's limit (code and escapes kept whole)."""
+        return truncate_mrkdwn(self.text, TEXT_LIMIT)
 
 
 def notice(text: str) -> Reply:
-    """A plain message (help, an error): ``text`` escaped for mrkdwn, formatting kept."""
-    from commands.blocks import escape, section
-
-    return Reply(text=text, blocks=(section(escape(text)),))
+    """A plain message (help, an error): ``text`` escaped for mrkdwn, formatting kept; the
+    fallback ``text`` is the same escaped text as the block."""
+    escaped = escape(text)
+    return Reply(text=escaped, blocks=(section(escaped),))

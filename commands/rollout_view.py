@@ -14,6 +14,7 @@ from datetime import datetime
 
 from slack_sdk.models.blocks import Block
 
+from base.numbers import format_number
 from commands import actions, messages
 from commands.alerts_view import slack_time, span
 from commands.blocks import actions as actions_block
@@ -54,11 +55,13 @@ def _escape_keep_mentions(text: str) -> str:
 def checks_line(spec: RolloutSpec) -> str:
     """``P99 ≤ 500 ms · errors ≤ 1% · at least 100 requests · every 5m · rollback after 2``."""
     parts = [
-        messages.ROLLOUT_CHECK_P99.format(limit=f"{spec.max_p99_ms:g}"),
-        messages.ROLLOUT_CHECK_ERRORS.format(limit=f"{spec.max_error_rate:g}"),
+        messages.ROLLOUT_CHECK_P99.format(limit=format_number(spec.max_p99_ms)),
+        messages.ROLLOUT_CHECK_ERRORS.format(limit=format_number(spec.max_error_rate)),
     ]
     if spec.max_p99_increase is not None:
-        parts.append(messages.ROLLOUT_CHECK_BASELINE.format(limit=f"{spec.max_p99_increase:g}"))
+        parts.append(
+            messages.ROLLOUT_CHECK_BASELINE.format(limit=format_number(spec.max_p99_increase))
+        )
     parts.append(messages.ROLLOUT_CHECK_REQUESTS.format(count=spec.min_requests))
     text = " · ".join(parts)
     text = messages.ROLLOUT_CHECKS.format(
@@ -67,7 +70,7 @@ def checks_line(spec: RolloutSpec) -> str:
     if spec.confirm_promotion:
         text += " " + messages.ROLLOUT_CONFIRMS
     if spec.with_load is not None:
-        text += " " + messages.ROLLOUT_WITH_LOAD.format(rate=f"{spec.with_load:g}")
+        text += " " + messages.ROLLOUT_WITH_LOAD.format(rate=format_number(spec.with_load))
     return text
 
 
@@ -222,7 +225,7 @@ def render_rollout(rollout: Rollout, *, now: datetime) -> Reply:
             context(
                 messages.ROLLOUT_CHART.format(
                     chart=line,
-                    limit=f"{rollout.spec.max_p99_ms:g}",
+                    limit=format_number(rollout.spec.max_p99_ms),
                     weights=sparkline([float(r.weight) for r in rollout.results], top=100),
                 )
             )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from base.durations import format_duration
+from base.numbers import format_number
 from loadtest import messages
 from loadtest.errors import LimitExceededError, TargetNotAllowedError
 from loadtest.plan import LoadTestPlan, Mode
@@ -51,8 +52,8 @@ class Limits:
             assert plan.rate is not None and plan.duration is not None
             raise LimitExceededError(
                 messages.OPEN_TOTAL_OVER_LIMIT.format(
-                    rate=plan.rate,
-                    duration=plan.duration,
+                    rate=format_number(plan.rate),
+                    duration=format_number(plan.duration),
                     total=plan.planned_requests,
                     limit=self.max_requests,
                 ),
@@ -74,4 +75,6 @@ def _over_limit(option: str, value: float, limit: float) -> str:
             value=format_duration(timedelta(seconds=value)),
             limit=format_duration(timedelta(seconds=limit)),
         )
-    return messages.OVER_LIMIT.format(option=option, value=value, limit=limit)
+    return messages.OVER_LIMIT.format(
+        option=option, value=format_number(value), limit=format_number(limit)
+    )

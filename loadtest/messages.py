@@ -21,10 +21,10 @@ BAD_DEPLOYMENT = "deployment name {name!r} is not a valid deployment name"
 BAD_CA_FILE = "CA file {path} cannot be used to check https certificates: {reason}"
 
 # ----------------------------------------------------------------- limit errors
-OVER_LIMIT = "{option} {value:g} is above the configured limit of {limit:g}"
+OVER_LIMIT = "{option} {value} is above the configured limit of {limit}"
 DURATION_OVER_LIMIT = "--duration {value} is above the configured limit of {limit}"
 OPEN_TOTAL_OVER_LIMIT = (
-    "--rate {rate:g} for --duration {duration:g}s makes {total} requests,"
+    "--rate {rate} for --duration {duration}s makes {total} requests,"
     " above the configured limit of {limit}"
 )
 NOT_LOOPBACK = (
@@ -51,13 +51,13 @@ TLS_ERROR = "tls_error"
 # ----------------------------------------------------------------- report
 TITLE_CLOSED = "Load test: {url}  (closed loop, {requests} requests, concurrency {concurrency})"
 TITLE_OPEN = (
-    "Load test: {url}  (open loop, {rate:g} req/s for {duration:g}s, {concurrency} connections)"
+    "Load test: {url}  (open loop, {rate} req/s for {duration}s, {concurrency} connections)"
 )
 TITLE_DEPLOYMENT = "  deployment: {deployment}"
 CANCELLED_NOTE = "Cancelled after {elapsed:.1f}s: partial results."
 LINE_REQUESTS = "Requests     sent {sent}, completed {completed}, ok {ok}, errors {errors}"
 LINE_THROUGHPUT = "Throughput   {throughput:.1f} req/s over {elapsed:.2f}s"
-LINE_OPEN_SENDS = "Open loop    late sends (>{late_ms:g} ms) {late}, dropped sends {dropped}"
+LINE_OPEN_SENDS = "Open loop    late sends (>{late_ms} ms) {late}, dropped sends {dropped}"
 LINE_LATENCY_HEAD = "Latency (ms)"
 LINE_NO_LATENCY = "Latency      no response received"
 LINE_FROM_SEND = (

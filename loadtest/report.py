@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from base.numbers import format_number
 from loadtest import messages
 from loadtest.plan import Mode
 from loadtest.result import LatencyStats, LoadTestResult, Progress
@@ -51,7 +52,10 @@ def render_text(result: LoadTestResult) -> str:
         )
     else:
         title = messages.TITLE_OPEN.format(
-            url=plan.url, rate=plan.rate, duration=plan.duration, concurrency=plan.concurrency
+            url=plan.url,
+            rate=format_number(plan.rate or 0),
+            duration=format_number(plan.duration or 0),
+            concurrency=plan.concurrency,
         )
     lines = [title]
     if plan.deployment:
@@ -70,7 +74,7 @@ def render_text(result: LoadTestResult) -> str:
     if plan.mode is Mode.OPEN:
         lines.append(
             messages.LINE_OPEN_SENDS.format(
-                late_ms=plan.late_threshold * 1000,
+                late_ms=format_number(plan.late_threshold * 1000),
                 late=result.late_sends,
                 dropped=result.dropped_sends,
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
+from base.numbers import format_number
 from rollouts import messages
 from rollouts.machine import Rollout
 
@@ -63,7 +64,7 @@ def render_rollout_chart(rollout: Rollout, *, dpi: int = 100) -> bytes:
         color="tab:gray",
         linestyle="--",
         linewidth=1,
-        label=messages.CHART_LIMIT.format(limit=f"{rollout.spec.max_p99_ms:g}"),
+        label=messages.CHART_LIMIT.format(limit=format_number(rollout.spec.max_p99_ms)),
     )
     for x, result in zip(xs, results, strict=True):
         if result.verdict == "fail":

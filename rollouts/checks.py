@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from base.numbers import format_number
 from deploy.types import MinuteMetrics
 from rollouts import messages
 from rollouts.spec import RolloutSpec
@@ -192,4 +193,4 @@ def _at_most(value: float | None, limit: float) -> bool | None:
 def _num(value: float) -> str:
     if abs(value) >= 100 or value == int(value):
         return f"{value:.0f}"
-    return f"{value:.2g}" if abs(value) < 1 else f"{value:.1f}"
+    return format_number(value, digits=2) if abs(value) < 1 else f"{value:.1f}"

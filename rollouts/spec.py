@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from base.durations import DurationError, format_duration, parse_duration
+from base.numbers import format_number
 from deploy.errors import ValidationError
 from rollouts import messages
 
@@ -159,7 +160,9 @@ def parse_percent(text: str, *, what: str, high: float = 100.0) -> float:
     """``1%``, ``0.5%`` or ``1`` (percent), in ``[0, high]``."""
     value = _number(text.strip().removesuffix("%"))
     if value is None or not 0 <= value <= high:
-        raise ValidationError(messages.PERCENT_BAD.format(what=what, text=text, high=f"{high:g}"))
+        raise ValidationError(
+            messages.PERCENT_BAD.format(what=what, text=text, high=format_number(high))
+        )
     return value
 
 
@@ -180,7 +183,7 @@ def parse_rate(text: str, *, high: float) -> float:
     if value is None or value <= 0:
         raise ValidationError(messages.RATE_BAD.format(text=text))
     if value > high:
-        raise ValidationError(messages.RATE_HIGH.format(text=text, high=f"{high:g}"))
+        raise ValidationError(messages.RATE_HIGH.format(text=text, high=format_number(high)))
     return value
 
 

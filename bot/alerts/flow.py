@@ -97,7 +97,7 @@ async def _change(
         state = change(alert.state)
         saved = await deps.alert_store.save(replace(alert, state=state))
         if saved is not None:
-            notifier = SlackNotifier(client=deps.slack.client)
+            notifier = SlackNotifier(slack=deps.slack, store=deps.alert_store)
             await notifier.refresh(saved, now=deps.clock())
             return saved
     raise AlertStateError(messages.ALERT_UNKNOWN)

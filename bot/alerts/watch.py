@@ -30,7 +30,12 @@ def build_watcher(services: Services) -> AlertWatcher | None:
         backend=services.backend,
         store=services.alert_store,
         settings=settings,
-        notifier=SlackNotifier(client=services.slack.client),
+        notifier=SlackNotifier(
+            slack=services.slack,
+            store=services.alert_store,
+            audit=services.audit,
+            settings=settings,
+        ),
         clock=services.clock,
     )
 

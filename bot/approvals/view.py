@@ -15,6 +15,7 @@ from datetime import datetime
 
 from slack_sdk.models.blocks import Block
 
+from base.numbers import format_number
 from bot import messages
 from bot.approvals.store import Approval
 from commands import actions
@@ -59,7 +60,9 @@ def render_approval(
         pending = messages.APPROVAL_PENDING_SELF if self_approval else messages.APPROVAL_PENDING
         blocks.append(
             context(
-                pending.format(minutes=f"{expiry_minutes:g}", at=slack_time(approval.expires_at))
+                pending.format(
+                    minutes=format_number(expiry_minutes), at=slack_time(approval.expires_at)
+                )
             )
         )
         confirm = (content.confirm_title, content.confirm_text, messages.APPROVE)

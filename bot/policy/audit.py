@@ -67,6 +67,28 @@ class AuditLog(Store):
 
         await self.run(work)
 
+    async def last_channel(self, endpoint: str, *, besides: str | None = None) -> str | None:
+        """The channel of the latest slash command on ``endpoint`` (where people work on it:
+        its deploy channel), other than ``besides``; ``None`` when none is known."""
+
+        def work(conn: Connection) -> str | None:
+            query = (
+                select(audit.c.channel_id)
+                .where(
+                    audit.c.endpoint == endpoint,
+                    audit.c.channel_id.is_not(None),
+                    audit.c.action.startswith("/"),
+                )
+                .order_by(audit.c.id.desc())
+                .limit(1)
+            )
+            if besides is not None:
+                query = query.where(audit.c.channel_id != besides)
+            channel = conn.execute(query).scalar()
+            return str(channel) if channel is not None else None
+
+        return await self.run(work)
+
     async def entries(self, *, limit: int = 200) -> list[AuditEntry]:
         """The latest entries, oldest first."""
 

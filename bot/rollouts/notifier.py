@@ -6,16 +6,24 @@ A rollout started from the terminal (``flightdeck rollout start``) carries the c
 it was given (``--channel``, or the endpoint's alerts channel): the bot, when it drives
 it, posts the progress message there; without a channel it shows nothing. A chart that
 cannot be made or uploaded is logged and left out.
+
+A rollout channel Slack refuses (not invited, archived, deleted, a missing scope) is said
+once (``SlackIO.tell_once``) to the person who asked for the rollout, by direct message
+(a rollout from the terminal has no Slack user: the endpoint's deploy channel instead,
+where its latest slash command ran, from the audit log).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime
 
+from bot import messages
 from bot.approvals.flow import ApprovalDesk, request_approval
+from bot.channel_health import setting_for
 from bot.policy.audit import AuditLog
 from bot.policy.history import TrafficHistoryStore
 from bot.slack_io import Origin, SlackIO
@@ -27,6 +35,9 @@ from rollouts import MessageRef, Rollout, render_rollout_chart, target_weights
 __all__ = ["SlackRolloutNotifier"]
 
 log = logging.getLogger(__name__)
+
+#: A Slack user id (a rollout asked for in Slack; one from the terminal is ``cli:<login>``).
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
 class SlackRolloutNotifier:
@@ -61,8 +72,31 @@ class SlackRolloutNotifier:
             return None
         if not rollout.channel:
             return None
-        ts = await self._slack.post(rollout.channel, reply)
+        try:
+            ts = await self._slack.post(rollout.channel, reply)
+        except Exception:
+            await self._tell_once(rollout, rollout.channel)
+            raise
         return MessageRef(rollout.channel, ts)
+
+    async def _tell_once(self, rollout: Rollout, channel: str) -> None:
+        """Say once to whoever asked for ``rollout`` that its channel refuses the bot's posts
+        (nothing is said when Slack merely failed: ``SlackIO.health`` has no problem)."""
+        if self._slack.health.get(channel) is None:
+            return
+        try:
+            person = rollout.requested_by if _SLACK_USER.match(rollout.requested_by) else None
+            deploys = await self._audit.last_channel(rollout.endpoint, besides=channel)
+            what = messages.CHANNEL_WHAT_ROLLOUT.format(
+                canary=rollout.canary, endpoint=rollout.endpoint
+            )
+            await self._slack.tell_once(
+                channel, what=what, where=setting_for(channel, None), to=[person, deploys]
+            )
+        except Exception:
+            log.warning(
+                "could not say that %s refuses rollout %s", channel, rollout.id, exc_info=True
+            )
 
     async def finished(self, rollout: Rollout, where: MessageRef) -> None:
         if rollout.outcome == "promoted":

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from azure.core.credentials import TokenCredential
 from azure.core.pipeline.transport import HttpTransport
 
+from base.numbers import format_number
 from deploy.azure import loganalytics, messages, models, rollout
 from deploy.azure.deployments import deployment_from_entity
 from deploy.azure.endpoints import (
@@ -214,7 +215,7 @@ class AzureMLBackend(Backend):
     async def metrics(self, endpoint: str, window: timedelta) -> MetricsSnapshot:
         minutes = window.total_seconds() / 60
         if not 1 <= minutes <= 60:
-            raise ValidationError(messages.BAD_WINDOW.format(minutes=minutes))
+            raise ValidationError(messages.BAD_WINDOW.format(minutes=format_number(minutes)))
         deployments = await self._ws.deployment_names(endpoint, self._no_endpoint(endpoint))
         now = datetime.fromtimestamp(self._clock(), tz=UTC)
         # Whole minutes, the current one included (Azure's points start on the minute).

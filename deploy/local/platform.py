@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
 
+from base.numbers import format_number
 from deploy.backend import Backend
 from deploy.errors import NotFoundError, ValidationError
 from deploy.local import messages as msg
@@ -243,7 +244,7 @@ class Platform(Backend):
     async def metrics(self, endpoint: str, window: timedelta) -> MetricsSnapshot:
         minutes = window.total_seconds() / 60
         if not 1 <= minutes <= 60:
-            raise ValidationError(msg.METRICS_WINDOW.format(minutes=minutes))
+            raise ValidationError(msg.METRICS_WINDOW.format(minutes=format_number(minutes)))
         self._state(endpoint)
         end = datetime.fromtimestamp(self._clock(), tz=UTC)
         start = end - window

@@ -38,6 +38,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
+from base.numbers import format_number
 from deploy.backend import Backend
 from deploy.errors import (
     ConflictError,
@@ -304,7 +305,7 @@ class MemoryBackend(Backend):
         self._check("metrics")
         minutes = window.total_seconds() / 60
         if not 1 <= minutes <= 60:
-            raise ValidationError(msg.METRICS_WINDOW.format(minutes=minutes))
+            raise ValidationError(msg.METRICS_WINDOW.format(minutes=format_number(minutes)))
         self._endpoint(endpoint)
         # Whole minutes, the current one included, as Azure Monitor's points are.
         end = minute_of(self._now()) + timedelta(minutes=1)

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import create_engine
 
-from alerts.notifier import AlertNotice, NotDelivered, Notifier
+from alerts.notifier import AlertNotice, NotDelivered, NoticeGroup, Notifier
 from alerts.settings import AlertSettings, parse_alert_settings
 from alerts.store import AlertStore
 from alerts.watcher import AlertWatcher
@@ -163,6 +163,34 @@ class RecordingNotifier(Notifier):
     def log(self) -> list[tuple[str, str]]:
         """(notice, alert id) of every post, in order."""
         return [(n.notice, n.alert.key.as_id()) for n in self.sent]
+
+
+@dataclass
+class GroupingNotifier(RecordingNotifier):
+    """A ``RecordingNotifier`` that posts groups as one message each (``groups``)."""
+
+    groups_sent: list[NoticeGroup] = field(default_factory=list)
+
+    async def send(self, notice: AlertNotice) -> str | None:
+        return await self.send_group(NoticeGroup(notices=(notice,)))
+
+    async def send_group(self, group: NoticeGroup) -> str | None:
+        if self.refuse:
+            self.refuse -= 1
+            raise NotDelivered("ratelimited")
+        self.groups_sent.append(group)
+        self.sent.extend(group.notices)
+        if group.thread is not None:
+            return None
+        self._ts += 1
+        return f"1700000000.{self._ts:06d}"
+
+    def messages(self) -> list[list[str]]:
+        """The alert ids of each message (or thread reply) posted, in order."""
+        return [[n.alert.key.as_id() for n in group.notices] for group in self.groups_sent]
+
+
+GroupingNotifier.groups = True
 
 
 def make_settings(**overrides: Any) -> AlertSettings:

@@ -34,6 +34,7 @@ from bot.offline.slackstub.payloads import (
 )
 from bot.server import EVENTS_PATH, start_http
 from bot.services import Services
+from bot.slack_retries import RetryPolicy
 from deploy.backend import Backend
 from deploy.memory import MemoryBackend as FakeBackend
 from deploy.types import DeploymentSpec, EndpointSpec, ModelRef
@@ -228,14 +229,15 @@ async def running_bot(
     stub: SlackStub | None = None,
     db: Database | None = None,
     rollouts: bool = False,
+    retry: RetryPolicy | None = None,
 ) -> AsyncIterator[RunningBot]:
     """The app over HTTP on 127.0.0.1 (free port) with a started stand-in; ``rollouts``
-    starts the rollout engine's scheduler too."""
+    starts the rollout engine's scheduler too; ``retry``: how the client retries Slack."""
     own_stub = stub is None
     stub = stub or stand_in()
     if own_stub:
         await stub.start()
-    client = build_client(token=TOKEN, api_url=stub.api_url)
+    client = build_client(token=TOKEN, api_url=stub.api_url, retry=retry)
     options: dict[str, Any] = {"clock": clock} if clock is not None else {}
     services = Services.create(
         settings=settings, backend=backend, client=client, db=db, progress_interval=0.0, **options

@@ -17,6 +17,7 @@ from alerts.store import StoredAlert
 from bot.alerts.notifier import SlackNotifier
 from bot.app import build_client
 from bot.offline.slackstub import SlackStub
+from bot.slack_io import SlackIO
 from commands import actions
 from tests.bot.harness import TOKEN, buttons, message_text, stand_in
 
@@ -29,11 +30,16 @@ KEY = AlertKey(endpoint="product-recommender", deployment="green", rule="latency
 @pytest.fixture
 async def stub() -> AsyncIterator[SlackStub]:
     running = stand_in()
+    running.add_channel(CHANNEL)
     await running.start()
     try:
         yield running
     finally:
         await running.stop()
+
+
+def slack_io(stub: SlackStub) -> SlackIO:
+    return SlackIO(client=build_client(token=TOKEN, api_url=stub.api_url))
 
 
 def firing(**changes: Any) -> StoredAlert:
@@ -53,7 +59,7 @@ CHART = tuple((T0 + timedelta(minutes=i), 700.0 + i) for i in range(15))
 
 
 async def test_firing_reminder_resolved(stub: SlackStub) -> None:
-    notifier = SlackNotifier(client=build_client(token=TOKEN, api_url=stub.api_url))
+    notifier = SlackNotifier(slack=slack_io(stub))
     ts = await notifier.send(
         AlertNotice(notice="firing", alert=firing(), channel=CHANNEL, chart=CHART)
     )
@@ -108,7 +114,9 @@ async def test_firing_reminder_resolved(stub: SlackStub) -> None:
 
 
 async def test_acknowledged_and_silenced_messages(stub: SlackStub) -> None:
-    notifier = SlackNotifier(client=build_client(token=TOKEN, api_url=stub.api_url), charts=False)
+    notifier = SlackNotifier(
+        slack=SlackIO(client=build_client(token=TOKEN, api_url=stub.api_url)), charts=False
+    )
     ts = await notifier.send(AlertNotice(notice="firing", alert=firing(), channel=CHANNEL))
     alert = firing(
         message_ts=ts,
@@ -127,7 +135,9 @@ async def test_acknowledged_and_silenced_messages(stub: SlackStub) -> None:
 
 
 async def test_a_refused_post_is_not_delivered(stub: SlackStub) -> None:
-    notifier = SlackNotifier(client=build_client(token=TOKEN, api_url=stub.api_url), charts=False)
+    notifier = SlackNotifier(
+        slack=SlackIO(client=build_client(token=TOKEN, api_url=stub.api_url)), charts=False
+    )
     stub.fail("chat.postMessage", "channel_not_found")
     with pytest.raises(NotDelivered, match="channel_not_found"):
         await notifier.send(AlertNotice(notice="firing", alert=firing(), channel=CHANNEL))
@@ -135,7 +145,7 @@ async def test_a_refused_post_is_not_delivered(stub: SlackStub) -> None:
 
 
 async def test_a_failing_source_and_its_recovery(stub: SlackStub) -> None:
-    notifier = SlackNotifier(client=build_client(token=TOKEN, api_url=stub.api_url))
+    notifier = SlackNotifier(slack=slack_io(stub))
     state = AlertState(
         key=source_key("product-recommender"),
         status="firing",

@@ -34,6 +34,9 @@ pytestmark = pytest.mark.slow(budget=30)
 
 EP = "product-recommender"
 
+#: A local platform daemon, console and serve subprocesses.
+pytestmark = pytest.mark.slow(budget=120)
+
 
 async def _seed(home: Path, folder: Path) -> None:
     backend = create_backend("local", {"home": str(home)})

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import threading
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.config import Settings
 from bot.offline.console.render import mrkdwn_to_text, render_blocks
-from bot.offline.console.runtime import run_console
+from bot.offline.console.runtime import console_session, run_console
 from tests.bot.harness import make_settings, seeded_backend
 
 
@@ -100,3 +106,81 @@ def test_rendering() -> None:
         "─" * 40,
         "[7] Go",
     ]
+
+
+def watching_settings(home: Path) -> Settings:
+    """The console's settings with an alert that fires at once (no traffic, polled often)."""
+    data = settings(home).model_dump()
+    data["alerts"] = {
+        "channel": "C0DEPLOYS",
+        "poll_interval": "0.2s",
+        "rules": [{"kind": "no_traffic", "duration": "0s"}],
+    }
+    return Settings.model_validate(data)
+
+
+class Transcript(io.StringIO):
+    """What the console printed, readable from another thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            return super().write(text)
+
+    def text(self) -> str:
+        with self._lock:
+            return self.getvalue()
+
+
+@pytest.mark.slow(budget=30)  # the alert watcher's polls on the real clock
+def test_the_bot_posts_while_the_user_reads(tmp_path: Path) -> None:
+    backend = asyncio.run(seeded_backend())
+    reading, typing = os.pipe()
+    stdin = os.fdopen(reading, "r")
+    out = Transcript()
+    console = threading.Thread(
+        target=run_console,
+        args=(watching_settings(tmp_path), backend),
+        kwargs={"stdin": stdin, "stdout": out, "interactive": False},
+    )
+    console.start()
+    try:
+        # Nothing is typed: the console waits for a line, and the alert watcher goes on.
+        deadline = time.monotonic() + 30
+        while "Traffic" not in out.text() and time.monotonic() < deadline:
+            console.join(0.05)
+        assert "── flightdeck in #ml-deploys" in out.text()
+        assert "Traffic" in out.text(), out.text()
+    finally:
+        os.write(typing, b":quit\n")
+        os.close(typing)
+        console.join(60)
+        stdin.close()
+    assert not console.is_alive()
+
+
+@pytest.mark.slow(budget=30)  # an alert firing on the real clock, then :wait 1.2 s
+async def test_wait_runs_its_full_time_while_an_alert_fires(tmp_path: Path) -> None:
+    backend = await seeded_backend()
+    out: list[str] = []
+
+    async def no_input(prompt: str) -> str | None:
+        return None
+
+    async with console_session(
+        watching_settings(tmp_path), backend, write=out.append, read=no_input
+    ) as session:
+        store = session.services.alert_store
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if any(a.state.status == "firing" for a in await store.active(datetime.now(UTC))):
+                break
+            await asyncio.sleep(0.05)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await session.handle(":wait 1.2")
+        assert loop.time() - started >= 1.2
+    await backend.aclose()

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from slack_sdk.errors import SlackObjectFormationError
 
-from commands.blocks import MAX_BLOCKS, button, code_block, escape, fit_blocks, section, tail_to_fit
+from commands.blocks import (
+    MAX_BLOCKS,
+    button,
+    code_block,
+    context,
+    escape,
+    fit_blocks,
+    section,
+    tail_to_fit,
+    truncate_mrkdwn,
+)
 from commands.reply import Reply, notice
 
 
@@ -35,3 +47,40 @@ def test_escaping_and_notices() -> None:
     assert notice("use <endpoint>").block_dicts()[0]["text"]["text"] == "use &lt;endpoint&gt;"
     kept, left = tail_to_fit(["aaaa", "bbbb", "cccc"], 9)
     assert (kept, left) == (["bbbb", "cccc"], 1)
+
+
+def _closed(text: str) -> bool:
+    """Code blocks and inline code all closed."""
+    if text.count("```") % 2:
+        return False
+    return re.sub(r"```.*?```", "", text, flags=re.DOTALL).count("`") % 2 == 0
+
+
+def test_a_cut_leaves_no_code_open() -> None:
+    fenced = section("Output:\n```\n" + "line\n" * 1000 + "```").to_dict()["text"]["text"]
+    assert len(fenced) <= 3000 and _closed(fenced) and fenced.endswith("…\n```")
+    inline = section("a" * 2990 + " `some code that is cut`").to_dict()["text"]["text"]
+    assert len(inline) <= 3000 and _closed(inline) and inline.endswith("…`")
+    ctx = context("`x` " * 1000).to_dict()["elements"][0]["text"]
+    assert len(ctx) <= 3000 and _closed(ctx)
+    fallback = Reply(text="```" + "z" * 5000 + "```").fallback_text()
+    assert len(fallback) <= 3000 and _closed(fallback)
+    assert truncate_mrkdwn("`short`", 3000) == "`short`"
+
+
+def test_a_cut_never_splits_an_escape() -> None:
+    for pad in range(6):
+        text = section("x" * (2990 + pad) + "&amp;" * 4).to_dict()["text"]["text"]
+        assert not re.search(r"&[a-z]*…", text), text[-12:]
+    tail = code_block("<" * 4000).to_dict()["text"]["text"]
+    assert tail.startswith("```\n…&lt;") and len(tail) <= 3000
+
+
+def test_fallback_text_is_the_blocks_escaped_text() -> None:
+    reply = notice("<!channel> & <@U1> use `<endpoint>`")
+    shown = reply.block_dicts()[0]["text"]["text"]
+    assert (
+        reply.fallback_text()
+        == shown
+        == "&lt;!channel&gt; &amp; &lt;@U1&gt; use `&lt;endpoint&gt;`"
+    )

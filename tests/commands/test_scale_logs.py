@@ -101,3 +101,18 @@ def test_long_or_hostile_logs() -> None:
     assert reply.file.content.count("\n") == 2000
     empty = logs.render(request, [])
     assert empty.file is None and "No log lines yet." in str(empty.block_dicts())
+
+
+def test_logs_whose_file_was_not_attached_keep_the_end_and_say_why() -> None:
+    request = logs.LogsRequest(endpoint=EP, deployment="blue", lines=2000)
+    lines = [f"line {i} " + "x" * 60 for i in range(2000)]
+    reply = logs.render(request, lines, file_error="the app lacks the `files:write` scope.")
+    assert reply.file is None
+    blocks = reply.block_dicts()
+    what = blocks[1]["elements"][0]["text"]
+    assert "could not be attached: the app lacks the `files:write` scope." in what
+    assert "all of it in the file" not in what and "all 2000" in what
+    code = blocks[2]["text"]["text"]
+    assert "line 1999" in code and "earlier line(s) left out" in code
+    assert "in the file" not in code
+    assert code.count("```") == 2

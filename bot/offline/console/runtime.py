@@ -1,12 +1,16 @@
 """Wiring a console: the Slack stand-in, the app on top of it, the read-print loop.
 
 run_console(settings, backend, stdin=sys.stdin, stdout=sys.stdout, interactive=True)
+
+Input is read in a thread, so the bot keeps working (and posting) while the user reads.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,7 +27,7 @@ from bot.rollouts.flow import running_rollouts
 from bot.services import Services
 from deploy.backend import Backend
 
-__all__ = ["console_session", "line_reader", "run_console"]
+__all__ = ["console_session", "line_reader", "run_console", "threaded_reader"]
 
 
 @asynccontextmanager
@@ -100,6 +104,37 @@ def line_reader(stream: TextIO, write: Writer, *, interactive: bool) -> Callable
     return read
 
 
+def threaded_reader(read_line: Callable[[str], str | None]) -> Reader:
+    """``read_line`` made awaitable: each line is read in a daemon thread, so the event loop
+    (the alert watcher, the rollout engine, the bot's posts) runs while the user reads and
+    types, and a thread still waiting for a line never holds the process at exit."""
+
+    async def read(prompt: str) -> str | None:
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[str | None] = loop.create_future()
+
+        def deliver(line: str | None, error: BaseException | None) -> None:
+            if answer.done():
+                return
+            if error is not None:
+                answer.set_exception(error)
+            else:
+                answer.set_result(line)
+
+        def work() -> None:
+            try:
+                line = read_line(prompt)
+            except Exception as exc:
+                loop.call_soon_threadsafe(deliver, None, exc)
+            else:
+                loop.call_soon_threadsafe(deliver, line, None)
+
+        threading.Thread(target=work, name="console-input", daemon=True).start()
+        return await answer
+
+    return read
+
+
 def run_console(
     settings: Settings,
     backend: Backend,
@@ -111,55 +146,75 @@ def run_console(
     files_dir: Path | None = None,
     deadline: float = 900.0,
 ) -> int:
-    """Run a console until end of input or ``:quit``; the exit code.
+    """Run a console until end of input or ``:quit`` (or Ctrl-C); the exit code.
 
-    Input is read outside the event loop (so Ctrl-C simply ends the session), and each
-    line is handled, the bot's work included, before the next is read.
+    Input is read in a thread (``threaded_reader``): the event loop keeps running while the
+    user reads, so alerts, reminders, resolutions and rollout steps are posted, and printed
+    (``ConsoleSession.follow``), as they would appear in Slack. Each line is handled, the
+    bot's work included, before the next is read.
     """
+    lock = threading.Lock()
 
     def write(text: str) -> None:
-        print(text, file=stdout, flush=True)
+        with lock:
+            print(text, file=stdout, flush=True)
 
-    read_line = line_reader(stdin, write, interactive=interactive)
+    read = threaded_reader(line_reader(stdin, write, interactive=interactive))
 
-    async def read(prompt: str) -> str | None:
-        return read_line(prompt)
-
-    loop = asyncio.new_event_loop()
-    try:
-        context = console_session(
-            settings,
-            backend,
-            write=write,
-            read=read,
-            files_dir=files_dir,
-            deadline=deadline,
-            working_hint=interactive,
-        )
-        session = loop.run_until_complete(context.__aenter__())
+    async def main() -> None:
         try:
-            if user:
-                session.switch_user(user)
-            if interactive:
-                me = session.user
-                write(
-                    messages.BANNER.format(
-                        backend=backend.name, channel=session.channel_name, name=me.name, id=me.id
-                    )
+            async with console_session(
+                settings,
+                backend,
+                write=write,
+                read=read,
+                files_dir=files_dir,
+                deadline=deadline,
+                working_hint=interactive,
+            ) as session:
+                await _loop(session)
+        finally:
+            await backend.aclose()
+
+    async def _loop(session: ConsoleSession) -> None:
+        if user:
+            session.switch_user(user)
+        if interactive:
+            me = session.user
+            write(
+                messages.BANNER.format(
+                    backend=backend.name, channel=session.channel_name, name=me.name, id=me.id
                 )
+            )
+
+        def prompt_again() -> None:
+            with lock:
+                stdout.write(session.prompt)
+                stdout.flush()
+
+        following = asyncio.create_task(
+            session.follow(
+                before=(lambda: write("")) if interactive else None,
+                after=prompt_again if interactive else None,
+            )
+        )
+        try:
             while True:
-                line = read_line(session.prompt)
+                line = await read(session.prompt)
                 if line is None:
                     if interactive:
                         write("")
-                    break
-                if not loop.run_until_complete(session.handle(line)):
-                    break
+                    return
+                if not await session.handle(line):
+                    return
+        finally:
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await following
+
+    with asyncio.Runner() as runner:
+        try:
+            runner.run(main())
         except KeyboardInterrupt:
             write("")
-        finally:
-            loop.run_until_complete(context.__aexit__(None, None, None))
-            loop.run_until_complete(backend.aclose())
-    finally:
-        loop.close()
     return 0

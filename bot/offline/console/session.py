@@ -4,6 +4,8 @@ Each command is a signed, form-encoded request dispatched to the app in-process;
 the bot's Web API calls go to the Slack stand-in, and after the bot's background
 work is done (awaited, with a deadline) the session prints what a Slack user would
 now see: new or changed messages in their final state, ephemeral answers, files.
+Between two lines, while the user reads or types, ``follow`` prints what the bot posts
+on its own (alerts, reminders, resolutions, rollout steps) as it appears, as Slack would.
 
     session = ConsoleSession(app=app, services=services, rollouts=engine, stub=stub,
                              signing_secret=secret, settings=settings.console, write=print,
@@ -23,6 +25,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from base.numbers import format_number
 from bot.config import ConsoleSettings, ConsoleUser
 from bot.offline.console import messages
 from bot.offline.console.render import (
@@ -99,6 +102,12 @@ class ConsoleSession:
         self._seen = 0
         self._numbers: dict[tuple[str, str, str, str], int] = {}
         self._buttons: dict[int, _Button] = {}
+        self._busy = False
+
+    @property
+    def services(self) -> Services:
+        """The bot's services (stores, tasks) behind the session."""
+        return self._services
 
     @property
     def channel_name(self) -> str:
@@ -119,6 +128,13 @@ class ConsoleSession:
 
     async def handle(self, line: str) -> bool:
         """Run one line of input; False when the session should end."""
+        self._busy = True
+        try:
+            return await self._handle(line)
+        finally:
+            self._busy = False
+
+    async def _handle(self, line: str) -> bool:
         text = line.strip()
         if not text or text.startswith("#"):
             return True
@@ -155,9 +171,43 @@ class ConsoleSession:
             self._write(messages.HELP)
         return True
 
+    async def follow(
+        self,
+        *,
+        step: float = WAIT_STEP,
+        before: Callable[[], None] | None = None,
+        after: Callable[[], None] | None = None,
+    ) -> None:
+        """Until cancelled: every ``step`` seconds, print what the bot posted on its own
+        since the last look (not while a line is being handled: that prints its own).
+        ``before`` and ``after`` run around the output (off the prompt's line, prompt again)."""
+        while True:
+            await asyncio.sleep(step)
+            if self._busy or not self._has_new():
+                continue
+            if before is not None:
+                before()
+            self.show_new()
+            if after is not None:
+                after()
+
+    def _has_new(self) -> bool:
+        return any(
+            event.kind != "ephemeral" or event.user == self.user.id
+            for event in self._stub.events[self._seen :]
+        )
+
+    async def _watching(self) -> bool:
+        """True while a rollout is active or an alert is pending or firing."""
+        if await self._services.rollout_store.active():
+            return True
+        alerts = await self._services.alert_store.active(self._services.clock())
+        return any(alert.state.status in ("pending", "firing") for alert in alerts)
+
     async def wait(self, arg: str) -> None:
         """``:wait [seconds]``: let the bot's background work (rollouts, alerts) run, printing
-        what it posts, until no rollout is active or the seconds (default 60) have passed."""
+        what it posts, until the seconds (default 60) have passed, or sooner when no rollout
+        is active and no alert is pending or firing (nothing more would come)."""
         try:
             seconds = float(arg) if arg else WAIT_DEFAULT
         except ValueError:
@@ -166,7 +216,7 @@ class ConsoleSession:
         seconds = min(max(seconds, 0.0), WAIT_LIMIT)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
-        self._write(messages.WAITING.format(seconds=f"{seconds:g}"))
+        self._write(messages.WAITING.format(seconds=format_number(seconds)))
         while True:
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -175,7 +225,7 @@ class ConsoleSession:
             await asyncio.sleep(min(WAIT_STEP, remaining))
             await self._services.tasks.wait_idle(deadline=self._deadline)
             self.show_new()
-            if not await self._services.rollout_store.active():
+            if not await self._watching():
                 break
         # A rollout that just ended may still be posting its last words (reply, chart).
         await self._rollouts.idle(deadline=self._deadline)

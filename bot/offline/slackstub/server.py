@@ -1,28 +1,56 @@
-"""The Slack stand-in's HTTP server (aiohttp on 127.0.0.1, a free port)."""
+"""The Slack stand-in's HTTP server (aiohttp on 127.0.0.1, a free port), as strict as Slack.
+
+Every Web API call goes through what Slack does before a method runs, in Slack's order:
+the token (``invalid_auth``; ``not_allowed_token_type`` for apps.connections.open
+without an ``xapp-`` token), the scope (``missing_scope`` with ``needed`` and
+``provided``), an injected fault if a test asked for one (``faults``), the rate limit
+(``limits``: HTTP 429, ``Retry-After``), then the method (``workspace``), whose refusals
+carry Slack's error codes (``checks``).
+
+``response_url`` posts follow https://api.slack.com/interactivity/handling#message_responses:
+at most five uses within 30 minutes; beyond, HTTP 404 with ``used_url`` or
+``expired_url``; a message without text or blocks is ``no_text`` and bad blocks are
+``invalid_blocks`` (HTTP 400 with the code as the body).
+"""
 
 from __future__ import annotations
 
-import itertools
-import json
+import asyncio
+import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from bot.offline.slackstub.checks import Refusal, check_blocks, check_text
+from bot.offline.slackstub.faults import HTML_ERROR_PAGE, Fault
+from bot.offline.slackstub.limits import RateLimiter, RateLimits
+from bot.offline.slackstub.scopes import MANIFEST_SCOPES, needed_scope
 from bot.offline.slackstub.socket_mode import SocketModeStandIn
-from bot.offline.slackstub.state import ApiCall, Directory, Event, EventKind, StubFile, StubMessage
-from bot.offline.slackstub.wire import blocks_of, message_json, read_body
+from bot.offline.slackstub.state import (
+    ApiCall,
+    Directory,
+    Event,
+    StubChannel,
+    StubFile,
+    StubMessage,
+)
+from bot.offline.slackstub.wire import read_body
+from bot.offline.slackstub.workspace import MAX_FILE_BYTES, Answer, Workspace
 
-__all__ = ["SlackStub"]
+__all__ = ["RESPONSE_URL_SECONDS", "RESPONSE_URL_USES", "SlackStub"]
 
-Answer = dict[str, Any]
+log = logging.getLogger(__name__)
+
 Handler = Callable[[dict[str, Any]], Answer]
 
-#: Slack accepts a response_url this many times.
+#: Slack accepts a response_url this many times ...
 RESPONSE_URL_USES = 5
+#: ... within this many seconds.
+RESPONSE_URL_SECONDS = 30 * 60
 
 
 @dataclass(kw_only=True)
@@ -30,11 +58,22 @@ class _ResponseUrl:
     user: str
     channel: str
     message_ts: str | None
+    issued: float
     uses: int = 0
 
 
 class SlackStub:
-    """A local Slack Web API that records every call (see the package docstring)."""
+    """A local Slack Web API that refuses what Slack refuses and records every call.
+
+        stub = SlackStub(token="xoxb-test", directory=Directory(channels={"C1": ["U1"]}))
+        await stub.start()
+        client = AsyncWebClient(token="xoxb-test", base_url=stub.api_url)
+        stub.inject("chat.postMessage", Fault.server_error(503))
+        stub.remove_bot("C1")            # the next post answers not_in_channel
+
+    The bot is a member of every channel of ``directory`` unless ``invited=False``.
+    ``clock`` (seconds, monotonic) drives the rate limits and response_url expiry.
+    """
 
     def __init__(
         self,
@@ -46,35 +85,50 @@ class SlackStub:
         directory: Directory | None = None,
         host: str = "127.0.0.1",
         app_token: str | None = None,
+        scopes: Collection[str] = MANIFEST_SCOPES,
+        limits: RateLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        invited: bool = True,
+        page_size: int = 100,
     ) -> None:
         self.token = token
         self.app_token = app_token
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
-        self.directory = directory or Directory()
         self.host = host
         self.port = 0
+        self.scopes = frozenset(scopes)
+        self.clock = clock
+        self.limiter = RateLimiter(limits or RateLimits(), clock=clock)
+        self.workspace = Workspace(
+            directory=directory or Directory(),
+            bot_user_id=bot_user_id,
+            base_url=lambda: self.base_url,
+            invited=invited,
+            page_size=page_size,
+        )
         self.calls: list[ApiCall] = []
-        self.events: list[Event] = []
-        self.messages: dict[tuple[str, str], StubMessage] = {}
-        self.files: dict[str, StubFile] = {}
-        self._pending_files: dict[str, dict[str, Any]] = {}
+        #: Calls answered 429 (method, channel), in order.
+        self.throttled: list[tuple[str, str]] = []
+        #: Calls the workspace refused (method, error), in order.
+        self.refused: list[tuple[str, str]] = []
         self._response_urls: dict[str, _ResponseUrl] = {}
-        self._failures: dict[str, list[str]] = {}
-        self._ts = itertools.count(1)
+        self._faults: dict[str, list[Fault]] = {}
         self._runner: web.AppRunner | None = None
         self.socket_mode = SocketModeStandIn(record=self._record)
+        ws = self.workspace
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
-            "chat.postMessage": self._post_message,
-            "chat.update": self._update,
-            "chat.postEphemeral": self._post_ephemeral,
-            "files.getUploadURLExternal": self._get_upload_url,
-            "files.completeUploadExternal": self._complete_upload,
-            "usergroups.list": self._usergroups_list,
-            "usergroups.users.list": self._usergroups_users,
-            "conversations.members": self._conversation_members,
+            "chat.postMessage": ws.post_message,
+            "chat.update": ws.update,
+            "chat.postEphemeral": ws.post_ephemeral,
+            "files.getUploadURLExternal": ws.get_upload_url,
+            "files.completeUploadExternal": ws.complete_upload,
+            "usergroups.list": ws.usergroups_list,
+            "usergroups.users.list": ws.usergroups_users,
+            "conversations.members": ws.conversation_members,
+            "conversations.info": ws.conversation_info,
             "apps.connections.open": self._connections_open,
         }
 
@@ -82,7 +136,8 @@ class SlackStub:
 
     async def start(self) -> None:
         """Listen on a free port of ``host``."""
-        app = web.Application()
+        # Uploads of up to Slack's 1 GB are streamed and counted, not held (``_upload``).
+        app = web.Application(client_max_size=MAX_FILE_BYTES + 2**20)
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/respond/{key}", self._respond)
@@ -110,17 +165,88 @@ class SlackStub:
         """The Web API base URL to give ``AsyncWebClient(base_url=...)``."""
         return self.base_url + "api/"
 
+    # ------------------------------------------------------------ the workspace
+
+    @property
+    def directory(self) -> Directory:
+        """The workspace's people and channels as given."""
+        return self.workspace.directory
+
+    @property
+    def messages(self) -> dict[tuple[str, str], StubMessage]:
+        """Messages by (channel, ts)."""
+        return self.workspace.messages
+
+    @property
+    def files(self) -> dict[str, StubFile]:
+        """Shared files by id."""
+        return self.workspace.files
+
+    @property
+    def events(self) -> list[Event]:
+        """What users saw appear, in order."""
+        return self.workspace.events
+
+    @property
+    def channels(self) -> dict[str, StubChannel]:
+        """Channels by id."""
+        return self.workspace.channels
+
+    def add_channel(
+        self,
+        channel: str,
+        *,
+        members: Collection[str] = (),
+        bot: bool = True,
+        private: bool = False,
+        name: str | None = None,
+    ) -> StubChannel:
+        """Create ``channel`` with ``members`` (and the bot, when ``bot``)."""
+        return self.workspace.add_channel(
+            channel, name=name, members=list(members), bot=bot, private=private
+        )
+
+    def remove_bot(self, channel: str) -> None:
+        """The bot leaves ``channel`` (posts then answer ``not_in_channel``)."""
+        found = self.channels[channel]
+        found.members = [m for m in found.members if m != self.bot_user_id]
+
+    def invite_bot(self, channel: str) -> None:
+        """``/invite @Flightdeck`` in ``channel``."""
+        found = self.channels[channel]
+        if self.bot_user_id not in found.members:
+            found.members.append(self.bot_user_id)
+
+    def archive(self, channel: str) -> None:
+        """Archive ``channel`` (posts then answer ``is_archived``)."""
+        self.channels[channel].is_archived = True
+
+    def dm_channel(self, user: str) -> str:
+        """The bot's direct-message channel with ``user`` (where posts to ``user`` go)."""
+        return self.workspace.dm_channel(user)
+
     # ------------------------------------------------------------ test helpers
 
     def response_url(self, *, user: str, channel: str, message_ts: str | None = None) -> str:
         """A fresh response_url for a request by ``user`` in ``channel``."""
         key = secrets.token_hex(8)
-        self._response_urls[key] = _ResponseUrl(user=user, channel=channel, message_ts=message_ts)
+        self._response_urls[key] = _ResponseUrl(
+            user=user, channel=channel, message_ts=message_ts, issued=self.clock()
+        )
         return f"{self.base_url}respond/{key}"
+
+    def inject(self, method: str, fault: Fault, *, times: int = 1) -> None:
+        """Make the next ``times`` calls of ``method`` (a Web API method, ``upload`` or
+        ``response_url``) fail with ``fault`` (see ``faults``)."""
+        self._faults.setdefault(method, []).extend([fault] * times)
 
     def fail(self, method: str, error: str, *, times: int = 1) -> None:
         """Make the next ``times`` calls of ``method`` answer ``{"ok": false, "error": error}``."""
-        self._failures.setdefault(method, []).extend([error] * times)
+        self.inject(method, Fault.error_code(error), times=times)
+
+    def pending_faults(self, method: str) -> int:
+        """Injected faults of ``method`` not yet used."""
+        return len(self._faults.get(method, []))
 
     def calls_to(self, *methods: str) -> list[ApiCall]:
         """The recorded calls of these methods, in order."""
@@ -139,33 +265,6 @@ class SlackStub:
             if e.kind == "ephemeral" and e.message and (user is None or e.user == user)
         ]
 
-    # ------------------------------------------------------------ routes
-
-    async def _record(self, method: str, body: Mapping[str, Any], token: str | None) -> None:
-        self.calls.append(ApiCall(index=len(self.calls), method=method, body=body, token=token))
-
-    def _event(self, kind: EventKind, **fields: Any) -> None:
-        self.events.append(Event(index=len(self.events), kind=kind, **fields))
-
-    async def _api(self, request: web.Request) -> web.Response:
-        method = request.match_info["method"]
-        body = await read_body(request)
-        auth = request.headers.get("Authorization", "")
-        token = auth.removeprefix("Bearer ").strip() or body.pop("token", None)
-        await self._record(method, body, token)
-        expected = self.app_token if method == "apps.connections.open" else self.token
-        if method == "apps.connections.open" and not (token or "").startswith("xapp-"):
-            return web.json_response({"ok": False, "error": "not_allowed_token_type"})
-        if expected is not None and token != expected:
-            return web.json_response({"ok": False, "error": "invalid_auth"})
-        failures = self._failures.get(method)
-        if failures:
-            return web.json_response({"ok": False, "error": failures.pop(0)})
-        handler = self._handlers.get(method)
-        if handler is None:
-            return web.json_response({"ok": False, "error": "unknown_method"})
-        return web.json_response(handler(body))
-
     async def wait_for_socket(self, *, deadline: float) -> bool:
         """Wait until an app connects in Socket Mode; False after ``deadline`` seconds."""
         return await self.socket_mode.wait(deadline=deadline)
@@ -179,64 +278,152 @@ class SlackStub:
         """What the app answered on the Socket Mode connection (envelope acks), in order."""
         return self.socket_mode.acks
 
-    async def _upload(self, request: web.Request) -> web.Response:
+    # ------------------------------------------------------------ routes
+
+    async def _record(self, method: str, body: Mapping[str, Any], token: str | None) -> None:
+        self.calls.append(ApiCall(index=len(self.calls), method=method, body=body, token=token))
+
+    async def _fault(self, method: str, request: web.Request) -> web.StreamResponse | None:
+        """The injected fault's answer for this call, if one is due (``None`` after a slow
+        one: the call then goes on)."""
+        queue = self._faults.get(method)
+        if not queue:
+            return None
+        fault = queue.pop(0)
+        if fault.kind == "slow":
+            await asyncio.sleep(fault.seconds)
+            return None
+        if fault.kind == "drop":
+            if request.transport is not None:
+                request.transport.abort()
+            raise asyncio.CancelledError
+        if fault.kind == "html":
+            return web.Response(status=fault.status, text=HTML_ERROR_PAGE, content_type="text/html")
+        if fault.kind == "ratelimited":
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(fault.retry_after)},
+            )
+        return web.json_response({"ok": False, "error": fault.error}, status=fault.status)
+
+    def _refuse_scope(self, method: str, body: Mapping[str, Any]) -> Answer | None:
+        channel = self.channels.get(str(body.get("channel") or ""))
+        needed = needed_scope(method, private=channel is not None and channel.is_private)
+        if needed is None or needed in self.scopes:
+            return None
+        return {
+            "ok": False,
+            "error": "missing_scope",
+            "needed": needed,
+            "provided": ",".join(sorted(self.scopes)),
+        }
+
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        method = request.match_info["method"]
+        body = await read_body(request)
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ").strip() or body.pop("token", None)
+        await self._record(method, body, token)
+        expected = self.app_token if method == "apps.connections.open" else self.token
+        if method == "apps.connections.open" and not (token or "").startswith("xapp-"):
+            return web.json_response({"ok": False, "error": "not_allowed_token_type"})
+        if expected is not None and token != expected:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        refused = self._refuse_scope(method, body)
+        if refused is not None:
+            return web.json_response(refused)
+        injected = await self._fault(method, request)
+        if injected is not None:
+            return injected
+        handler = self._handlers.get(method)
+        if handler is None:
+            return web.json_response({"ok": False, "error": "unknown_method"})
+        channel = str(body.get("channel") or "")
+        wait = self.limiter.admit(method, channel=channel)
+        if wait is not None:
+            self.throttled.append((method, channel))
+            log.info("stand-in rate-limited %s in %r for %s s", method, channel, wait)
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(wait)},
+            )
+        try:
+            answer = handler(body)
+        except Refusal as refusal:
+            answer = refusal.answer()
+            self.refused.append((method, refusal.error))
+            log.info("stand-in refused %s: %s", method, answer)
+        headers = {"X-OAuth-Scopes": ",".join(sorted(self.scopes))}
+        return web.json_response(answer, headers=headers)
+
+    async def _upload(self, request: web.Request) -> web.StreamResponse:
         file_id = request.match_info["file_id"]
-        data = await request.read()
-        await self._record("upload", {"file_id": file_id, "length": len(data)}, None)
-        pending = self._pending_files.get(file_id)
+        injected = await self._fault("upload", request)
+        if injected is not None:
+            await self._record("upload", {"file_id": file_id, "length": 0}, None)
+            return injected
+        pending = self.workspace.pending_files.get(file_id)
+        kept = bytearray()
+        size = 0
+        async for chunk in request.content.iter_chunked(2**16):
+            size += len(chunk)
+            room = self.workspace.keep_bytes - len(kept)
+            if room > 0:
+                kept += chunk[:room]
+        await self._record("upload", {"file_id": file_id, "length": size}, None)
         if pending is None:
             return web.Response(status=404, text="unknown upload")
-        pending["content"] = data
-        return web.Response(status=200, text="OK - " + str(len(data)))
+        if size > MAX_FILE_BYTES:
+            return web.Response(status=413, text="file_size_exceeded")
+        pending["content"] = bytes(kept)
+        pending["size"] = size
+        return web.Response(status=200, text="OK - " + str(size))
 
-    async def _respond(self, request: web.Request) -> web.Response:
+    async def _respond(self, request: web.Request) -> web.StreamResponse:
         key = request.match_info["key"]
         body = await read_body(request)
         await self._record("response_url", body, None)
+        injected = await self._fault("response_url", request)
+        if injected is not None:
+            return injected
         target = self._response_urls.get(key)
-        if target is None or target.uses >= RESPONSE_URL_USES:
+        if target is None:
+            return web.Response(status=404, text="invalid_url")
+        if self.clock() - target.issued > RESPONSE_URL_SECONDS:
+            return web.Response(status=404, text="expired_url")
+        if target.uses >= RESPONSE_URL_USES:
             return web.Response(status=404, text="used_url")
+        try:
+            text = str(body.get("text") or "")
+            blocks = check_blocks(body.get("blocks"))
+            if not body.get("delete_original"):
+                check_text(text, blocks)
+        except Refusal as refusal:
+            return web.Response(status=400, text=refusal.error)
         target.uses += 1
-        blocks = blocks_of(body.get("blocks"))
-        text = str(body.get("text") or "")
-        if body.get("replace_original") and target.message_ts:
+        return self._show_response(target, body, text, blocks)
+
+    def _show_response(
+        self, target: _ResponseUrl, body: Mapping[str, Any], text: str, blocks: list[dict[str, Any]]
+    ) -> web.Response:
+        ws = self.workspace
+        if (body.get("replace_original") or body.get("delete_original")) and target.message_ts:
             found = self.messages.get((target.channel, target.message_ts))
             if found is not None:
-                self._change(found, text=text, blocks=blocks)
+                if body.get("delete_original"):
+                    del self.messages[(target.channel, target.message_ts)]
+                else:
+                    ws.change(found, text=text, blocks=blocks)
                 return web.Response(text="ok")
         if body.get("response_type") == "in_channel":
-            self._new_message(target.channel, text, blocks)
+            ws.new_message(target.channel, text, blocks)
         else:
-            message = StubMessage(
-                channel=target.channel,
-                ts=self._next_ts(),
-                text=text,
-                blocks=blocks,
-                user=self.bot_user_id,
-                ephemeral_to=target.user,
-            )
-            self._event("ephemeral", channel=target.channel, user=target.user, message=message)
+            ws.ephemeral(target.channel, target.user, text, blocks)
         return web.Response(text="ok")
 
-    # ------------------------------------------------------------ methods
-
-    def _next_ts(self) -> str:
-        return f"{int(time.time())}.{next(self._ts):06d}"
-
-    def _new_message(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> StubMessage:
-        ts = self._next_ts()
-        message = StubMessage(
-            channel=channel, ts=ts, text=text, blocks=blocks, user=self.bot_user_id
-        )
-        self.messages[(channel, ts)] = message
-        self._event("posted", channel=channel, ts=ts, message=message)
-        return message
-
-    def _change(self, message: StubMessage, *, text: str, blocks: list[dict[str, Any]]) -> None:
-        message.text = text
-        message.blocks = blocks
-        message.version += 1
-        self._event("updated", channel=message.channel, ts=message.ts, message=message)
+    # ------------------------------------------------------------ methods of its own
 
     def _auth_test(self, body: dict[str, Any]) -> Answer:
         return {
@@ -249,84 +436,5 @@ class SlackStub:
             "bot_id": self.bot_id,
         }
 
-    def _post_message(self, body: dict[str, Any]) -> Answer:
-        channel = str(body.get("channel") or "")
-        if not channel:
-            return {"ok": False, "error": "channel_not_found"}
-        text, blocks = str(body.get("text") or ""), blocks_of(body.get("blocks"))
-        if not text and not blocks:
-            return {"ok": False, "error": "no_text"}
-        message = self._new_message(channel, text, blocks)
-        return {"ok": True, "channel": channel, "ts": message.ts, "message": message_json(message)}
-
-    def _update(self, body: dict[str, Any]) -> Answer:
-        key = (str(body.get("channel") or ""), str(body.get("ts") or ""))
-        found = self.messages.get(key)
-        if found is None:
-            return {"ok": False, "error": "message_not_found"}
-        self._change(found, text=str(body.get("text") or ""), blocks=blocks_of(body.get("blocks")))
-        return {"ok": True, "channel": key[0], "ts": key[1], "text": found.text}
-
-    def _post_ephemeral(self, body: dict[str, Any]) -> Answer:
-        channel, user = str(body.get("channel") or ""), str(body.get("user") or "")
-        if not channel or not user:
-            return {"ok": False, "error": "channel_not_found" if not channel else "user_not_found"}
-        message = StubMessage(
-            channel=channel,
-            ts=self._next_ts(),
-            text=str(body.get("text") or ""),
-            blocks=blocks_of(body.get("blocks")),
-            user=self.bot_user_id,
-            ephemeral_to=user,
-        )
-        self._event("ephemeral", channel=channel, user=user, message=message)
-        return {"ok": True, "message_ts": message.ts}
-
-    def _get_upload_url(self, body: dict[str, Any]) -> Answer:
-        if not body.get("filename") or not body.get("length"):
-            return {"ok": False, "error": "invalid_arguments"}
-        file_id = "F" + secrets.token_hex(5).upper()
-        self._pending_files[file_id] = {"filename": str(body["filename"])}
-        return {"ok": True, "upload_url": f"{self.base_url}upload/{file_id}", "file_id": file_id}
-
-    def _complete_upload(self, body: dict[str, Any]) -> Answer:
-        raw = body.get("files")
-        items = json.loads(raw) if isinstance(raw, str) else raw
-        if not isinstance(items, list) or not items:
-            return {"ok": False, "error": "invalid_arguments"}
-        channel = body.get("channel_id") or body.get("channels") or None
-        done = []
-        for item in items:
-            pending = self._pending_files.pop(str(item.get("id")), None)
-            if pending is None or "content" not in pending:
-                return {"ok": False, "error": "file_not_found"}
-            stub_file = StubFile(
-                id=str(item["id"]),
-                filename=pending["filename"],
-                title=str(item.get("title") or pending["filename"]),
-                content=pending["content"],
-                channel=str(channel) if channel else None,
-            )
-            self.files[stub_file.id] = stub_file
-            if channel:
-                self._event("file", channel=str(channel), file=stub_file)
-            done.append({"id": stub_file.id, "title": stub_file.title, "name": stub_file.filename})
-        return {"ok": True, "files": done}
-
     def _connections_open(self, body: dict[str, Any]) -> Answer:
         return {"ok": True, "url": f"ws://{self.host}:{self.port}/socket-mode"}
-
-    def _usergroups_list(self, body: dict[str, Any]) -> Answer:
-        return {"ok": True, "usergroups": self.directory.usergroup_list()}
-
-    def _usergroups_users(self, body: dict[str, Any]) -> Answer:
-        users = self.directory.usergroup_users(str(body.get("usergroup") or ""))
-        if users is None:
-            return {"ok": False, "error": "no_such_subteam"}
-        return {"ok": True, "users": users}
-
-    def _conversation_members(self, body: dict[str, Any]) -> Answer:
-        members: Sequence[str] | None = self.directory.channels.get(str(body.get("channel") or ""))
-        if members is None:
-            return {"ok": False, "error": "channel_not_found"}
-        return {"ok": True, "members": list(members), "response_metadata": {"next_cursor": ""}}

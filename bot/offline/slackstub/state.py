@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["ApiCall", "Directory", "Event", "StubFile", "StubMessage"]
+__all__ = ["ApiCall", "Directory", "Event", "StubChannel", "StubFile", "StubMessage"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +30,7 @@ class StubMessage:
     user: str
     ephemeral_to: str | None = None
     version: int = 0
+    thread_ts: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +42,20 @@ class StubFile:
     title: str
     content: bytes
     channel: str | None = None
+    #: Bytes received (``content`` keeps at most the stand-in's ``keep_bytes`` of them).
+    size: int = 0
+    thread_ts: str | None = None
+
+
+@dataclass(kw_only=True)
+class StubChannel:
+    """A conversation: its members (the bot among them when invited), archived or not."""
+
+    id: str
+    name: str
+    members: list[str]
+    is_private: bool = False
+    is_archived: bool = False
 
 
 EventKind = Literal["posted", "updated", "ephemeral", "file"]

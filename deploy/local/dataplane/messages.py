@@ -5,6 +5,8 @@ Sections by part; the control API's text lives in ``deploy.local.control.message
 
 from __future__ import annotations
 
+from base.numbers import format_number
+
 __all__ = [
     "INTERNAL_ERROR",
     "METHOD_NOT_ALLOWED",
@@ -112,7 +114,7 @@ def request_timeout(deployment: str, timeout_ms: int) -> str:
 
 def payload_too_large(limit: int) -> str:
     """413: the request body is larger than the router accepts."""
-    size = f"{limit // 1048576} MB" if limit % 1048576 == 0 else f"{limit / 1024:g} KB"
+    size = f"{limit // 1048576} MB" if limit % 1048576 == 0 else f"{format_number(limit / 1024)} KB"
     return f"The request body is larger than {size}: send smaller batches."
 
 
