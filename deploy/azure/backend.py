@@ -221,7 +221,7 @@ class AzureMLBackend(Backend):
         end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
         start = end - timedelta(minutes=math.ceil(minutes))
         return await read_snapshot(
-            await self._ws.metrics(),
+            self._ws,
             endpoint=endpoint,
             endpoint_id=self.settings.endpoint_id(endpoint),
             deployment_ids={d: self.settings.deployment_id(endpoint, d) for d in deployments},

@@ -72,6 +72,27 @@ TIMED_OUT = (
 )
 PROGRESS = "{what}: {status} ({seconds:.0f} s)"
 INVOKE_FAILED = "Could not call the scoring URI of '{endpoint}': {detail}"
+THROTTLED = (
+    "Azure is throttling Flightdeck's requests (429 Too Many Requests) and kept doing so after "
+    "the retries it asked for: {detail} Try again in a minute; if it persists, poll less often "
+    "(alerts.poll_interval)."
+)
+
+METRIC_MISSING = (
+    "Azure Monitor does not publish the metric {metric} for {resource}: Flightdeck cannot count "
+    "its requests. Its metrics are: {known}."
+)
+METRIC_DIMENSION_MISSING = (
+    "Azure Monitor's metric {metric} has no dimension '{dimension}' on {resource} "
+    "(it has: {known}); {consequence}"
+)
+METRIC_AGGREGATION_MISSING = (
+    "Azure Monitor's metric {metric} on {resource} supports none of the aggregations Flightdeck "
+    "can read ({wanted}); it supports {known}."
+)
+METRIC_NOT_PUBLISHED = (
+    "Azure Monitor does not publish {metric} for {resource}: it stays empty in metrics."
+)
 
 UNKNOWN_SETTING = "Unknown setting '{key}' of the azure backend.{hint} Known settings: {known}."
 DID_YOU_MEAN = " Did you mean '{key}'?"
@@ -95,5 +116,9 @@ LOGS_TABLE_MISSING = (
     "Azure ML workspace that sends the category {table} to it (logs appear a few minutes later)."
 )
 LOGS_QUERY_FAILED = "The Log Analytics query on {table} failed: {detail}"
+LOGS_NOT_INGESTED_YET = (
+    "{live} Log Analytics has no console lines of '{deployment}' yet either: it ingests them a "
+    "few minutes late. Try again shortly."
+)
 BAD_TRAFFIC_WINDOW = "A traffic log window is between 1 minute and 30 days, not {window}."
 BAD_TRAFFIC_LIMIT = "Ask for between 1 and {most} traffic log records, not {limit}."

@@ -158,17 +158,11 @@ async def _archived(
     *,
     live_error: FlightdeckError | None,
 ) -> str:
-    """The console log's tail; when that fails too, the live tail's error (if any) stands."""
-    try:
-        found = await loganalytics.console_tail(
-            ws, endpoint, deployment, lines, container, now=now or datetime.now(UTC)
-        )
-    except FlightdeckError as exc:
-        if live_error is None:
-            raise
-        log.warning("Log Analytics could not stand in for the live logs either: %s", exc)
-        raise live_error from exc
-    return "\n".join(found)
+    """The console log's tail when it has rows; else the live tail (or its error) stands."""
+    return await loganalytics.after_live(
+        ws, endpoint, deployment, lines, container,
+        now=now or datetime.now(UTC), live="", live_error=live_error,
+    )  # fmt: skip
 
 
 async def _exists(ws: Workspace, endpoint: str, deployment: str) -> bool:

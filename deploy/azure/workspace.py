@@ -226,6 +226,7 @@ class Workspace:
             location=await self.location(),
             name=name,
             current=current,
+            existing=existing,
         )
         group = self.settings.resource_group
         await self.run(

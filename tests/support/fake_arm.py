@@ -19,7 +19,9 @@ Faults a test can inject: ``hold()`` keeps operations in progress until
 ``release()``; ``fail_next_deployment(...)`` makes a deployment's provisioning
 fail with log lines; ``forbid(action)`` answers 403 for an RBAC action;
 ``fail_next(method, path_suffix, ...)`` answers one request with an ARM error;
-``reject_tokens`` answers 401; ``quota_cores`` limits cores per VM family.
+``reject_tokens`` answers 401; ``quota_cores`` limits cores per VM family;
+``throttle`` answers Azure Monitor requests 429 + Retry-After now and then
+(``tests/support/fake_arm_throttle``), and ``sleep`` records the SDK's waits for them.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from tests.support.fake_arm_http import Call, FakeResponse, Reply, arm_error
 from tests.support.fake_arm_metrics import MetricsService
 from tests.support.fake_arm_ml import MachineLearningService
 from tests.support.fake_arm_monitor import MonitorService
+from tests.support.fake_arm_throttle import Throttle
 from tests.support.fake_loganalytics import LOGS_HOST, LogAnalyticsService
 
 __all__ = ["FakeArm", "Operation"]
@@ -101,6 +104,8 @@ class FakeArm(HttpTransport):  # type: ignore[misc]
         self.monitor = MonitorService(self)
         self.metrics = MetricsService(self)
         self.log_analytics = LogAnalyticsService(self)
+        self.throttle = Throttle()
+        self._throttled = threading.local()
 
     # ------------------------------------------------------------ ids
 
@@ -215,9 +220,21 @@ class FakeArm(HttpTransport):  # type: ignore[misc]
     def __exit__(self, *args: object) -> None:
         pass
 
+    def sleep(self, duration: float) -> None:
+        """The SDK's wait after a throttled request is recorded, not slept; others sleep."""
+        if getattr(self._throttled, "pending", False):
+            self._throttled.pending = False
+            self.throttle.waits.append(duration)
+            return
+        time.sleep(duration)
+
     def send(self, request: Any, **kwargs: Any) -> FakeResponse:
         call = Call.from_request(request)
         with self.lock:
+            throttled = self.throttle.check(call)
+            if throttled is not None:
+                self._throttled.pending = True
+                return FakeResponse(request, throttled)
             self.calls.append(call)
             reply = self._dispatch(call)
         return FakeResponse(request, reply)
