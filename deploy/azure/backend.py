@@ -14,9 +14,10 @@ report progress while they wait.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -71,8 +72,12 @@ class AzureMLBackend(Backend):
         credential: TokenCredential | None = None,
         transport: HttpTransport[Any, Any] | None = None,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._ws = Workspace(settings=settings, credential=credential, transport=transport)
+        """``clock`` and ``sleep`` pace the waits for a busy resource (tests pass fakes)."""
+        self._ws = Workspace(
+            settings=settings, credential=credential, transport=transport, clock=clock, sleep=sleep
+        )
         self._scorer = Scorer()
         self._clock = clock
 
@@ -137,6 +142,7 @@ class AzureMLBackend(Backend):
             what=f"{verb} endpoint '{spec.name}'",
             progress=progress,
             not_found=None,
+            target=self._ws.endpoint_target(spec.name),
         )
         return endpoint_from_entity(result)
 
@@ -147,6 +153,7 @@ class AzureMLBackend(Backend):
             what=f"Deleting endpoint '{name}'",
             progress=progress,
             not_found=self._no_endpoint(name),
+            target=self._ws.endpoint_target(name),
         )
         await self._ws.delete_autoscale(name, leftover_ok=True, progress=progress)
 
@@ -172,6 +179,7 @@ class AzureMLBackend(Backend):
             what=f"Setting the traffic of '{endpoint}'",
             progress=None,
             not_found=self._no_endpoint(endpoint),
+            target=self._ws.endpoint_target(endpoint),
         )
         return endpoint_from_entity(result)
 
@@ -195,6 +203,7 @@ class AzureMLBackend(Backend):
             what=f"Regenerating the {key_type} key of '{endpoint}'",
             progress=None,
             not_found=self._no_endpoint(endpoint),
+            target=self._ws.endpoint_target(endpoint),
         )
         return await self.get_credentials(endpoint)
 
@@ -273,6 +282,7 @@ class AzureMLBackend(Backend):
             what=f"Deleting deployment '{name}' of '{endpoint}'",
             progress=progress,
             not_found=self._no_deployment(endpoint, name),
+            target=self._ws.deployment_target(endpoint, name),
         )
         await self._ws.delete_autoscale(endpoint, name, leftover_ok=True, progress=progress)
 

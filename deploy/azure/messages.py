@@ -122,3 +122,26 @@ LOGS_NOT_INGESTED_YET = (
 )
 BAD_TRAFFIC_WINDOW = "A traffic log window is between 1 minute and 30 days, not {window}."
 BAD_TRAFFIC_LIMIT = "Ask for between 1 and {most} traffic log records, not {limit}."
+
+STORAGE_ROLE = (
+    "The workspace's storage account '{account}' refused Flightdeck's identity ({code}): the "
+    "default datastore uses identity-based access, so uploading a model or code folder needs "
+    "'Storage Blob Data Contributor' on that storage account (Owner or Contributor alone does "
+    "not give access to blob data)."
+)
+STORAGE_REFUSED = (
+    "The workspace's storage account '{account}' refused the upload ({code}). Check the "
+    "account's network rules and that shared-key access is allowed, or make the default "
+    "datastore identity-based and grant 'Storage Blob Data Contributor' on the account."
+)
+CANCELED = "{what} was canceled on Azure{by}. Nothing more is waited for; check its state."
+CANCELED_BY = " ({detail})"
+BUSY_WAITING = (
+    "Waiting for the running operation on {target} ({operation}) before {action} "
+    "({seconds:.0f} s so far)"
+)
+STILL_BUSY = (
+    "{action} could not start: another operation is still running on {target} after "
+    "{seconds:.0f} s ({operation}). Azure allows one change at a time (an autoscale "
+    "setting or another user may be changing it); try again when it has finished."
+)

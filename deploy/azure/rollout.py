@@ -57,6 +57,7 @@ async def apply_spec(
         progress=progress,
         not_found=None,
         failed=_on_failure(ws, spec.endpoint_name, spec.name, delete=not existed),
+        target=ws.deployment_target(spec.endpoint_name, spec.name),
     )
     try:
         if spec.autoscale is not None:
@@ -100,6 +101,7 @@ async def scale(
         progress=progress,
         not_found=missing,
         failed=_on_failure(ws, endpoint, deployment, delete=False),
+        target=ws.deployment_target(endpoint, deployment),
     )
     resource = (await ws.autoscale_settings(endpoint)).get(deployment.lower())
     policy = policy_from_resource(resource) if resource is not None else None
@@ -193,6 +195,7 @@ def _on_failure(ws: Workspace, endpoint: str, deployment: str, *, delete: bool) 
                 what=f"Removing the failed deployment '{deployment}'",
                 progress=None,
                 not_found=None,
+                target=ws.deployment_target(endpoint, deployment),
             )
         return DeploymentFailedError(
             messages.DEPLOYMENT_FAILED.format(
