@@ -9,9 +9,10 @@ is kept).
 
 ARM throttles a client past its limits with 429 ``TooManyRequests`` and ``Retry-After``
 in seconds (https://learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling);
-``ArmThrottle`` answers Azure ML requests that way now and then (every ``every``-th, or
-the next ``times`` after ``next(times)``), as ``fake_arm_throttle.Throttle`` does for Azure
-Monitor, and ``FakeArm.sleep`` records the waits azure-core's retry policy asks for.
+``ArmThrottle`` answers Azure ML requests that way now and then (every ``every``-th,
+7 by default, or the next ``times`` after ``next(times)``), as
+``fake_arm_throttle.Throttle`` does for Azure Monitor, and ``FakeArm.sleep`` records the
+waits azure-core's retry policy asks for.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def page(call: Call, items: list[Any], size: int) -> Reply:
 class ArmThrottle(Throttle):
     """429 + Retry-After for Azure ML's ARM requests (not Monitor's: ``Throttle`` has those)."""
 
-    def __init__(self, *, every: int = 0, retry_after: int = 1) -> None:
+    def __init__(self, *, every: int = 7, retry_after: int = 1) -> None:
         super().__init__(every=every, retry_after=retry_after)
 
     def check(self, call: Call) -> Reply | None:
