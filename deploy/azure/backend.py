@@ -14,9 +14,10 @@ report progress while they wait.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -72,8 +73,12 @@ class AzureMLBackend(Backend):
         credential: TokenCredential | None = None,
         transport: HttpTransport[Any, Any] | None = None,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._ws = Workspace(settings=settings, credential=credential, transport=transport)
+        """``clock`` and ``sleep`` pace the waits for a busy resource (tests pass fakes)."""
+        self._ws = Workspace(
+            settings=settings, credential=credential, transport=transport, clock=clock, sleep=sleep
+        )
         self._scorer = Scorer()
         self._clock = clock
 
@@ -138,6 +143,7 @@ class AzureMLBackend(Backend):
             what=f"{verb} endpoint '{spec.name}'",
             progress=progress,
             not_found=None,
+            target=self._ws.endpoint_target(spec.name),
         )
         return endpoint_from_entity(result)
 
@@ -148,6 +154,7 @@ class AzureMLBackend(Backend):
             what=f"Deleting endpoint '{name}'",
             progress=progress,
             not_found=self._no_endpoint(name),
+            target=self._ws.endpoint_target(name),
         )
         await self._ws.delete_autoscale(name, leftover_ok=True, progress=progress)
 
@@ -173,6 +180,7 @@ class AzureMLBackend(Backend):
             what=f"Setting the traffic of '{endpoint}'",
             progress=None,
             not_found=self._no_endpoint(endpoint),
+            target=self._ws.endpoint_target(endpoint),
         )
         return endpoint_from_entity(result)
 
@@ -196,6 +204,7 @@ class AzureMLBackend(Backend):
             what=f"Regenerating the {key_type} key of '{endpoint}'",
             progress=None,
             not_found=self._no_endpoint(endpoint),
+            target=self._ws.endpoint_target(endpoint),
         )
         return await self.get_credentials(endpoint)
 
@@ -222,7 +231,7 @@ class AzureMLBackend(Backend):
         end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
         start = end - timedelta(minutes=math.ceil(minutes))
         return await read_snapshot(
-            await self._ws.metrics(),
+            self._ws,
             endpoint=endpoint,
             endpoint_id=self.settings.endpoint_id(endpoint),
             deployment_ids={d: self.settings.deployment_id(endpoint, d) for d in deployments},
@@ -274,6 +283,7 @@ class AzureMLBackend(Backend):
             what=f"Deleting deployment '{name}' of '{endpoint}'",
             progress=progress,
             not_found=self._no_deployment(endpoint, name),
+            target=self._ws.deployment_target(endpoint, name),
         )
         await self._ws.delete_autoscale(endpoint, name, leftover_ok=True, progress=progress)
 

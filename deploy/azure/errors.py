@@ -6,6 +6,7 @@
     404 / ResourceNotFoundError                -> NotFoundError (what is missing)
     quota (OutOfQuota, "Not enough quota")     -> ValidationError (ask for quota, go smaller)
     409 / ResourceExistsError                  -> ConflictError
+    429 (throttled past the SDK's retries)     -> BackendUnavailableError (try again later)
     other 4xx, SDK ValidationException         -> ValidationError (the service's message)
     an operation that ended "Failed"           -> FlightdeckError (the service's message)
     5xx, connection errors                     -> BackendUnavailableError
@@ -73,6 +74,8 @@ def _from_status(exc: HttpResponseError, not_found: str | None) -> FlightdeckErr
         return NotFoundError(not_found or detail)
     if is_quota(exc):
         return ValidationError(messages.QUOTA.format(detail=detail))
+    if status == 429:
+        return BackendUnavailableError(messages.THROTTLED.format(detail=detail))
     if status == 409 or isinstance(exc, ResourceExistsError):
         return ConflictError(messages.CONFLICT.format(detail=detail))
     if 400 <= status < 500:

@@ -4,7 +4,8 @@ A diagnostic setting on the Azure ML workspace can send two categories to a Log
 Analytics workspace, which keeps what the live ``getLogs`` tail cannot:
 
     AmlOnlineEndpointConsoleLog   every container's console output, also of instances
-                                  that are gone: ``console_tail`` (get_logs falls back to it)
+                                  that are gone: ``console_tail``; get_logs falls back to it
+                                  through ``after_live`` when the live tail has nothing
     AmlOnlineEndpointTrafficLog   one row per scoring request: status code, the model's
                                   status, latency: ``traffic``
 
@@ -14,6 +15,12 @@ timespan), through the same credential and transport as the backend's other clie
 
     lines = await console_tail(ws, "product-recommender", "blue", 100, "inference-server")
     records = await traffic(ws, "product-recommender", deployment="green", start=s, end=e)
+
+Log Analytics ingests rows minutes late (typically 20 s to 3 minutes, "Log data
+ingestion time in Azure Monitor"): right after a deployment fails or an instance is
+replaced, the console table often has nothing yet. So the live tail always comes first,
+and the Log Analytics tail stands in for it only when it has rows; an empty one never
+hides the live tail's error.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from azure.monitor.query import LogsQueryStatus
 from base.clock import as_utc
 from deploy.azure import messages
 from deploy.azure.errors import error_detail, translate
-from deploy.errors import NotFoundError, PermissionDeniedError, ValidationError
+from deploy.errors import FlightdeckError, NotFoundError, PermissionDeniedError, ValidationError
 
 if TYPE_CHECKING:
     from deploy.azure.workspace import Workspace
@@ -42,6 +49,7 @@ __all__ = [
     "MAX_TRAFFIC_RECORDS",
     "TRAFFIC_TABLE",
     "TrafficRecord",
+    "after_live",
     "console_query",
     "console_tail",
     "kql_string",
@@ -143,6 +151,41 @@ async def console_tail(
         instance = row.get("InstanceId")
         out.append(f"[{instance}] {message}" if instance else message)
     return out
+
+
+async def after_live(
+    ws: Workspace,
+    endpoint: str,
+    deployment: str,
+    lines: int,
+    container: str,
+    *,
+    now: datetime,
+    live: str,
+    live_error: FlightdeckError | None,
+) -> str:
+    """What a log tail shows when the live one (``live``, or ``live_error``) had nothing.
+
+    The console log's tail when it has rows. Otherwise the live answer stands: its text,
+    or its error, which then also says that Log Analytics has nothing yet (it ingests
+    late). When the Log Analytics query fails too, the live error (if any) is raised.
+    """
+    try:
+        found = await console_tail(ws, endpoint, deployment, lines, container, now=now)
+    except FlightdeckError as exc:
+        if live_error is None:
+            raise
+        log.warning("Log Analytics could not stand in for the live logs either: %s", exc)
+        raise live_error from exc
+    if found:
+        return "\n".join(found)
+    if live_error is None:
+        return live
+    log.info("Log Analytics has no console lines of %s/%s yet", endpoint, deployment)
+    error = type(live_error)(
+        messages.LOGS_NOT_INGESTED_YET.format(live=live_error.message, deployment=deployment)
+    )
+    raise error from live_error
 
 
 async def traffic(

@@ -72,6 +72,27 @@ TIMED_OUT = (
 )
 PROGRESS = "{what}: {status} ({seconds:.0f} s)"
 INVOKE_FAILED = "Could not call the scoring URI of '{endpoint}': {detail}"
+THROTTLED = (
+    "Azure is throttling Flightdeck's requests (429 Too Many Requests) and kept doing so after "
+    "the retries it asked for: {detail} Try again in a minute; if it persists, poll less often "
+    "(alerts.poll_interval)."
+)
+
+METRIC_MISSING = (
+    "Azure Monitor does not publish the metric {metric} for {resource}: Flightdeck cannot count "
+    "its requests. Its metrics are: {known}."
+)
+METRIC_DIMENSION_MISSING = (
+    "Azure Monitor's metric {metric} has no dimension '{dimension}' on {resource} "
+    "(it has: {known}); {consequence}"
+)
+METRIC_AGGREGATION_MISSING = (
+    "Azure Monitor's metric {metric} on {resource} supports none of the aggregations Flightdeck "
+    "can read ({wanted}); it supports {known}."
+)
+METRIC_NOT_PUBLISHED = (
+    "Azure Monitor does not publish {metric} for {resource}: it stays empty in metrics."
+)
 
 UNKNOWN_SETTING = "Unknown setting '{key}' of the azure backend.{hint} Known settings: {known}."
 DID_YOU_MEAN = " Did you mean '{key}'?"
@@ -95,5 +116,32 @@ LOGS_TABLE_MISSING = (
     "Azure ML workspace that sends the category {table} to it (logs appear a few minutes later)."
 )
 LOGS_QUERY_FAILED = "The Log Analytics query on {table} failed: {detail}"
+LOGS_NOT_INGESTED_YET = (
+    "{live} Log Analytics has no console lines of '{deployment}' yet either: it ingests them a "
+    "few minutes late. Try again shortly."
+)
 BAD_TRAFFIC_WINDOW = "A traffic log window is between 1 minute and 30 days, not {window}."
 BAD_TRAFFIC_LIMIT = "Ask for between 1 and {most} traffic log records, not {limit}."
+
+STORAGE_ROLE = (
+    "The workspace's storage account '{account}' refused Flightdeck's identity ({code}): the "
+    "default datastore uses identity-based access, so uploading a model or code folder needs "
+    "'Storage Blob Data Contributor' on that storage account (Owner or Contributor alone does "
+    "not give access to blob data)."
+)
+STORAGE_REFUSED = (
+    "The workspace's storage account '{account}' refused the upload ({code}). Check the "
+    "account's network rules and that shared-key access is allowed, or make the default "
+    "datastore identity-based and grant 'Storage Blob Data Contributor' on the account."
+)
+CANCELED = "{what} was canceled on Azure{by}. Nothing more is waited for; check its state."
+CANCELED_BY = " ({detail})"
+BUSY_WAITING = (
+    "Waiting for the running operation on {target} ({operation}) before {action} "
+    "({seconds:.0f} s so far)"
+)
+STILL_BUSY = (
+    "{action} could not start: another operation is still running on {target} after "
+    "{seconds:.0f} s ({operation}). Azure allows one change at a time (an autoscale "
+    "setting or another user may be changing it); try again when it has finished."
+)

@@ -57,6 +57,7 @@ async def apply_spec(
         progress=progress,
         not_found=None,
         failed=_on_failure(ws, spec.endpoint_name, spec.name, delete=not existed),
+        target=ws.deployment_target(spec.endpoint_name, spec.name),
     )
     try:
         if spec.autoscale is not None:
@@ -100,6 +101,7 @@ async def scale(
         progress=progress,
         not_found=missing,
         failed=_on_failure(ws, endpoint, deployment, delete=False),
+        target=ws.deployment_target(endpoint, deployment),
     )
     resource = (await ws.autoscale_settings(endpoint)).get(deployment.lower())
     policy = policy_from_resource(resource) if resource is not None else None
@@ -158,17 +160,11 @@ async def _archived(
     *,
     live_error: FlightdeckError | None,
 ) -> str:
-    """The console log's tail; when that fails too, the live tail's error (if any) stands."""
-    try:
-        found = await loganalytics.console_tail(
-            ws, endpoint, deployment, lines, container, now=now or datetime.now(UTC)
-        )
-    except FlightdeckError as exc:
-        if live_error is None:
-            raise
-        log.warning("Log Analytics could not stand in for the live logs either: %s", exc)
-        raise live_error from exc
-    return "\n".join(found)
+    """The console log's tail when it has rows; else the live tail (or its error) stands."""
+    return await loganalytics.after_live(
+        ws, endpoint, deployment, lines, container,
+        now=now or datetime.now(UTC), live="", live_error=live_error,
+    )  # fmt: skip
 
 
 async def _exists(ws: Workspace, endpoint: str, deployment: str) -> bool:
@@ -199,6 +195,7 @@ def _on_failure(ws: Workspace, endpoint: str, deployment: str, *, delete: bool) 
                 what=f"Removing the failed deployment '{deployment}'",
                 progress=None,
                 not_found=None,
+                target=ws.deployment_target(endpoint, deployment),
             )
         return DeploymentFailedError(
             messages.DEPLOYMENT_FAILED.format(

@@ -5,13 +5,18 @@
     MetricsClient             azure-monitor-querymetrics: metrics (regional endpoint)
     LogsQueryClient           azure-monitor-query: Log Analytics (when a workspace id is set)
 
-All of them share one credential and, in tests, one transport (a fake ARM).
+All of them share one credential and, in tests, one transport (a fake ARM); so do
+the storage clients azure-ai-ml builds for uploads (``deploy.azure.storage``). A change
+that ARM refuses because another operation runs on the resource is retried until the
+operation timeout (``deploy.azure.busy``), on the injected clock and sleep.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
@@ -24,11 +29,14 @@ from azure.monitor.query import LogsQueryClient
 from azure.monitor.querymetrics import MetricsClient
 
 from deploy.azure import autoscale, lro, messages
+from deploy.azure.busy import Target, start_when_free
+from deploy.azure.console import quiet_sdk_console
 from deploy.azure.settings import AzureSettings
+from deploy.azure.storage import use_transport
 from deploy.errors import FlightdeckError, PermissionDeniedError
 from deploy.types import AutoscalePolicy, ProgressCallback
 
-__all__ = ["Workspace"]
+__all__ = ["Target", "Workspace"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,10 +51,14 @@ class Workspace:
         settings: AzureSettings,
         credential: TokenCredential | None = None,
         transport: HttpTransport[Any, Any] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.settings = settings
         self._credential = credential
         self._transport = transport
+        self._clock = clock
+        self._sleep = sleep
         self._lock = threading.Lock()
         self._ml: Any = None
         self._monitor: MonitorManagementClient | None = None
@@ -81,8 +93,10 @@ class Workspace:
                     self.settings.resource_group,
                     self.settings.workspace_name,
                     enable_telemetry=False,
+                    show_progress=False,
                     **self._client_kwargs(),
                 )
+            quiet_sdk_console()
             return self._ml
 
     def monitor(self) -> MonitorManagementClient:
@@ -141,12 +155,34 @@ class Workspace:
 
     async def run(self, fn: Callable[[], T], not_found: str | None) -> T:
         """``fn()`` in a worker thread, errors mapped (a 404 says ``not_found``)."""
-        return await lro.run(fn, not_found=not_found)
+        return await lro.run(self._with_transport(fn), not_found=not_found)
 
     async def call(self, fn: Callable[[], T], not_found: str | None) -> T:
         """Like ``run``, once the workspace is known to exist (a 404 then means ``not_found``)."""
         await self.location()
-        return await lro.run(fn, not_found=not_found)
+        return await lro.run(self._with_transport(fn), not_found=not_found)
+
+    def _with_transport(self, fn: Callable[[], T]) -> Callable[[], T]:
+        """``fn`` with the storage clients it builds (uploads) on the injected transport."""
+        if self._transport is None:
+            return fn
+
+        def call() -> T:
+            with use_transport(self._transport):
+                return fn()
+
+        return call
+
+    def endpoint_target(self, endpoint: str) -> Target:
+        """An endpoint as the subject of a change (its state read when it is busy)."""
+        return Target(f"endpoint '{endpoint}'", lambda: self.ml().online_endpoints.get(endpoint))
+
+    def deployment_target(self, endpoint: str, deployment: str) -> Target:
+        """A deployment as the subject of a change."""
+        return Target(
+            f"deployment '{deployment}' of '{endpoint}'",
+            lambda: self.ml().online_deployments.get(deployment, endpoint),
+        )
 
     async def wait(
         self,
@@ -156,9 +192,23 @@ class Workspace:
         progress: ProgressCallback | None,
         not_found: str | None,
         failed: Callable[[BaseException], Awaitable[FlightdeckError | None]] | None = None,
+        target: Target | None = None,
     ) -> Any:
-        """Start a long-running operation (``start()`` returns its poller) and wait for it."""
-        poller = await self.call(start, not_found)
+        """Start a long-running operation (``start()`` returns its poller) and wait for it.
+
+        While another operation runs on ``target`` (ARM refuses with 409, or 400 "... in
+        Updating provisioning state"), the start is retried with back-off, reporting
+        progress, until ``operation_timeout``; then ``ConflictError`` names what is in the way.
+        """
+        poller = await start_when_free(
+            lambda: self.call(start, not_found),
+            target=target or Target(what),
+            action=what,
+            progress=progress,
+            deadline=self.settings.operation_timeout,
+            clock=self._clock,
+            sleep=self._sleep,
+        )
         return await lro.wait(
             poller,
             what=what,
@@ -226,6 +276,7 @@ class Workspace:
             location=await self.location(),
             name=name,
             current=current,
+            existing=existing,
         )
         group = self.settings.resource_group
         await self.run(

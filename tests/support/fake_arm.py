@@ -19,7 +19,12 @@ Faults a test can inject: ``hold()`` keeps operations in progress until
 ``release()``; ``fail_next_deployment(...)`` makes a deployment's provisioning
 fail with log lines; ``forbid(action)`` answers 403 for an RBAC action;
 ``fail_next(method, path_suffix, ...)`` answers one request with an ARM error;
-``reject_tokens`` answers 401; ``quota_cores`` limits cores per VM family.
+``reject_tokens`` answers 401; ``quota_cores`` limits cores per VM family;
+``cancel_next_operation(message)`` ends the next operation ``Canceled``; ``ml.busy(ep, d)``
+runs an operation from elsewhere (changes meanwhile get 409/400); ``ml.throttle`` answers
+Azure ML requests 429; ``ml.storage`` is the workspace's storage account (uploads);
+``throttle`` answers Azure Monitor requests 429 + Retry-After now and then
+(``tests/support/fake_arm_throttle``), and ``sleep`` records the SDK's waits for them.
 """
 
 from __future__ import annotations
@@ -38,7 +43,9 @@ from tests.support.fake_arm_http import Call, FakeResponse, Reply, arm_error
 from tests.support.fake_arm_metrics import MetricsService
 from tests.support.fake_arm_ml import MachineLearningService
 from tests.support.fake_arm_monitor import MonitorService
+from tests.support.fake_arm_throttle import Throttle
 from tests.support.fake_loganalytics import LOGS_HOST, LogAnalyticsService
+from tests.support.fake_storage import BLOB_HOST_SUFFIX
 
 __all__ = ["FakeArm", "Operation"]
 
@@ -64,6 +71,10 @@ class Operation:
     status: str = "InProgress"
     error: dict[str, str] | None = None
     started: float = field(default_factory=time.time)
+    #: What it changes, ``(endpoint, deployment or None)``: Azure refuses other changes meanwhile.
+    target: tuple[str, str | None] | None = None
+    #: Set when it is to end ``Canceled`` (with this message, if not empty).
+    cancel: str | None = None
 
 
 # Any request: the SDK sends rest requests, or legacy ones from its older generated clients.
@@ -98,10 +109,13 @@ class FakeArm(HttpTransport[Any, FakeResponse]):
         self._gate = threading.Event()
         self._gate.set()
         self._ids = itertools.count(1)
+        self._cancel_next: list[str] = []
         self.ml = MachineLearningService(self)
         self.monitor = MonitorService(self)
         self.metrics = MetricsService(self)
         self.log_analytics = LogAnalyticsService(self)
+        self.throttle = Throttle()
+        self._throttled = threading.local()
 
     # ------------------------------------------------------------ ids
 
@@ -157,11 +171,38 @@ class FakeArm(HttpTransport[Any, FakeResponse]):
 
     # ------------------------------------------------------------ operations
 
+    def cancel_next_operation(self, message: str = "") -> None:
+        """End the next long-running operation ``Canceled`` (error ``message`` unless empty)."""
+        self._cancel_next.append(message)
+
+    def running(self, ep: str, d: str | None = None) -> Operation | None:
+        """The operation in progress on an endpoint (``d`` None) or deployment, if any.
+
+        Asking counts as time passing for it (a held operation stays in progress).
+        """
+        for op in self.operations.values():
+            if op.target == (ep, d) and op.status == "InProgress":
+                self._advance(op)
+                if op.status == "InProgress":
+                    return op
+        return None
+
     def start_operation(
-        self, finish: Callable[[], dict[str, str] | None], *, kind: str = "async"
+        self,
+        finish: Callable[[], dict[str, str] | None],
+        *,
+        kind: str = "async",
+        target: tuple[str, str | None] | None = None,
+        polls: int | None = None,
     ) -> dict[str, str]:
         """Start an LRO; the headers to answer with (``async`` or ``location`` style)."""
-        op = Operation(id=self.new_id(), finish=finish, polls_left=self.lro_polls)
+        op = Operation(
+            id=self.new_id(),
+            finish=finish,
+            polls_left=self.lro_polls if polls is None else polls,
+            target=target,
+            cancel=self._cancel_next.pop(0) if self._cancel_next else None,
+        )
         self.operations[op.id] = op
         base = (
             f"https://{ARM_HOST}/subscriptions/{self.subscription_id}/providers/"
@@ -181,6 +222,10 @@ class FakeArm(HttpTransport[Any, FakeResponse]):
             return
         if op.polls_left > 0:
             op.polls_left -= 1
+            return
+        if op.cancel is not None:
+            op.status = "Canceled"
+            op.error = {"code": "Canceled", "message": op.cancel} if op.cancel else None
             return
         op.error = op.finish()
         op.status = "Failed" if op.error else "Succeeded"
@@ -216,14 +261,29 @@ class FakeArm(HttpTransport[Any, FakeResponse]):
     def __exit__(self, *args: object) -> None:
         pass
 
+    def sleep(self, duration: float) -> None:
+        """The SDK's wait after a throttled request is recorded, not slept; others sleep."""
+        if getattr(self._throttled, "pending", False):
+            self._throttled.pending = False
+            self.throttle.waits.append(duration)
+            return
+        time.sleep(duration)
+
     def send(self, request: Any, **kwargs: Any) -> FakeResponse:
         call = Call.from_request(request)
         with self.lock:
+            throttled = self.throttle.check(call)
+            throttled = throttled or self.ml.throttle.check(call)
+            if throttled is not None:
+                self._throttled.pending = True
+                return FakeResponse(request, throttled)
             self.calls.append(call)
             reply = self._dispatch(call)
         return FakeResponse(request, reply)
 
     def _dispatch(self, call: Call) -> Reply:
+        if call.host.endswith(BLOB_HOST_SUFFIX):
+            return self.ml.storage.handle(call)
         auth = call.headers.get("authorization", "")
         if self.reject_tokens or not auth.startswith("Bearer "):
             return Reply(

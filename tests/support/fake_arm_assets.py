@@ -1,8 +1,15 @@
-"""The fake workspace's assets: code, model and environment versions.
+"""The fake workspace's assets: code, model and environment versions; its datastore.
 
-Every code folder counts as uploaded already: the SDK's look-up by content hash
-(``GET codes/{name}/versions?hash=...``) finds a version, so no blob upload ever
-happens in tests. A model version's path cannot change once registered.
+A code folder is found by its content hash (``GET codes/{name}/versions?hash=...``)
+only once a code version with that hash was created; otherwise the SDK asks for a
+temporary blob reference (``POST codes/{name}/versions/{v}/startPendingUpload``, a SAS
+URI), uploads the folder to the fake storage account and PUTs the code version. A
+model from a local path goes to the default datastore ``workspaceblobstore``
+(``GET datastores/workspaceblobstore``; ``POST .../listSecrets`` for its account key
+unless it is identity-based). Shapes from the REST API specification's examples
+(``examples/Datastore/get.json``, ``listSecrets.json``,
+``Workspace/CodeVersion/createOrGetStartPendingUpload.json``). A model version's path
+cannot change once registered. Lists come in pages.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tests.support.fake_arm_http import Call, Reply, arm_error, system_data
+from tests.support.fake_arm_paging import page
 
 if TYPE_CHECKING:
     from tests.support.fake_arm import FakeArm
@@ -40,7 +48,8 @@ class AssetService:
 
     def _containers_get(self, call: Call, kind: str) -> Reply:
         kind = kind.lower()
-        return Reply(200, {"value": [self._container(kind, n) for n in self.assets[kind]]})
+        items = [self._container(kind, n) for n in self.assets[kind]]
+        return page(call, items, self.arm.ml.page_size)
 
     def _container_get(self, call: Call, kind: str, name: str) -> Reply:
         kind = kind.lower()
@@ -51,26 +60,82 @@ class AssetService:
     def _versions_get(self, call: Call, kind: str, name: str) -> Reply:
         kind = kind.lower()
         if kind == "codes" and "hash" in call.query:
-            # Every code folder counts as uploaded already (under the first name asked
-            # with its hash): no blob upload happens in tests.
+            # Any code version with that content, whatever its name (anonymous code).
             digest = call.query["hash"]
-            for versions in self.assets["codes"].values():
-                for found in versions.values():
-                    if found["properties"]["properties"].get("hash_sha256") == digest:
-                        return Reply(200, {"value": [found]})
-            code = self._asset(
-                "codes",
-                name,
-                "1",
-                {
-                    "codeUri": f"https://stfake.blob.core.windows.net/code/{name}",
-                    "isAnonymous": True,
-                    "properties": {"hash_sha256": digest},
+            found = [
+                version
+                for versions in self.assets["codes"].values()
+                for version in versions.values()
+                if version["properties"].get("properties", {}).get("hash_sha256") == digest
+            ]
+            return page(call, found, self.arm.ml.page_size)
+        versions = list(self.assets[kind].get(name, {}).values())
+        return page(call, versions, self.arm.ml.page_size)
+
+    def _pending_upload_post(self, call: Call, name: str, v: str) -> Reply:
+        storage = self.arm.ml.storage
+        folder = f"{storage.container}/LocalUpload/{self.arm.new_id()}"
+        return Reply(
+            200,
+            {
+                "blobReferenceForConsumption": {
+                    "blobUri": f"https://{storage.host}/{folder}",
+                    "storageAccountArmId": self._storage_id(),
+                    "credential": {"credentialType": "SAS", "sasUri": storage.issue_sas(folder)},
                 },
+                "pendingUploadId": self.arm.new_id(),
+                "pendingUploadType": "TemporaryBlobReference",
+            },
+        )
+
+    def _datastore_get(self, call: Call, name: str) -> Reply:
+        if name != "workspaceblobstore":
+            return not_found(self.arm, "datastores", name)
+        storage = self.arm.ml.storage
+        credentials: dict[str, Any] = (
+            {"credentialsType": "None"}
+            if storage.identity_based
+            else {"credentialsType": "AccountKey", "secrets": {"secretsType": "AccountKey"}}
+        )
+        return Reply(
+            200,
+            {
+                "id": f"{self.arm.workspace_id}/datastores/{name}",
+                "name": name,
+                "type": "Microsoft.MachineLearningServices/workspaces/datastores",
+                "properties": {
+                    "description": None,
+                    "tags": {},
+                    "isDefault": True,
+                    "properties": None,
+                    "credentials": credentials,
+                    "datastoreType": "AzureBlob",
+                    "accountName": storage.account,
+                    "containerName": storage.container,
+                    "endpoint": "core.windows.net",
+                    "protocol": "https",
+                },
+                "systemData": system_data(),
+            },
+        )
+
+    def _secrets_post(self, call: Call, name: str) -> Reply:
+        storage = self.arm.ml.storage
+        if name != "workspaceblobstore":
+            return not_found(self.arm, "datastores", name)
+        if storage.identity_based:
+            return arm_error(
+                400,
+                "UserError",
+                f"Datastore '{name}' uses identity-based access: it has no secrets.",
             )
-            self.assets["codes"].setdefault(name, {})["1"] = code
-            return Reply(200, {"value": [code]})
-        return Reply(200, {"value": list(self.assets[kind].get(name, {}).values())})
+        return Reply(200, {"secretsType": "AccountKey", "key": storage.key})
+
+    def _storage_id(self) -> str:
+        return (
+            f"/subscriptions/{self.arm.subscription_id}/resourceGroups/{self.arm.resource_group}"
+            f"/providers/Microsoft.Storage/storageAccounts/{self.arm.ml.storage.account}"
+        )
 
     def _version_get(self, call: Call, kind: str, name: str, v: str) -> Reply:
         found = self.assets[kind.lower()].get(name, {}).get(v)

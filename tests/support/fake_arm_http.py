@@ -102,7 +102,9 @@ class FakeResponse(HttpResponseImpl):
     def __init__(self, request: Any, reply: Reply) -> None:
         headers = case_insensitive_dict(reply.headers)
         content = b""
-        if reply.body is not None:
+        if isinstance(reply.body, bytes):
+            content = reply.body  # e.g. Blob Storage's XML errors and blob contents
+        elif reply.body is not None:
             content = json.dumps(reply.body).encode()
             headers.setdefault("Content-Type", "application/json; charset=utf-8")
         headers["Content-Length"] = str(len(content))

@@ -1,10 +1,30 @@
-"""The fake Azure Monitor metrics: ``POST /subscriptions/{s}/metrics:getBatch``.
+"""The fake Azure Monitor metrics: ``POST /subscriptions/{s}/metrics:getBatch`` and definitions.
 
 Metrics come from what the fake saw: ``record_request`` (the fake scoring server
 calls it for every scoring request) and ``record_cpu``. Answers have the real
 response shape, split by the dimensions the ``filter`` names with ``'*'``; a
 filter on a dimension a metric does not have is refused, as Azure refuses it.
 Percentiles are nearest-rank over a minute's samples.
+
+Each metric has only the aggregations and dimensions Microsoft's supported-metrics
+reference lists for it ("Supported metrics for
+Microsoft.MachineLearningServices/workspaces/onlineEndpoints" and ".../onlineEndpoints/deployments",
+https://learn.microsoft.com/azure/azure-monitor/reference/supported-metrics/microsoft-machinelearningservices-workspaces-onlineendpoints-metrics
+and ...-onlineendpoints-deployments-metrics): ``RequestsPerMinute`` is ``Average`` only
+(dimensions deployment, statusCode, statusCodeClass, modelStatusCode); the deployment
+gauges are Minimum, Maximum, Average; ``DeploymentCapacity`` ("the number of instances
+in the deployment") has the dimensions instanceId and State. An aggregation a metric
+does not support is left out of the answer (``unsupported="omit"``, a point without a
+``total``) or refused with 400 (``unsupported="refuse"``): Azure is documented to do
+either. ``GET {resourceUri}/providers/Microsoft.Insights/metricDefinitions`` answers
+what the reference lists, in the shape of the REST API specification's example
+(specification/monitor/.../2018-01-01/examples/GetMetricDefinitions.json).
+
+``DeploymentCapacity`` is reported per instance: a series per ``instanceId`` whose value
+is 1 (``capacity_reading="per-instance"``), so an unsplit Average is 1 whatever the
+instance count; ``capacity_reading="count"`` reports the instance count itself, once per
+deployment. ``remove(metric, dimension)`` takes a metric (or one of its dimensions) out
+of the definitions and the answers, as when Azure stops publishing it.
 """
 
 from __future__ import annotations
@@ -23,21 +43,36 @@ from tests.support.fake_arm_http import Call, Reply, arm_error
 if TYPE_CHECKING:
     from tests.support.fake_arm import FakeArm
 
-__all__ = ["DEPLOYMENT_METRICS", "ENDPOINT_METRICS", "MetricsService"]
+__all__ = ["DEPLOYMENT_METRICS", "ENDPOINT_METRICS", "MetricSpec", "MetricsService"]
 
 ENDPOINT_NS = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
 DEPLOYMENT_NS = f"{ENDPOINT_NS}/deployments"
 _REQ_DIMS = ("deployment", "statusCode", "statusCodeClass", "modelStatusCode")
-#: Metric name -> (unit, dimensions), per namespace.
-ENDPOINT_METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "RequestsPerMinute": ("Count", _REQ_DIMS),
-    "RequestLatency": ("Milliseconds", ("deployment",)),
-    **{f"RequestLatency_P{p}": ("Milliseconds", ("deployment",)) for p in (50, 90, 95, 99)},
+_GAUGE = ("Minimum", "Maximum", "Average")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """What the supported-metrics reference lists for one metric."""
+
+    unit: str
+    dimensions: tuple[str, ...]
+    aggregations: tuple[str, ...]
+
+
+#: Metric name -> its unit, dimensions and aggregations, per namespace.
+ENDPOINT_METRICS: dict[str, MetricSpec] = {
+    "RequestsPerMinute": MetricSpec("Count", _REQ_DIMS, ("Average",)),
+    "RequestLatency": MetricSpec("Milliseconds", ("deployment",), ("Average",)),
+    **{
+        f"RequestLatency_P{p}": MetricSpec("Milliseconds", ("deployment",), ("Average",))
+        for p in (50, 90, 95, 99)
+    },
 }
-DEPLOYMENT_METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "CpuUtilizationPercentage": ("Percent", ("instanceId",)),
-    "CpuMemoryUtilizationPercentage": ("Percent", ("instanceId",)),
-    "DeploymentCapacity": ("Count", ("instanceId", "State")),
+DEPLOYMENT_METRICS: dict[str, MetricSpec] = {
+    "CpuUtilizationPercentage": MetricSpec("Percent", ("instanceId",), _GAUGE),
+    "CpuMemoryUtilizationPercentage": MetricSpec("Percent", ("instanceId",), _GAUGE),
+    "DeploymentCapacity": MetricSpec("Count", ("instanceId", "State"), _GAUGE),
 }
 
 
@@ -51,12 +86,17 @@ class _Request:
 
 
 class MetricsService:
-    """What the fake's endpoints measured, and the getBatch handler."""
+    """What the fake's endpoints measured, the getBatch handler and the metric definitions."""
 
     def __init__(self, arm: FakeArm) -> None:
         self.arm = arm
         self.requests: list[_Request] = []
         self.cpu: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+        #: "omit" (answer without the unsupported aggregation) or "refuse" (400).
+        self.unsupported = "omit"
+        #: "per-instance" (a series of 1 per instance) or "count" (the instance count).
+        self.capacity_reading = "per-instance"
+        self.removed: set[tuple[str, str | None]] = set()
 
     def record_request(
         self, endpoint: str, deployment: str, status: int, latency_ms: float, at: float
@@ -70,6 +110,52 @@ class MetricsService:
         with self.arm.lock:
             self.cpu[(endpoint, deployment)].append((at, percent))
 
+    def remove(self, metric: str, dimension: str | None = None) -> None:
+        """Stop publishing ``metric`` (or only its ``dimension``)."""
+        self.removed.add((metric.lower(), dimension.lower() if dimension else None))
+
+    def catalogue(self, namespace: str) -> dict[str, MetricSpec] | None:
+        """The metrics of ``namespace`` as published now (``None``: unknown namespace)."""
+        known = {ENDPOINT_NS.lower(): ENDPOINT_METRICS, DEPLOYMENT_NS.lower(): DEPLOYMENT_METRICS}
+        metrics = known.get(namespace.lower())
+        if metrics is None:
+            return None
+        out = {}
+        for name, spec in metrics.items():
+            if (name.lower(), None) in self.removed:
+                continue
+            dims = tuple(
+                d for d in spec.dimensions if (name.lower(), d.lower()) not in self.removed
+            )
+            out[name] = MetricSpec(spec.unit, dims, spec.aggregations)
+        return out
+
+    def definitions(self, call: Call, resource_uri: str) -> Reply:
+        """``GET {resourceUri}/providers/Microsoft.Insights/metricDefinitions``."""
+        rid = "/" + resource_uri.strip("/")
+        namespace = call.query.get("metricnamespace") or (
+            DEPLOYMENT_NS if "/deployments/" in rid.lower() else ENDPOINT_NS
+        )
+        if self._resource(rid, namespace) is None:
+            return arm_error(404, "ResourceNotFound", f"The resource '{rid}' was not found.")
+        metrics = self.catalogue(namespace) or {}
+        value = [
+            {
+                "id": f"{rid}/providers/microsoft.insights/metricdefinitions/{name}",
+                "resourceId": rid,
+                "namespace": namespace,
+                "name": {"value": name, "localizedValue": name},
+                "isDimensionRequired": False,
+                "unit": spec.unit,
+                "primaryAggregationType": spec.aggregations[-1],
+                "supportedAggregationTypes": list(spec.aggregations),
+                "metricAvailabilities": [{"timeGrain": "PT1M", "retention": "P93D"}],
+                "dimensions": [{"value": d, "localizedValue": d} for d in spec.dimensions],
+            }
+            for name, spec in metrics.items()
+        ]
+        return Reply(200, {"value": value})
+
     def metrics_batch(self, call: Call) -> Reply:
         if call.method != "POST" or not call.path.endswith("/metrics:getBatch"):
             return arm_error(404, "NotFound", call.path)
@@ -79,11 +165,10 @@ class MetricsService:
         start = _parse_time(q["starttime"])
         end = _parse_time(q["endtime"])
         interval = isodate.parse_duration(q.get("interval", "PT1M"))
-        aggregations = [a.strip().lower() for a in q.get("aggregation", "average").split(",")]
+        asked = [a.strip().lower() for a in q.get("aggregation", "").split(",") if a.strip()]
         split = _parse_filter(q.get("filter", ""))
         top = int(q.get("top", "10"))
-        catalogue = {ENDPOINT_NS: ENDPOINT_METRICS, DEPLOYMENT_NS: DEPLOYMENT_METRICS}
-        metrics = next((m for ns, m in catalogue.items() if ns.lower() == namespace.lower()), None)
+        metrics = self.catalogue(namespace)
         if metrics is None:
             return arm_error(400, "BadRequest", f"Unknown metric namespace '{namespace}'.")
         values = []
@@ -100,14 +185,26 @@ class MetricsService:
                         f"Failed to find metric configuration for provider: {namespace}, "
                         f"resource Type: {namespace}, metric: {name}.",
                     )
-                unit, dims = metrics[name]
-                unknown = [d for d in split if d.lower() not in {x.lower() for x in dims}]
+                spec = metrics[name]
+                unknown = [
+                    d for d in split if d.lower() not in {x.lower() for x in spec.dimensions}
+                ]
                 if unknown:
                     return arm_error(
                         400,
                         "BadRequest",
                         f"Metric: {name} does not support requested dimension combination: "
                         f"{', '.join(unknown)}.",
+                    )
+                supported = [a.lower() for a in spec.aggregations]
+                aggregations = [a for a in asked if a in supported] if asked else [supported[-1]]
+                refused = [a for a in asked if a not in supported]
+                if refused and self.unsupported == "refuse":
+                    return arm_error(
+                        400,
+                        "BadRequest",
+                        f"Metric: {name} does not support aggregation type(s): "
+                        f"{', '.join(refused)}. Supported: {', '.join(spec.aggregations)}.",
                     )
                 points = self._points(name, parsed, split, start, end)
                 series.append(
@@ -116,7 +213,7 @@ class MetricsService:
                         "type": "Microsoft.Insights/metrics",
                         "name": {"value": name, "localizedValue": name},
                         "displayDescription": name,
-                        "unit": unit,
+                        "unit": spec.unit,
                         "errorCode": "Success",
                         "timeseries": _timeseries(points, start, end, interval, aggregations)[:top],
                     }
@@ -166,11 +263,22 @@ class MetricsService:
         )
         if dep is not None:
             if name == "DeploymentCapacity":
-                capacity = float(self.arm.ml.deployments[ep][dep]["sku"]["capacity"])
-                minute = start
-                while minute < end:
-                    out[()][minute].append(capacity)
-                    minute += timedelta(minutes=1)
+                capacity = int(self.arm.ml.deployments[ep][dep]["sku"]["capacity"])
+                if self.capacity_reading == "count":
+                    instances = [("", float(capacity))]
+                else:
+                    instances = [(f"{dep}-{i}", 1.0) for i in range(capacity)]
+                for instance, sample in instances:
+                    labels = {"instanceId": instance, "State": "Running"}
+                    group = tuple(
+                        (d, labels[next(k for k in labels if k.lower() == d.lower())])
+                        for d, wanted in split.items()
+                        if wanted == "*"
+                    )
+                    minute = start
+                    while minute < end:
+                        out[group][minute].append(sample)
+                        minute += timedelta(minutes=1)
             elif name == "CpuUtilizationPercentage":
                 for at, pct in self.cpu.get((ep, dep), []):
                     if lo <= at < hi:

@@ -9,6 +9,15 @@ quota per VM family; a deployment's model must be registered. A deployment
 whose environment variables set ``FAKE_INIT_ERROR`` fails to provision as when
 its init() raises that message (the traceback in its inference-server log).
 Every container line also goes to the fake Log Analytics console table.
+
+While an operation runs on an endpoint or a deployment, Azure refuses another change
+to it: 409 ``Conflict`` ("An operation is already in progress ..."), and a deployment
+PUT on an endpoint that is being changed gets 400 "Cannot create a deployment in
+endpoint X because it is in Updating provisioning state" (the service's words, quoted in
+https://github.com/Azure/azure-sdk-for-net/issues/36961). ``busy(ep, d, polls=n)`` starts
+such an operation from elsewhere (Azure's own autoscale changing the capacity). Lists
+come in pages (``fake_arm_paging``); ``regenerateKeys`` must name the key it replaces
+(``keyValue``, the current value, as azure-ai-ml sends it).
 """
 
 from __future__ import annotations
@@ -19,7 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 from tests.support.fake_arm_assets import AssetService, not_found
 from tests.support.fake_arm_http import Call, Reply, arm_error, system_data
+from tests.support.fake_arm_paging import ArmThrottle, page
 from tests.support.fake_arm_rules import NAME, deployment_problem, traffic_problem
+from tests.support.fake_storage import StorageService
 
 if TYPE_CHECKING:
     from tests.support.fake_arm import FakeArm
@@ -40,6 +51,9 @@ _ROUTES: list[tuple[str, str]] = [
     (r"/onlineEndpoints/(?P<ep>[^/]+)/deployments", "deployments"),
     (r"/onlineEndpoints/(?P<ep>[^/]+)/deployments/(?P<d>[^/]+)", "deployment"),
     (r"/onlineEndpoints/(?P<ep>[^/]+)/deployments/(?P<d>[^/]+)/getLogs", "logs"),
+    (r"/datastores/(?P<name>[^/]+)", "datastore"),
+    (r"/datastores/(?P<name>[^/]+)/listSecrets", "secrets"),
+    (r"/codes/(?P<name>[^/]+)/versions/(?P<v>[^/]+)/startPendingUpload", "pending_upload"),
     (r"/(?P<kind>codes|models|environments)", "containers"),
     (r"/(?P<kind>codes|models|environments)/(?P<name>[^/]+)", "container"),
     (r"/(?P<kind>codes|models|environments)/(?P<name>[^/]+)/versions", "versions"),
@@ -61,6 +75,10 @@ class MachineLearningService:
         self.assets = self.asset_service.assets
         self.failures: dict[tuple[str, str], tuple[str, list[str]]] = {}
         self.quota_cores = 100
+        #: Items per page of every list.
+        self.page_size = 2
+        self.throttle = ArmThrottle()
+        self.storage = StorageService(arm)
         prefix = re.escape(arm.workspace_id)
         self._routes = [
             (re.compile(f"^{prefix}{pattern}$", re.IGNORECASE), name) for pattern, name in _ROUTES
@@ -71,6 +89,46 @@ class MachineLearningService:
     def add_environment(self, name: str, version: str, image: str) -> None:
         """Register an environment (as ``az ml environment create`` would have)."""
         self.asset_service.add_environment(name, version, image)
+
+    def busy(self, ep: str, d: str | None = None, *, polls: int = 3) -> None:
+        """Start a change of the endpoint (or deployment) from elsewhere, done after ``polls``
+        questions about it (e.g. Azure's autoscale changing the capacity)."""
+        with self.arm.lock:
+            resource = self.endpoints[ep] if d is None else self.deployments[ep][d]
+            resource["properties"]["provisioningState"] = "Updating"
+
+            def finish() -> None:
+                resource["properties"]["provisioningState"] = "Succeeded"
+
+            self.arm.start_operation(finish, target=(ep, d), polls=polls)
+
+    def _in_the_way(self, ep: str, d: str | None) -> Reply | None:
+        """Azure's refusal of a change while an operation runs on the resource (or endpoint)."""
+        if self.arm.running(ep) is not None:
+            state = self.endpoints[ep]["properties"].get("provisioningState", "Updating")
+            if d is not None:
+                return arm_error(
+                    400,
+                    "BadArgument",
+                    f"Cannot create a deployment in endpoint {ep} because it is in {state} "
+                    "provisioning state.",
+                )
+            return arm_error(
+                409,
+                "Conflict",
+                f"An operation is already in progress on online endpoint '{ep}' "
+                f"(provisioning state {state}). Please wait for it to complete and try again.",
+            )
+        if d is not None and self.arm.running(ep, d) is not None:
+            state = self.deployments[ep][d]["properties"].get("provisioningState", "Updating")
+            return arm_error(
+                409,
+                "Conflict",
+                f"An operation is already in progress on online deployment '{d}' of endpoint "
+                f"'{ep}' (provisioning state {state}). Please wait for it to complete and try "
+                "again.",
+            )
+        return None
 
     def handle(self, call: Call) -> Reply:
         for pattern, name in self._routes:
@@ -118,7 +176,7 @@ class MachineLearningService:
     # ------------------------------------------------------------ endpoints
 
     def _endpoints_get(self, call: Call) -> Reply:
-        return Reply(200, {"value": list(self.endpoints.values())})
+        return page(call, list(self.endpoints.values()), self.page_size)
 
     def _endpoint_get(self, call: Call, ep: str) -> Reply:
         if ep not in self.endpoints:
@@ -130,6 +188,9 @@ class MachineLearningService:
             return arm_error(400, "BadArgument", f"Invalid endpoint name '{ep}'.")
         props = dict(call.body.get("properties") or {})
         existing = self.endpoints.get(ep)
+        refused = self._in_the_way(ep, None) if existing else None
+        if refused:
+            return refused
         traffic = {k: int(v) for k, v in (props.get("traffic") or {}).items()}
         mirror = {k: int(v) for k, v in (props.get("mirrorTraffic") or {}).items()}
         problem = traffic_problem(self, ep, traffic, mirror)
@@ -167,11 +228,14 @@ class MachineLearningService:
         def finish() -> None:
             resource["properties"]["provisioningState"] = "Succeeded"
 
-        return Reply(201, resource, self.arm.start_operation(finish))
+        return Reply(201, resource, self.arm.start_operation(finish, target=(ep, None)))
 
     def _endpoint_delete(self, call: Call, ep: str) -> Reply:
         if ep not in self.endpoints:
             return Reply(204)
+        refused = self._in_the_way(ep, None)
+        if refused:
+            return refused
         self.endpoints[ep]["properties"]["provisioningState"] = "Deleting"
 
         def finish() -> None:
@@ -180,7 +244,9 @@ class MachineLearningService:
                 self.logs.pop((ep, name), None)
             self.keys.pop(ep, None)
 
-        return Reply(202, None, self.arm.start_operation(finish, kind="location"))
+        return Reply(
+            202, None, self.arm.start_operation(finish, kind="location", target=(ep, None))
+        )
 
     def _endpoint_action_post(self, call: Call, ep: str, verb: str) -> Reply:
         if ep not in self.endpoints:
@@ -205,19 +271,34 @@ class MachineLearningService:
             return arm_error(400, "BadArgument", "This endpoint does not use keys.")
         if verb == "listkeys":
             return Reply(200, dict(self.keys[ep]))
-        which = "primaryKey" if call.body.get("keyType") == "Primary" else "secondaryKey"
+        kind = call.body.get("keyType")
+        if kind not in ("Primary", "Secondary"):
+            return arm_error(400, "BadArgument", f"Invalid keyType '{kind}'.")
+        which = "primaryKey" if kind == "Primary" else "secondaryKey"
+        if "keyValue" in call.body and call.body["keyValue"] != self.keys[ep][which]:
+            return arm_error(
+                400,
+                "BadArgument",
+                f"The keyValue does not match the current {kind.lower()} key of endpoint "
+                f"'{ep}'; it may have been regenerated meanwhile.",
+            )
+        refused = self._in_the_way(ep, None)
+        if refused:
+            return refused
 
         def finish() -> None:
             self.keys[ep][which] = _key()
 
-        return Reply(202, None, self.arm.start_operation(finish, kind="location"))
+        return Reply(
+            202, None, self.arm.start_operation(finish, kind="location", target=(ep, None))
+        )
 
     # ------------------------------------------------------------ deployments
 
     def _deployments_get(self, call: Call, ep: str) -> Reply:
         if ep not in self.endpoints:
             return not_found(self.arm, "onlineEndpoints", ep)
-        return Reply(200, {"value": list(self.deployments[ep].values())})
+        return page(call, list(self.deployments[ep].values()), self.page_size)
 
     def _deployment_get(self, call: Call, ep: str, d: str) -> Reply:
         found = self.deployments.get(ep, {}).get(d)
@@ -235,6 +316,9 @@ class MachineLearningService:
         problem = deployment_problem(self, ep, d, props, int(sku.get("capacity") or 0))
         if problem:
             return problem
+        refused = self._in_the_way(ep, d)
+        if refused:
+            return refused
         props.setdefault("scaleSettings", {"scaleType": "Default"})
         existing = self.deployments[ep].get(d)
         props["provisioningState"] = "Updating" if existing else "Creating"
@@ -280,7 +364,7 @@ class MachineLearningService:
             props["provisioningState"] = "Succeeded"
             return None
 
-        return Reply(201, resource, self.arm.start_operation(finish))
+        return Reply(201, resource, self.arm.start_operation(finish, target=(ep, d)))
 
     def _deployment_delete(self, call: Call, ep: str, d: str) -> Reply:
         if d not in self.deployments.get(ep, {}):
@@ -292,13 +376,16 @@ class MachineLearningService:
                 "BadArgument",
                 f"Deployment '{d}' has traffic on endpoint '{ep}' and cannot be deleted.",
             )
+        refused = self._in_the_way(ep, d)
+        if refused:
+            return refused
         self.deployments[ep][d]["properties"]["provisioningState"] = "Deleting"
 
         def finish() -> None:
             self.deployments.get(ep, {}).pop(d, None)
             self.logs.pop((ep, d), None)
 
-        return Reply(202, None, self.arm.start_operation(finish, kind="location"))
+        return Reply(202, None, self.arm.start_operation(finish, kind="location", target=(ep, d)))
 
     def _logs_post(self, call: Call, ep: str, d: str) -> Reply:
         if d not in self.deployments.get(ep, {}):

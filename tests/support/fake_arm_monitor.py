@@ -3,7 +3,13 @@
 Checked as the service checks them: a target resource that exists, one to twenty
 profiles, minimum <= default <= maximum, a known metric, time grain of at least
 a minute, time window between 5 minutes and 12 hours, cooldown between 1 minute
-and a week.
+and a week. A setting keeps everything the REST API specification's example
+(specification/monitor/.../2022-10-01/examples/createOrUpdateAutoscaleSetting.json)
+carries: notifications, fixed-date and recurrence profiles, ``predictiveAutoscalePolicy``,
+tags. Lists come ``page_size`` settings a page, with ``nextLink`` to the next.
+
+Also routes ``{resourceUri}/providers/Microsoft.Insights/metricDefinitions`` to the
+fake metrics service.
 """
 
 from __future__ import annotations
@@ -22,6 +28,10 @@ if TYPE_CHECKING:
 
 __all__ = ["MonitorService"]
 
+_DEFINITIONS = re.compile(
+    r"^(?P<resource>/subscriptions/.+)/providers/microsoft\.insights/metricdefinitions$",
+    re.IGNORECASE,
+)
 _AUTOSCALE = re.compile(
     r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.insights/autoscalesettings"
     r"(?:/(?P<name>[^/]+))?$",
@@ -35,14 +45,19 @@ class MonitorService:
     def __init__(self, arm: FakeArm) -> None:
         self.arm = arm
         self.autoscale: dict[str, dict[str, Any]] = {}
+        #: Settings per page of a list.
+        self.page_size = 1
 
     def handle(self, call: Call) -> Reply:
+        definitions = _DEFINITIONS.match(call.path)
+        if definitions and call.method == "GET":
+            return self.arm.metrics.definitions(call, definitions.group("resource"))
         match = _AUTOSCALE.match(call.path)
         if not match:
             return arm_error(404, "ResourceNotFound", f"No such resource: {call.path}")
         name = match.group("name")
         if name is None:
-            return Reply(200, {"value": list(self.autoscale.values())})
+            return self._page(call)
         if call.method == "GET":
             found = self.autoscale.get(name.lower())
             if found is None:
@@ -54,6 +69,17 @@ class MonitorService:
         if call.method == "PUT":
             return self._put(name, call.body or {})
         return arm_error(405, "MethodNotAllowed", call.method)
+
+    def _page(self, call: Call) -> Reply:
+        items = list(self.autoscale.values())
+        skip = int(call.query.get("$skiptoken") or 0)
+        body: dict[str, Any] = {"value": items[skip : skip + self.page_size]}
+        if skip + self.page_size < len(items):
+            body["nextLink"] = (
+                f"https://{call.host}{call.path}?api-version={call.query.get('api-version', '')}"
+                f"&$skipToken={skip + self.page_size}"
+            )
+        return Reply(200, body)
 
     def _put(self, name: str, body: dict[str, Any]) -> Reply:
         props = dict(body.get("properties") or {})
@@ -73,6 +99,8 @@ class MonitorService:
                 "profiles": props["profiles"],
                 "enabled": bool(props.get("enabled", False)),
                 "notifications": props.get("notifications") or [],
+                "predictiveAutoscalePolicy": props.get("predictiveAutoscalePolicy")
+                or {"scaleMode": "Disabled", "scaleLookAheadTime": None},
                 "name": name,
                 "targetResourceUri": props.get("targetResourceUri"),
                 "targetResourceLocation": props.get("targetResourceLocation", body["location"]),

@@ -16,6 +16,12 @@ take N | project A, B`` over the rows inside the timespan and answers with the R
 Anything else is refused as the service refuses it: 400 ``BadArgumentError`` with a
 nested ``SyntaxError`` / ``SemanticError``. ``drop_table`` makes a table unknown (no
 diagnostic setting sends it).
+
+Rows are ingested late, as Log Analytics ingests them: a row is seen by queries only
+``ingestion_delay`` seconds (default 120) after its TimeGenerated. Microsoft documents a
+typical latency of 20 seconds to 3 minutes ("Log data ingestion time in Azure Monitor",
+https://learn.microsoft.com/azure/azure-monitor/logs/data-ingestion-time).
+``wait_for_ingestion()`` lets that much time pass for the service alone (no sleep).
 """
 
 from __future__ import annotations
@@ -86,6 +92,9 @@ class LogAnalyticsService:
         self.workspace_id = workspace_id or "55555555-6666-7777-8888-999999999999"
         self.console: list[dict[str, Any]] = []
         self.dropped: set[str] = set()
+        self.ingestion_delay = 120.0
+        #: Rows generated up to this time are ingested, whatever their age.
+        self.ingested_until = float("-inf")
         self._stamp = 0.0
 
     # ------------------------------------------------------------ data
@@ -115,6 +124,16 @@ class LogAnalyticsService:
                         "_SubscriptionId": self.arm.subscription_id,
                     }
                 )
+
+    def wait_for_ingestion(self) -> None:
+        """Let ``ingestion_delay`` pass: every row recorded so far becomes visible."""
+        with self.arm.lock:
+            self.ingested_until = max(self._stamp, self.arm.clock())
+
+    def _ingested(self, generated: float) -> bool:
+        return generated <= self.ingested_until or (
+            generated + self.ingestion_delay <= self.arm.clock()
+        )
 
     def drop_table(self, table: str) -> None:
         """Make ``table`` unknown, as when no diagnostic setting sends it here."""
@@ -204,7 +223,11 @@ class LogAnalyticsService:
             )
         schema = dict(_SCHEMAS[table])
         source = self.console if table == CONSOLE else self._traffic()
-        rows = [dict(r) for r in source if start <= r["TimeGenerated"] <= end]
+        rows = [
+            dict(r)
+            for r in source
+            if start <= r["TimeGenerated"] <= end and self._ingested(r["TimeGenerated"])
+        ]
         for stage in stages[1:]:
             rows, schema = _apply(stage.strip(), rows, schema)
         columns = list(schema.items())

@@ -73,10 +73,13 @@ async def test_the_seed_deployment_is_a_default_scale_deployment_plus_an_autosca
     assert props["model"].endswith("/models/recommendation-model/versions/1")
     assert props["environmentId"].endswith("/environments/recommendation-env/versions/1")
     assert props["codeConfiguration"]["scoringScript"] == "score.py"
-    # The code folder was looked up by its hash and never uploaded.
+    # The code folder was looked up by its hash, not found, uploaded, then registered.
     (lookup,) = [c for c in fake.find("GET", "/versions") if "/codes/" in c.path]
     assert lookup.query["hash"]
-    assert not [c for c in fake.calls if c.method == "PUT" and "/codes/" in c.path]
+    assert fake.find("POST", "/startPendingUpload")
+    assert [name for name in fake.ml.storage.uploads() if name.endswith("/score.py")]
+    (code,) = [c for c in fake.calls if c.method == "PUT" and "/codes/" in c.path]
+    assert props["codeConfiguration"]["codeId"].endswith(code.path)
 
     (setting,) = fake.find("PUT", "/autoscalesettings/product-recommender-blue-autoscale")
     deployment_id = fake.ml.deployments[ENDPOINT]["blue"]["id"]

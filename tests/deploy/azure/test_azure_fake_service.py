@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,13 +20,20 @@ from azure.mgmt.monitor import MonitorManagementClient
 from azure.monitor.querymetrics import MetricsClient
 
 from deploy.azure.autoscale import autoscale_resource
+from deploy.azure.storage import use_transport
 from deploy.types import AutoscalePolicy
 from tests.support.fake_arm import FakeArm
 from tests.support.fake_arm_http import FakeCredential
 
 
 @pytest.fixture
-def ml(fake: FakeArm, code_dir: Path) -> MLClient:
+def ml(fake: FakeArm, code_dir: Path) -> Iterator[MLClient]:
+    # The code folder is uploaded: the storage clients the SDK builds use the fake too.
+    with use_transport(fake):
+        yield _deployed(fake, code_dir)
+
+
+def _deployed(fake: FakeArm, code_dir: Path) -> MLClient:
     client = MLClient(
         FakeCredential(),
         fake.subscription_id,

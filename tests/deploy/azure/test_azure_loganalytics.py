@@ -82,6 +82,8 @@ async def test_the_traffic_log_lists_recent_requests_with_status_and_latency(
     for _ in range(3):
         assert (await logged.invoke(ENDPOINT, b'{"data": [[1]]}')).status == 200
     assert (await logged.invoke(ENDPOINT, b"{}", deployment="green")).status == 503
+    assert await logged.traffic_log(ENDPOINT) == []  # not ingested yet
+    fake.log_analytics.wait_for_ingestion()
 
     records = await logged.traffic_log(ENDPOINT)
     assert [(r.deployment, r.status) for r in records] == [("green", 503)] + [("blue", 200)] * 3
@@ -92,7 +94,7 @@ async def test_the_traffic_log_lists_recent_requests_with_status_and_latency(
     assert newest.total_ms is not None and newest.total_ms >= 0
     assert newest.request_id and newest.time.tzinfo is not None
 
-    (sent,) = queries(fake)
+    sent = queries(fake)[-1]
     assert sent.method == "POST"
     assert sent.path == f"/v1/workspaces/{fake.log_analytics.workspace_id}/query"
     assert sent.headers["authorization"] == "Bearer fake-token"
@@ -139,6 +141,7 @@ async def test_an_empty_live_tail_falls_back_to_the_console_log(
     assert not queries(fake), "a live tail with lines needs no Log Analytics query"
 
     fake.ml.logs[(ENDPOINT, "blue")]["InferenceServer"] = []  # the instance was replaced
+    fake.log_analytics.wait_for_ingestion()
     archived = await logged.get_logs(ENDPOINT, "blue", lines=3)
     assert archived.splitlines() == [
         "[blue-7d9f8c6b5-x2k4q] Scoring script: score.py",
@@ -161,6 +164,7 @@ async def test_an_unreadable_live_tail_falls_back_and_its_error_stands_if_both_f
     await deploy(logged, code_dir)
     getlogs = "/deployments/green/getLogs"
     busy = "No instance of deployment 'green' is running."
+    fake.log_analytics.wait_for_ingestion()
     fake.fail_next("POST", getlogs, status=409, code="Conflict", message=busy)
     text = await logged.get_logs(ENDPOINT, "green", lines=1)
     assert text == "[green-7d9f8c6b5-x2k4q] Listening at: http://0.0.0.0:31311"
@@ -175,6 +179,42 @@ async def test_an_unreadable_live_tail_falls_back_and_its_error_stands_if_both_f
         await logged.get_logs(ENDPOINT, "green", container="storage-initializer")
     with pytest.raises(NotFoundError, match="Deployment 'purple'"):
         await logged.get_logs(ENDPOINT, "purple")
+
+
+async def test_the_live_tail_stands_until_log_analytics_has_ingested_rows(
+    logged: AzureMLBackend, fake: FakeArm, code_dir: Path
+) -> None:
+    await deploy(logged, code_dir)
+    getlogs = "/deployments/green/getLogs"
+    gone = "No instance of deployment 'green' is running."
+    # Right after a failure: the live tail cannot be read and Log Analytics has no rows yet.
+    fake.fail_next("POST", getlogs, status=409, code="Conflict", message=gone)
+    with pytest.raises(ConflictError) as early:
+        await logged.get_logs(ENDPOINT, "green", lines=1)
+    assert gone in early.value.message
+    assert "ingests them a few minutes late" in early.value.message
+    assert queries(fake), "Log Analytics was asked"
+    # An empty live tail with nothing ingested yet: the live (empty) tail is shown.
+    fake.ml.logs[(ENDPOINT, "green")]["InferenceServer"] = []
+    assert await logged.get_logs(ENDPOINT, "green", lines=1) == ""
+    # Minutes later the rows are in, and they stand in for the live tail.
+    fake.log_analytics.wait_for_ingestion()
+    fake.fail_next("POST", getlogs, status=409, code="Conflict", message=gone)
+    late = await logged.get_logs(ENDPOINT, "green", lines=1)
+    assert late == "[green-7d9f8c6b5-x2k4q] Listening at: http://0.0.0.0:31311"
+
+
+async def test_log_analytics_queries_are_retried_when_throttled(
+    logged: AzureMLBackend, fake: FakeArm, code_dir: Path
+) -> None:
+    await deploy(logged, code_dir)
+    await logged.invoke(ENDPOINT, b"{}", deployment="blue")
+    fake.log_analytics.wait_for_ingestion()
+    fake.throttle.next(2)
+    records = await logged.traffic_log(ENDPOINT)
+    assert [r.deployment for r in records] == ["blue"]
+    assert [c.host for c in fake.throttle.throttled[-2:]] == ["api.loganalytics.io"] * 2
+    assert fake.throttle.waits[-2:] == [2.0, 2.0]
 
 
 async def test_without_a_log_analytics_workspace_nothing_is_queried(

@@ -70,20 +70,34 @@ async def test_requests_sent_to_the_scoring_uri_show_in_the_snapshot(
 
     batches = fake.find("POST", f"/subscriptions/{fake.subscription_id}/metrics:getBatch")
     assert {c.host for c in batches} == {f"{fake.location}.metrics.monitor.azure.com"}
-    latency, requests, gauges = batches
+    requests, latency, gauges, capacity = batches
+    # Microsoft lists only Average for RequestsPerMinute: asking for Total reads zeros.
+    assert requests.query["metricnames"] == "RequestsPerMinute"
+    assert requests.query["aggregation"] == "Average"
+    assert "statusCode eq '*'" in requests.query["filter"]
     assert latency.query["metricnames"] == (
         "RequestLatency_P50,RequestLatency_P90,RequestLatency_P95,RequestLatency_P99"
     )
     assert latency.query["filter"] == "deployment eq '*'"
     assert latency.query["interval"] == "PT1M"
     assert latency.body == {"resourceids": [fake.ml.endpoint_id(ENDPOINT)]}
-    assert requests.query["metricnames"] == "RequestsPerMinute"
-    assert requests.query["aggregation"].lower() == "total"
-    assert "statusCode eq '*'" in requests.query["filter"]
     assert gauges.query["metricnamespace"].endswith("/onlineEndpoints/deployments")
     assert sorted(gauges.body["resourceids"]) == sorted(
         fake.ml.deployments[ENDPOINT][d]["id"] for d in ("blue", "green")
     )
+    # DeploymentCapacity is split by instance: an unsplit Average is 1 per instance.
+    assert capacity.query["metricnames"] == "DeploymentCapacity"
+    assert capacity.query["filter"] == "instanceId eq '*'"
+
+    # The metric definitions are read once per resource, then cached.
+    definitions = fake.find("GET", "/providers/Microsoft.Insights/metricDefinitions")
+    assert sorted(c.path.lower() for c in definitions) == sorted(
+        f"{rid}/providers/microsoft.insights/metricdefinitions".lower()
+        for rid in [fake.ml.endpoint_id(ENDPOINT)]
+        + [fake.ml.deployments[ENDPOINT][d]["id"] for d in ("blue", "green")]
+    )
+    await backend.metrics(ENDPOINT, timedelta(minutes=5))
+    assert len(fake.find("GET", "/providers/Microsoft.Insights/metricDefinitions")) == 3
 
 
 async def test_minutes_windows_and_percentiles_follow_the_clock(
