@@ -154,8 +154,8 @@ async def test_a_policy_changes_only_flightdecks_profile_of_a_portal_setting(
     assert [r["metricTrigger"]["metricName"] for r in mine["rules"]].count(LATENCY) == 1
 
 
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def resource(fake: FakeArm) -> AutoscaleSettingResource:
