@@ -5,7 +5,7 @@ user can act on and is shown as is (in Slack, in the CLI); anything else is a bu
 logged once with its traceback at the edge, and the user gets a short generic
 message.
 
-    FlightdeckError
+    FlightdeckError            (base.errors: the root of every package's errors)
      ├── SpecError              a YAML spec is invalid: names the file, the key, the reason
      ├── ValidationError        a request is invalid (names, weights, counts)
      ├── NotFoundError          an endpoint, deployment or model does not exist
@@ -18,6 +18,8 @@ message.
 
 from __future__ import annotations
 
+from base.errors import FlightdeckError
+
 __all__ = [
     "BackendUnavailableError",
     "ConflictError",
@@ -29,20 +31,6 @@ __all__ = [
     "SpecError",
     "ValidationError",
 ]
-
-
-class FlightdeckError(Exception):
-    """A known failure whose message is meant for the user."""
-
-    #: A short machine-readable code, used on the control API's wire.
-    code = "error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
 
 
 class SpecError(FlightdeckError):
