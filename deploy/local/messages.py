@@ -53,6 +53,15 @@ DEPLOYMENT_IS_MIRROR = (
 DEPLOYMENT_FAILED = "Deployment '{deployment}' failed: instance {instance} {reason}."
 DEPLOYMENT_FAILED_UPDATE = "{message} The previous version keeps serving."
 UNKNOWN_FAILURE = "stopped for an unknown reason"
+DEPLOYMENT_KEPT_FAILED = (
+    "{message} Deployment '{name}' is kept in the Failed state (no instances, no traffic) "
+    "with its logs: `get-logs` shows why; update it with a fix, or delete it."
+)
+FAILED_STORAGE_LINE = "Provisioning failed: {message}"
+DEPLOYMENT_IS_FAILED = (
+    "Deployment '{name}' is in the Failed state (its last create failed): it cannot {action}. "
+    "`get-logs` shows why; update it with a fix, or delete it."
+)
 
 # ---------------------------------------------------------------- errors: models
 INVALID_MODEL_NAME = (

@@ -1,10 +1,11 @@
 """The local platform: every Backend operation, in process, on azmlinfsrv instances.
 
 State lives in ``<home>/state.db`` (see ``store``) and is written only after an
-operation succeeded: a failed create leaves no row and no process; a failed
-update leaves the previous version serving and its row unchanged. Operations on
-one endpoint run one at a time (a lock per endpoint). Routing is pushed to the
-router after every change of traffic, keys or ready instances.
+operation succeeded, with one exception Azure makes too: a create whose instances
+fail is kept in the ``Failed`` state (no process, no traffic, its logs; see
+``versions``). A failed update leaves the previous version serving and its row
+unchanged. Operations on one endpoint run one at a time (a lock per endpoint).
+Routing is pushed to the router after every change of traffic, keys or ready instances.
 
     router = Router(port=0, recorder=MetricsRecorder())
     await router.start()
@@ -210,6 +211,12 @@ class Platform(Backend):
         endpoint = endpoint.lower()
         async with self._lock(endpoint):
             state = self._state(endpoint)
+            for name, percent in {**(traffic or {}), **(mirror_traffic or {})}.items():
+                version = state.deployments.get(name)
+                if percent > 0 and version is not None and version.record.failed:
+                    raise ValidationError(
+                        msg.DEPLOYMENT_IS_FAILED.format(name=name, action="take traffic")
+                    )
             new = with_traffic(state.record, list(state.deployments), traffic, mirror_traffic)
             self._db().put_endpoint(new)
             state.record = new
@@ -356,6 +363,8 @@ class Platform(Backend):
         targets = []
         for endpoint, state in sorted(self._endpoints.items()):
             for name, version in sorted(state.deployments.items()):
+                if version.record.failed:
+                    continue
                 spec = version.record.spec
                 settings = spec.request_settings
                 targets.append(
