@@ -56,6 +56,7 @@ from deploy.local.state.records import (
     without_deployment,
 )
 from deploy.local.state.store import Store
+from deploy.local.support import endpoint_warnings
 from deploy.local.versions import Rollout, sweep_generations
 from deploy.rules import validate_name
 from deploy.specs import validate_policy
@@ -176,6 +177,8 @@ class Platform(Backend):
         check_endpoint_spec(spec)
         spec = replace(spec, name=spec.name.lower())  # as Azure ML: names are case-insensitive
         async with self._lock(spec.name):
+            for warning in endpoint_warnings(spec):
+                await _say(progress, warning)
             state = self._endpoints.get(spec.name)
             if state is None:
                 record = new_endpoint_record(spec, now=self._clock())

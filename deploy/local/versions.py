@@ -39,6 +39,7 @@ from deploy.local.state.home import Home
 from deploy.local.state.live import DeployedVersion, EndpointState
 from deploy.local.state.models import ModelRegistry
 from deploy.local.state.store import DeploymentRecord, EndpointRecord, ProcessRecord, Store
+from deploy.local.support import deployment_warnings, memory_limit
 from deploy.rules import MAX_DEPLOYMENTS_PER_ENDPOINT, MAX_INSTANCES_PER_DEPLOYMENT
 from deploy.types import DeploymentSpec, ProgressCallback
 
@@ -107,6 +108,9 @@ class Rollout:
             line = msg.UPDATING_DEPLOYMENT.format(name=spec.name, endpoint=endpoint)
         await _say(progress, line)
         logs.clear_failures()
+        for warning in deployment_warnings(spec):
+            logs.storage(warning)
+            await _say(progress, warning)
         supervisor: Supervisor | None = None
         endpoint_record = state.record
         try:
@@ -126,6 +130,7 @@ class Rollout:
                 python=staged.python,
                 min_startup_timeout=self._min_startup,
             )
+            config = self._enforced(config, spec)
             supervisor = self._supervisor(endpoint, spec.name, config, logs, names)
             await supervisor.start(spec.instance_count, progress=progress)
             created = current.record.created_at if current else self._clock()
@@ -199,6 +204,13 @@ class Rollout:
         if current is not None:
             await self.retire(current, remove_files=False)
 
+    def _enforced(self, config: InstanceConfig, spec: DeploymentSpec) -> InstanceConfig:
+        """``config`` with what this machine enforces of the spec (the memory limit)."""
+        limit = memory_limit(spec)
+        if limit is None:
+            return config
+        return replace(config, memory_limit=limit.bytes, memory_limit_text=limit.text)
+
     def _failed_config(self, folder: Path) -> InstanceConfig:
         """The config of a Failed version's supervisor (it never starts an instance)."""
         return InstanceConfig(
@@ -265,6 +277,7 @@ class Rollout:
             python=staged_python(folder, default=self._python),
             min_startup_timeout=self._min_startup,
         )
+        config = self._enforced(config, spec)
         logs = self._logs(spec.endpoint_name, spec.name)
         names = InstanceNames(spec.name)
         supervisor = self._supervisor(spec.endpoint_name, spec.name, config, logs, names)
