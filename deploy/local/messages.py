@@ -81,6 +81,21 @@ CUSTOM_CONTAINER_UNSUPPORTED = (
     "a conda file listing its packages in place of the image."
 )
 
+# ---------------------------------------------------------------- the local token endpoint
+IDENTITY_UNAVAILABLE = (
+    "no managed identity on the local platform; set AZURE_CLIENT_ID, AZURE_TENANT_ID and "
+    "AZURE_CLIENT_SECRET in the deployment's environment_variables (EnvironmentCredential), "
+    "or use `az login` credentials (DefaultAzureCredential), or start the platform with "
+    "FLIGHTDECK_LOCAL_IDENTITY=user to be given tokens of your own credential here"
+)
+IDENTITY_USER_FAILED = (
+    "FLIGHTDECK_LOCAL_IDENTITY=user, but your own credential gave no token: {reason} "
+    "(run `az login` as the user the platform runs as)"
+)
+IDENTITY_BAD_SECRET = "the secret header (X-IDENTITY-HEADER or secret) is missing or wrong"
+IDENTITY_NO_RESOURCE = "the resource query parameter is required"
+IDENTITY_NOT_LOOPBACK = "only the platform's own instances (127.0.0.1) may ask for tokens"
+
 # ---------------------------------------------------------------- warnings: settings not honoured
 NOT_HONOURED = "Warning: {setting} is not honoured on the local platform: {why}"
 WHY_KUBERNETES = "instances run as processes on this machine, not as pods of a Kubernetes cluster"

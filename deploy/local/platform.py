@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import sys
 import time
@@ -32,6 +33,7 @@ from typing import ClassVar
 from deploy.backend import Backend
 from deploy.errors import NotFoundError, ValidationError
 from deploy.local import messages as msg
+from deploy.local.control.identity import TokenEndpoint, identity_mode
 from deploy.local.instances.logs import DeploymentLogs
 from deploy.local.instances.processes import end_leftovers, invoke_endpoint
 from deploy.local.metrics.autoscaler import ScaleTarget
@@ -96,11 +98,14 @@ class Platform(Backend):
         clock: Callable[[], float] = time.time,
         recorder: MetricsSource | None = None,
         min_startup_timeout: float = 120.0,
+        identity: TokenEndpoint | None = None,
     ) -> None:
         """``home``: the state folder; ``router``: where routes are pushed (scoring URIs are
         under its ``base_url``); ``python``: the interpreter instances run on without a
         conda environment; ``recorder``: the metrics source (default: ``router.recorder``);
-        ``min_startup_timeout``: the least time a new instance gets to become ready."""
+        ``min_startup_timeout``: the least time a new instance gets to become ready;
+        ``identity``: the managed-identity token endpoint instances are pointed at (default:
+        one started with the platform, in the mode ``FLIGHTDECK_LOCAL_IDENTITY`` asks for)."""
         self._home = Home(root=Path(home))
         self._router = router
         self._python = python
@@ -112,12 +117,14 @@ class Platform(Backend):
         self._rollout: Rollout | None = None
         self._endpoints: dict[str, EndpointState] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._identity = identity or TokenEndpoint(mode=identity_mode(os.environ))
 
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         """Open the state, end a dead daemon's leftovers, restore and relaunch everything."""
         self._home.ensure()
+        await self._identity.start()
         store = self._store = Store.open(self._home.state_db)
         self._models = ModelRegistry(root=self._home.models_dir, store=store, clock=self._clock)
         self._rollout = Rollout(
@@ -128,6 +135,7 @@ class Platform(Backend):
             clock=self._clock,
             min_startup_timeout=self._min_startup,
             push=self._push,
+            instance_env=self._identity.instance_environment(),
         )
         await end_leftovers(store)
         restoring: list[DeployedVersion] = []
@@ -157,6 +165,7 @@ class Platform(Backend):
         if self._store is not None:
             self._store.close()
             self._store = None
+        await self._identity.stop()
 
     async def aclose(self) -> None:
         """Same as ``stop``."""

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -61,8 +61,12 @@ class Rollout:
         push: Callable[[str], None],
         clock: Callable[[], float] = time.time,
         min_startup_timeout: float = 120.0,
+        instance_env: Mapping[str, str] | None = None,
     ) -> None:
+        """``instance_env``: variables every instance gets from the platform (the managed
+        identity endpoint's), under the deployment's own."""
         self._home = home
+        self._instance_env = dict(instance_env or {})
         self._store = store
         self._models = models
         self._python = python
@@ -205,7 +209,9 @@ class Rollout:
             await self.retire(current, remove_files=False)
 
     def _enforced(self, config: InstanceConfig, spec: DeploymentSpec) -> InstanceConfig:
-        """``config`` with what this machine enforces of the spec (the memory limit)."""
+        """``config`` with the platform's variables (the deployment's own win) and what this
+        machine enforces of the spec (the memory limit)."""
+        config = replace(config, environment={**self._instance_env, **config.environment})
         limit = memory_limit(spec)
         if limit is None:
             return config
