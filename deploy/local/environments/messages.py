@@ -69,3 +69,23 @@ PIP_OPTION_VALUE = "dependencies: pip: option '{option}' needs a value"
 BASE_PYTHON_FAILED = "The platform's interpreter {python} could not be inspected: {reason}"
 VENV_FAILED = "Building the environment {key} failed: {reason}"
 UV_FAILED = "Building the environment {key} failed (see the storage-initializer log): {reason}"
+
+# ---------------------------------------------------------------- no-code MLflow deployments
+MLFLOW_NO_CODE = (
+    "No-code MLflow deployment: Flightdeck's MLflow scoring script serves the model in {folder}"
+)
+MLFLOW_MODEL_ENVIRONMENT = (
+    "Environment from the model's own dependencies ({source}), mlflow as mlflow-skinny"
+)
+MLFLOW_NO_MLMODEL = (
+    "model {path}: type mlflow_model, but there is no MLmodel file in it (nor in one folder "
+    "in it); give the folder MLflow saved the model to"
+)
+MLFLOW_NO_ENVIRONMENT = (
+    "MLflow model {path} has neither conda.yaml nor requirements.txt; give the deployment "
+    "an environment"
+)
+MLFLOW_ENV_INVALID = "MLflow model's {path} cannot be read: {reason}"
+MLFLOW_SCRIPT_MISSING = (
+    "the MLflow scoring script (scoring/mlflow_nocode) is not installed with Flightdeck"
+)
