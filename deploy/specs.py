@@ -37,6 +37,7 @@ from deploy.types import (
     ModelRef,
     ProbeSettings,
     RequestSettings,
+    ResourceSettings,
 )
 
 __all__ = [
@@ -114,6 +115,7 @@ def endpoint_spec_from_yaml(data: Mapping[str, Any], *, file: Path) -> EndpointS
         description=entity.description,
         tags=dict(entity.tags or {}),
         source_file=str(file.resolve()),
+        cloud_settings=_cloud_settings(data, _ENDPOINT_CLOUD_KEYS),
     )
 
 
@@ -142,7 +144,7 @@ def deployment_spec_from_yaml(data: Mapping[str, Any], *, file: Path) -> Deploym
         model=_model(entity.model, base, file),
         code_path=code_path,
         scoring_script=script,
-        environment=_environment(entity.environment, file),
+        environment=_environment(entity.environment, file, raw=body.get("environment")),
         instance_type=entity.instance_type or "Standard_DS3_v2",
         instance_count=count,
         request_settings=request_settings_from_sdk(entity.request_settings),
@@ -153,6 +155,9 @@ def deployment_spec_from_yaml(data: Mapping[str, Any], *, file: Path) -> Deploym
         description=entity.description,
         tags=dict(entity.tags or {}),
         source_file=str(file.resolve()),
+        deployment_type="kubernetes" if _is_kubernetes(entity) else "managed",
+        resources=_resources(body.get("resources"), file),
+        cloud_settings=_cloud_settings(body, _DEPLOYMENT_CLOUD_KEYS),
     )
 
 
@@ -177,6 +182,46 @@ def apply_overrides(
 
 
 # ---------------------------------------------------------------- helpers
+
+#: Keys only a cloud platform acts on, kept as given (a default value is left out).
+_ENDPOINT_CLOUD_KEYS = {"compute": None, "identity": None, "public_network_access": "enabled"}
+_DEPLOYMENT_CLOUD_KEYS = {
+    "app_insights_enabled": False,
+    "data_collector": None,
+    "egress_public_network_access": "enabled",
+    "model_mount_path": None,
+    "private_network_connection": False,
+}
+
+
+def _cloud_settings(body: Mapping[str, Any], keys: Mapping[str, Any]) -> dict[str, Any]:
+    found = {}
+    for key, default in keys.items():
+        value = body.get(key)
+        if value is None or value == default:
+            continue
+        if isinstance(value, str) and isinstance(default, str) and value.lower() == default:
+            continue
+        found[key] = json.loads(json.dumps(value, default=str))
+    return found
+
+
+def _is_kubernetes(entity: Any) -> bool:
+    return str(getattr(entity, "type", "") or "").lower() == "kubernetes"
+
+
+def _resources(raw: Any, file: Path) -> ResourceSettings | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise SpecError("expected requests: and limits:", file=str(file), key="resources")
+    parts: dict[str, dict[str, str]] = {}
+    for part in ("requests", "limits"):
+        values = raw.get(part) or {}
+        if not isinstance(values, Mapping):
+            raise SpecError("expected a mapping", file=str(file), key=f"resources.{part}")
+        parts[part] = {str(k): str(v) for k, v in values.items()}
+    return ResourceSettings(requests=parts["requests"], limits=parts["limits"])
 
 
 def _read_yaml(file: Path) -> dict[str, Any]:
@@ -389,8 +434,11 @@ def _model(model: Any, base: Path, file: Path) -> ModelRef | None:
             )
         return ModelRef(name=name, version=version)
     path = getattr(model, "path", None)
+    kind = getattr(model, "type", None)
     if path is None:
-        return ModelRef(name=getattr(model, "name", None), version=getattr(model, "version", None))
+        return ModelRef(
+            name=getattr(model, "name", None), version=getattr(model, "version", None), type=kind
+        )
     resolved = (base / str(path)).resolve()
     if not resolved.exists():
         raise SpecError(f"path '{path}' does not exist", file=str(file), key="model.path")
@@ -399,7 +447,7 @@ def _model(model: Any, base: Path, file: Path) -> ModelRef | None:
         raise SpecError(
             f"'{path}' is neither a file nor a folder", file=str(file), key="model.path"
         )
-    return ModelRef(path=str(resolved))
+    return ModelRef(path=str(resolved), type=kind)
 
 
 def _code(entity: Any, base: Path, file: Path) -> tuple[str | None, str | None]:
@@ -432,7 +480,7 @@ def _code(entity: Any, base: Path, file: Path) -> tuple[str | None, str | None]:
     return str(folder), str(script)
 
 
-def _environment(env: Any, file: Path) -> EnvironmentSpec | None:
+def _environment(env: Any, file: Path, *, raw: Any = None) -> EnvironmentSpec | None:
     if env is None:
         return None
     if isinstance(env, str):
@@ -447,9 +495,12 @@ def _environment(env: Any, file: Path) -> EnvironmentSpec | None:
             file=str(file),
             key="environment.conda_file",
         )
+    # The YAML's own routes (the SDK's copy is a string of its REST names).
+    routes = raw.get("inference_config") if isinstance(raw, Mapping) else None
     return EnvironmentSpec(
         image=getattr(env, "image", None),
         conda_file=conda if isinstance(conda, dict) else None,
+        inference_config=json.loads(json.dumps(routes, default=str)) if routes else None,
     )
 
 

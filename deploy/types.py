@@ -38,6 +38,7 @@ __all__ = [
     "ProgressCallback",
     "RegisteredModel",
     "RequestSettings",
+    "ResourceSettings",
     "from_json",
     "to_json",
 ]
@@ -50,6 +51,7 @@ ProgressCallback = Callable[[str], Awaitable[None]]
 AuthMode = Literal["key", "aml_token", "aad_token"]
 ContainerType = Literal["inference-server", "storage-initializer"]
 ScaleMetric = Literal["utilization", "cpu"]
+DeploymentType = Literal["managed", "kubernetes"]
 
 
 # ---------------------------------------------------------------- settings
@@ -103,6 +105,9 @@ class EndpointSpec:
     description: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     source_file: str | None = None
+    #: Settings only a cloud platform acts on, as the YAML gave them (``compute``,
+    #: ``identity``, ``public_network_access``); the local platform names them in a warning.
+    cloud_settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,6 +117,8 @@ class ModelRef:
     name: str | None = None
     version: str | None = None
     path: str | None = None
+    #: Azure's model type: ``custom_model``, ``mlflow_model``, ``triton_model`` (None: not given).
+    type: str | None = None
 
     @property
     def registered(self) -> bool:
@@ -132,12 +139,23 @@ class EnvironmentSpec:
     registered: str | None = None
     image: str | None = None
     conda_file: Mapping[str, Any] | None = None
+    #: A custom container's routes (``liveness_route``, ``readiness_route``, ``scoring_route``).
+    inference_config: Mapping[str, Any] | None = None
 
     def display(self) -> str:
         """A short description for listings."""
         if self.registered:
             return f"azureml:{self.registered}"
         return self.image or ("conda" if self.conda_file else "")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResourceSettings:
+    """A Kubernetes deployment's ``resources``: Kubernetes quantities as given
+    (``cpu: "0.2"``, ``memory: 200Mi``, ``nvidia.com/gpu: "1"``)."""
+
+    requests: Mapping[str, str] = field(default_factory=dict)
+    limits: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,6 +181,13 @@ class DeploymentSpec:
     description: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     source_file: str | None = None
+    #: ``managed`` or ``kubernetes`` (the YAML's ``type``).
+    deployment_type: DeploymentType = "managed"
+    #: A Kubernetes deployment's ``resources`` (``requests`` and ``limits``: cpu, memory, ...).
+    resources: ResourceSettings | None = None
+    #: Settings only a cloud platform acts on, as the YAML gave them (``app_insights_enabled``,
+    #: ``data_collector``, ``egress_public_network_access``, ...); named in a warning locally.
+    cloud_settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- state

@@ -53,6 +53,85 @@ DEPLOYMENT_IS_MIRROR = (
 DEPLOYMENT_FAILED = "Deployment '{deployment}' failed: instance {instance} {reason}."
 DEPLOYMENT_FAILED_UPDATE = "{message} The previous version keeps serving."
 UNKNOWN_FAILURE = "stopped for an unknown reason"
+DEPLOYMENT_KEPT_FAILED = (
+    "{message} Deployment '{name}' is kept in the Failed state (no instances, no traffic) "
+    "with its logs: `get-logs` shows why; update it with a fix, or delete it."
+)
+FAILED_STORAGE_LINE = "Provisioning failed: {message}"
+DEPLOYMENT_IS_FAILED = (
+    "Deployment '{name}' is in the Failed state (its last create failed): it cannot {action}. "
+    "`get-logs` shows why; update it with a fix, or delete it."
+)
+
+# ---------------------------------------------------------------- kinds the platform cannot run
+TRITON_UNSUPPORTED = (
+    "Deployment '{name}': its model ({model}) is a triton_model, which Azure serves without a "
+    "scoring script in NVIDIA Triton Inference Server's container image on a GPU instance. "
+    "The local platform runs no Docker, no Triton and no GPU, so it cannot serve it. Instead: "
+    "deploy it on Azure ML (backend: azure), or serve the model here with a scoring script: "
+    "add code_configuration (code, scoring_script) whose init() loads it (an ONNX model with "
+    "onnxruntime) and an environment conda file listing the packages it needs."
+)
+CUSTOM_CONTAINER_UNSUPPORTED = (
+    "Deployment '{name}': its environment is a custom container (image {image} with "
+    "inference_config; Azure sends requests to the image's own server at {route}) and it has "
+    "no scoring script. The local platform runs no Docker, so it cannot run the image. "
+    "Instead: deploy it on Azure ML (backend: azure), or, if the server is Python, deploy its "
+    "scoring code here: code_configuration (code, scoring_script) with init() and run(), and "
+    "a conda file listing its packages in place of the image."
+)
+
+# ---------------------------------------------------------------- the local token endpoint
+IDENTITY_UNAVAILABLE = (
+    "no managed identity on the local platform; set AZURE_CLIENT_ID, AZURE_TENANT_ID and "
+    "AZURE_CLIENT_SECRET in the deployment's environment_variables (EnvironmentCredential), "
+    "or use `az login` credentials (DefaultAzureCredential), or start the platform with "
+    "FLIGHTDECK_LOCAL_IDENTITY=user to be given tokens of your own credential here"
+)
+IDENTITY_USER_FAILED = (
+    "FLIGHTDECK_LOCAL_IDENTITY=user, but your own credential gave no token: {reason} "
+    "(run `az login` as the user the platform runs as)"
+)
+IDENTITY_BAD_SECRET = "the secret header (X-IDENTITY-HEADER or secret) is missing or wrong"
+IDENTITY_NO_RESOURCE = "the resource query parameter is required"
+IDENTITY_NOT_LOOPBACK = "only the platform's own instances (127.0.0.1) may ask for tokens"
+
+# ---------------------------------------------------------------- warnings: settings not honoured
+NOT_HONOURED = "Warning: {setting} is not honoured on the local platform: {why}"
+WHY_KUBERNETES = "instances run as processes on this machine, not as pods of a Kubernetes cluster"
+WHY_REQUESTS = "nothing is reserved for it; the limits are what is enforced"
+WHY_CPU_LIMIT = (
+    "the CPU an instance may use is not capped here; only resources.limits.memory is enforced"
+)
+WHY_GPU = "there is no GPU here; the scoring script runs on the CPU"
+WHY_LIMIT_OTHER = "only resources.limits.memory is enforced here"
+WHY_APP_INSIGHTS = (
+    "there is no Application Insights: the logs are in get-logs, the metrics in `metrics`"
+)
+WHY_DATA_COLLECTOR = "no requests or responses are collected"
+WHY_EGRESS = "instances reach the network as the platform's own user does"
+WHY_MOUNT_PATH = "the model is at AZUREML_MODEL_DIR, laid out as Azure lays it out"
+WHY_PRIVATE_NETWORK = "there is no private network; everything runs on 127.0.0.1"
+WHY_IMAGE = (
+    "the image and its inference_config routes are not used: the scoring script runs on the "
+    "local inference server, in an environment made from conda_file (else the platform's own)"
+)
+WHY_COMPUTE = "instances run on this machine, not on that compute"
+WHY_IDENTITY = (
+    "there is no managed identity here: instances get MSI_ENDPOINT and IDENTITY_ENDPOINT "
+    "pointing at a local token endpoint that says so (or, with "
+    "FLIGHTDECK_LOCAL_IDENTITY=user, answers with your own Azure credential's token)"
+)
+WHY_PUBLIC_ACCESS = "the scoring URI listens on 127.0.0.1 only, whatever this says"
+WHY_OTHER = "only Azure acts on it"
+MEMORY_LIMIT_ENFORCED = (
+    "resources.limits.memory {limit}: enforced on each instance's processes together; an "
+    "instance that uses more is killed and restarted, as Kubernetes does."
+)
+MEMORY_LIMIT_INVALID = (
+    "Deployment '{name}': resources.limits.memory '{value}' is not a Kubernetes memory quantity "
+    "(say 512Mi, 1Gi or 500M)."
+)
 
 # ---------------------------------------------------------------- errors: models
 INVALID_MODEL_NAME = (
@@ -76,6 +155,10 @@ INSTANCE_CRASHED = "exited with code {code}"
 INSTANCE_NOT_READY = "was not ready after {seconds:.0f} s"
 INSTANCE_LIVENESS = "failed {count} liveness probes in a row"
 INSTANCE_SPAWN_FAILED = "could not be started: {error}"
+INSTANCE_MEMORY_LIMIT = "exceeded its memory limit of {limit} ({used} MiB in use) and was killed"
+INSTANCE_RESTARTING_LOG = (
+    "flightdeck supervisor: instance {instance} {reason}; restart {count} in {delay:.1f} s"
+)
 LOGS_CONTAINER_INVALID = (
     "Container '{container}' is not valid: use inference-server or storage-initializer."
 )

@@ -1,10 +1,11 @@
 """The local platform: every Backend operation, in process, on azmlinfsrv instances.
 
 State lives in ``<home>/state.db`` (see ``store``) and is written only after an
-operation succeeded: a failed create leaves no row and no process; a failed
-update leaves the previous version serving and its row unchanged. Operations on
-one endpoint run one at a time (a lock per endpoint). Routing is pushed to the
-router after every change of traffic, keys or ready instances.
+operation succeeded, with one exception Azure makes too: a create whose instances
+fail is kept in the ``Failed`` state (no process, no traffic, its logs; see
+``versions``). A failed update leaves the previous version serving and its row
+unchanged. Operations on one endpoint run one at a time (a lock per endpoint).
+Routing is pushed to the router after every change of traffic, keys or ready instances.
 
     router = Router(port=0, recorder=MetricsRecorder())
     await router.start()
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import sys
 import time
@@ -32,6 +34,7 @@ from base.numbers import format_number
 from deploy.backend import Backend
 from deploy.errors import NotFoundError, ValidationError
 from deploy.local import messages as msg
+from deploy.local.control.identity import TokenEndpoint, identity_mode
 from deploy.local.instances.logs import DeploymentLogs
 from deploy.local.instances.processes import end_leftovers, invoke_endpoint
 from deploy.local.metrics.autoscaler import ScaleTarget
@@ -56,6 +59,7 @@ from deploy.local.state.records import (
     without_deployment,
 )
 from deploy.local.state.store import Store
+from deploy.local.support import endpoint_warnings
 from deploy.local.versions import Rollout, sweep_generations
 from deploy.rules import validate_name
 from deploy.specs import validate_policy
@@ -95,11 +99,14 @@ class Platform(Backend):
         clock: Callable[[], float] = time.time,
         recorder: MetricsSource | None = None,
         min_startup_timeout: float = 120.0,
+        identity: TokenEndpoint | None = None,
     ) -> None:
         """``home``: the state folder; ``router``: where routes are pushed (scoring URIs are
         under its ``base_url``); ``python``: the interpreter instances run on without a
         conda environment; ``recorder``: the metrics source (default: ``router.recorder``);
-        ``min_startup_timeout``: the least time a new instance gets to become ready."""
+        ``min_startup_timeout``: the least time a new instance gets to become ready;
+        ``identity``: the managed-identity token endpoint instances are pointed at (default:
+        one started with the platform, in the mode ``FLIGHTDECK_LOCAL_IDENTITY`` asks for)."""
         self._home = Home(root=Path(home))
         self._router = router
         self._python = python
@@ -111,12 +118,14 @@ class Platform(Backend):
         self._rollout: Rollout | None = None
         self._endpoints: dict[str, EndpointState] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._identity = identity or TokenEndpoint(mode=identity_mode(os.environ))
 
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         """Open the state, end a dead daemon's leftovers, restore and relaunch everything."""
         self._home.ensure()
+        await self._identity.start()
         store = self._store = Store.open(self._home.state_db)
         self._models = ModelRegistry(root=self._home.models_dir, store=store, clock=self._clock)
         self._rollout = Rollout(
@@ -127,6 +136,7 @@ class Platform(Backend):
             clock=self._clock,
             min_startup_timeout=self._min_startup,
             push=self._push,
+            instance_env=self._identity.instance_environment(),
         )
         await end_leftovers(store)
         restoring: list[DeployedVersion] = []
@@ -156,6 +166,7 @@ class Platform(Backend):
         if self._store is not None:
             self._store.close()
             self._store = None
+        await self._identity.stop()
 
     async def aclose(self) -> None:
         """Same as ``stop``."""
@@ -176,6 +187,8 @@ class Platform(Backend):
         check_endpoint_spec(spec)
         spec = replace(spec, name=spec.name.lower())  # as Azure ML: names are case-insensitive
         async with self._lock(spec.name):
+            for warning in endpoint_warnings(spec):
+                await _say(progress, warning)
             state = self._endpoints.get(spec.name)
             if state is None:
                 record = new_endpoint_record(spec, now=self._clock())
@@ -211,6 +224,12 @@ class Platform(Backend):
         endpoint = endpoint.lower()
         async with self._lock(endpoint):
             state = self._state(endpoint)
+            for name, percent in {**(traffic or {}), **(mirror_traffic or {})}.items():
+                version = state.deployments.get(name)
+                if percent > 0 and version is not None and version.record.failed:
+                    raise ValidationError(
+                        msg.DEPLOYMENT_IS_FAILED.format(name=name, action="take traffic")
+                    )
             new = with_traffic(state.record, list(state.deployments), traffic, mirror_traffic)
             self._db().put_endpoint(new)
             state.record = new
@@ -357,6 +376,8 @@ class Platform(Backend):
         targets = []
         for endpoint, state in sorted(self._endpoints.items()):
             for name, version in sorted(state.deployments.items()):
+                if version.record.failed:
+                    continue
                 spec = version.record.spec
                 settings = spec.request_settings
                 targets.append(

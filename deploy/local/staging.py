@@ -23,11 +23,19 @@ from pathlib import Path
 
 from deploy.errors import ValidationError
 from deploy.local import messages as msg
+from deploy.local.environments.installed import gunicorn_has_control_socket
+from deploy.local.environments.mlflow_model import (
+    check_mlflow_model,
+    is_mlflow_no_code,
+    no_code_environment,
+    with_generated_code,
+)
 from deploy.local.environments.prepare import check_environment, prepare_environment
 from deploy.local.instances.instance import InstanceConfig
 from deploy.local.instances.logs import DeploymentLogs
 from deploy.local.instances.servers import deployment_server
 from deploy.local.state.models import ModelRegistry, stage_model
+from deploy.local.support import memory_limit, refuse_unsupported
 from deploy.rules import MAX_INSTANCES_PER_DEPLOYMENT, validate_name
 from deploy.specs import validate_policy
 from deploy.types import DeploymentSpec, ProbeSettings, ProgressCallback
@@ -61,6 +69,11 @@ def check_deployment_spec(spec: DeploymentSpec) -> None:
                 name=name, limit=MAX_INSTANCES_PER_DEPLOYMENT, count=spec.instance_count
             )
         )
+    if is_mlflow_no_code(spec):  # served by the generated MLflow scoring script
+        check_mlflow_model(spec)
+        spec = with_generated_code(spec)
+    refuse_unsupported(spec)  # Triton, custom containers: refused by name
+    memory_limit(spec)
     if not spec.code_path or not spec.scoring_script:
         raise ValidationError(msg.CODE_MISSING.format(name=name))
     if spec.code_path.startswith("azureml:"):
@@ -148,6 +161,9 @@ async def stage_generation(
         if progress is not None:
             await progress(line)
 
+    no_code = is_mlflow_no_code(spec)
+    if no_code:
+        spec = with_generated_code(spec)
     _fresh_folder(folder)
     await say(msg.COPYING_CODE.format(source=spec.code_path))
     await asyncio.to_thread(
@@ -170,7 +186,10 @@ async def stage_generation(
         model_dir = await stage_model(model, registry=registry, dest=folder / "model")
     if model_dir is not None:
         await say(msg.MODEL_DIR.format(path=model_dir))
-    prepared = await prepare_environment(spec.environment, home=home, base_python=python, log=say)
+    environment = spec.environment
+    if no_code and model_dir is not None:
+        environment = await no_code_environment(spec, model_dir, log=say)
+    prepared = await prepare_environment(environment, home=home, base_python=python, log=say)
     _write_json(folder / _ENVIRONMENT_FILE, {"python": prepared.python})
     warning = worker_count_warning(spec)
     if warning:
@@ -222,7 +241,7 @@ def instance_config(
         python=python,
         entry_script=code / (spec.scoring_script or "score.py"),
         app_root=code,
-        environment=instance_environment(spec, model_dir=model_dir, app_root=code),
+        environment=instance_environment(spec, model_dir=model_dir, app_root=code, python=python),
         liveness=spec.liveness_probe,
         readiness=readiness,
         startup_timeout=max(by_probe + readiness.timeout, min_startup_timeout),
@@ -236,13 +255,16 @@ def instance_environment(
     model_dir: Path | None,
     app_root: Path,
     inherited: Mapping[str, str] | None = None,
+    python: str | None = None,
 ) -> dict[str, str]:
     """An instance's environment: a container's basics, the deployment's variables as
     given (WORKER_COUNT only if they set it), and Azure's AZUREML_MODEL_DIR / AML_APP_ROOT."""
     source = os.environ if inherited is None else inherited
     env = {key: source[key] for key in _INHERITED if key in source}
     # gunicorn 23+ opens a control socket in $HOME, shared by every instance: not wanted.
-    env["GUNICORN_CMD_ARGS"] = "--no-control-socket"
+    # Older ones refuse the option, so it is set only for the gunicorn ``python`` runs.
+    if python is None or gunicorn_has_control_socket(python):
+        env["GUNICORN_CMD_ARGS"] = "--no-control-socket"
     env["PYTHONUNBUFFERED"] = "1"
     env.update({str(k): str(v) for k, v in spec.environment_variables.items()})
     env["AML_APP_ROOT"] = str(app_root)

@@ -4,8 +4,11 @@ A create or update stages a new generation folder (code and model copies),
 starts its instances and waits until every one is ready; only then is the row
 written and the route swapped, and the previous version stopped (a rolling
 replacement). If anything fails, what was started is stopped and the new folder
-removed: a failed create leaves nothing, a failed update leaves the previous
-version serving and its row unchanged.
+removed. A failed update leaves the previous version serving and its row unchanged.
+A create whose instances fail (``DeploymentFailedError``) is kept as Azure keeps it,
+in the ``Failed`` state: a row with the failure, no instances, 0% traffic, its logs
+(the failed instance marked, the failure in the storage-initializer log), until it is
+updated or deleted; any other failure of a create leaves nothing.
 
 The caller (``Platform``) holds the endpoint's lock around every call.
 """
@@ -16,7 +19,7 @@ import asyncio
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,7 +38,8 @@ from deploy.local.staging import (
 from deploy.local.state.home import Home
 from deploy.local.state.live import DeployedVersion, EndpointState
 from deploy.local.state.models import ModelRegistry
-from deploy.local.state.store import DeploymentRecord, ProcessRecord, Store
+from deploy.local.state.store import DeploymentRecord, EndpointRecord, ProcessRecord, Store
+from deploy.local.support import deployment_warnings, memory_limit
 from deploy.rules import MAX_DEPLOYMENTS_PER_ENDPOINT, MAX_INSTANCES_PER_DEPLOYMENT
 from deploy.types import DeploymentSpec, ProgressCallback
 
@@ -57,8 +61,12 @@ class Rollout:
         push: Callable[[str], None],
         clock: Callable[[], float] = time.time,
         min_startup_timeout: float = 120.0,
+        instance_env: Mapping[str, str] | None = None,
     ) -> None:
+        """``instance_env``: variables every instance gets from the platform (the managed
+        identity endpoint's), under the deployment's own."""
         self._home = home
+        self._instance_env = dict(instance_env or {})
         self._store = store
         self._models = models
         self._python = python
@@ -79,6 +87,8 @@ class Rollout:
         """Create or update (rolling) a deployment; see the module's docstring."""
         check_deployment_spec(spec)
         current = state.deployments.get(spec.name)
+        # A Failed deployment serves nothing: updating it is a create over its row.
+        serving = current if current is not None and not current.record.failed else None
         if current is None and len(state.deployments) >= MAX_DEPLOYMENTS_PER_ENDPOINT:
             raise ValidationError(
                 msg.TOO_MANY_DEPLOYMENTS.format(
@@ -94,13 +104,17 @@ class Rollout:
         folder = self._folder(endpoint, spec.name, generation)
         logs = current.logs if current else self._logs(endpoint, spec.name)
         names = current.names if current else InstanceNames(spec.name)
-        if current is None:
+        if serving is None:
             line = msg.CREATING_DEPLOYMENT.format(
                 name=spec.name, endpoint=endpoint, count=spec.instance_count
             )
         else:
             line = msg.UPDATING_DEPLOYMENT.format(name=spec.name, endpoint=endpoint)
         await _say(progress, line)
+        logs.clear_failures()
+        for warning in deployment_warnings(spec):
+            logs.storage(warning)
+            await _say(progress, warning)
         supervisor: Supervisor | None = None
         endpoint_record = state.record
         try:
@@ -120,28 +134,31 @@ class Rollout:
                 python=staged.python,
                 min_startup_timeout=self._min_startup,
             )
+            config = self._enforced(config, spec)
             supervisor = self._supervisor(endpoint, spec.name, config, logs, names)
             await supervisor.start(spec.instance_count, progress=progress)
             created = current.record.created_at if current else self._clock()
             record = DeploymentRecord(spec=spec, generation=generation, created_at=created)
-            with self._store.batch():
-                self._store.put_deployment(record)
-                if current is None:
-                    traffic = {**endpoint_record.traffic, spec.name: 0}
-                    endpoint_record = replace(endpoint_record, traffic=traffic)
-                    self._store.put_endpoint(endpoint_record)
+            endpoint_record = self._save(endpoint_record, record)
         except BaseException as exc:
             if supervisor is not None:
                 await self._discard(supervisor)
             shutil.rmtree(folder, ignore_errors=True)
+            if isinstance(exc, DeploymentFailedError):
+                logs.storage(msg.FAILED_STORAGE_LINE.format(message=exc.message))
+                if serving is not None:
+                    raise DeploymentFailedError(
+                        msg.DEPLOYMENT_FAILED_UPDATE.format(message=exc.message),
+                        log_lines=exc.log_lines,
+                    ) from None
+                await self._keep_failed(state, spec, generation, logs, names, exc, current)
+                raise DeploymentFailedError(
+                    msg.DEPLOYMENT_KEPT_FAILED.format(message=exc.message, name=spec.name),
+                    log_lines=exc.log_lines,
+                ) from None
             if current is None:
                 logs.remove()
                 shutil.rmtree(folder.parent, ignore_errors=True)
-            if isinstance(exc, DeploymentFailedError) and current is not None:
-                raise DeploymentFailedError(
-                    msg.DEPLOYMENT_FAILED_UPDATE.format(message=exc.message),
-                    log_lines=exc.log_lines,
-                ) from None
             raise
         version = DeployedVersion(
             record=record, supervisor=supervisor, names=names, logs=logs, folder=folder
@@ -149,11 +166,65 @@ class Rollout:
         state.record = endpoint_record
         state.deployments[spec.name] = version
         self._push(endpoint)
-        if current is not None:
+        if serving is not None:
             await _say(progress, msg.SWAPPED.format(name=spec.name))
+        if current is not None:
             await self.retire(current, remove_files=False)
         await _say(progress, msg.DEPLOYMENT_READY.format(name=spec.name, count=spec.instance_count))
         return version
+
+    def _save(self, endpoint: EndpointRecord, record: DeploymentRecord) -> EndpointRecord:
+        """Write a deployment's row, and its 0% share of traffic when it is new."""
+        with self._store.batch():
+            self._store.put_deployment(record)
+            if record.name not in endpoint.traffic:
+                endpoint = replace(endpoint, traffic={**endpoint.traffic, record.name: 0})
+                self._store.put_endpoint(endpoint)
+        return endpoint
+
+    async def _keep_failed(
+        self,
+        state: EndpointState,
+        spec: DeploymentSpec,
+        generation: int,
+        logs: DeploymentLogs,
+        names: InstanceNames,
+        error: DeploymentFailedError,
+        current: DeployedVersion | None,
+    ) -> None:
+        """Keep a create that failed as Azure does: a Failed row, no instances, its logs."""
+        created = current.record.created_at if current else self._clock()
+        record = DeploymentRecord(
+            spec=spec, generation=generation, created_at=created, failure=error.message
+        )
+        state.record = self._save(state.record, record)
+        folder = self._folder(spec.endpoint_name, spec.name, generation)
+        config = self._failed_config(folder)
+        supervisor = Supervisor(deployment=spec.name, config=config, logs=logs, names=names)
+        state.deployments[spec.name] = DeployedVersion(
+            record=record, supervisor=supervisor, names=names, logs=logs, folder=folder
+        )
+        self._push(spec.endpoint_name)
+        if current is not None:
+            await self.retire(current, remove_files=False)
+
+    def _enforced(self, config: InstanceConfig, spec: DeploymentSpec) -> InstanceConfig:
+        """``config`` with the platform's variables (the deployment's own win) and what this
+        machine enforces of the spec (the memory limit)."""
+        config = replace(config, environment={**self._instance_env, **config.environment})
+        limit = memory_limit(spec)
+        if limit is None:
+            return config
+        return replace(config, memory_limit=limit.bytes, memory_limit_text=limit.text)
+
+    def _failed_config(self, folder: Path) -> InstanceConfig:
+        """The config of a Failed version's supervisor (it never starts an instance)."""
+        return InstanceConfig(
+            python=self._python,
+            entry_script=folder / "code" / "score.py",
+            app_root=folder / "code",
+            environment={},
+        )
 
     # ------------------------------------------------------------ scale, settings
 
@@ -162,6 +233,8 @@ class Rollout:
     ) -> None:
         """Start or stop instances; the row changes only once the new count runs."""
         spec = version.record.spec
+        if version.record.failed:
+            raise ValidationError(msg.DEPLOYMENT_IS_FAILED.format(name=spec.name, action="scale"))
         if not 1 <= count <= MAX_INSTANCES_PER_DEPLOYMENT:
             raise ValidationError(
                 msg.INSTANCE_COUNT_INVALID.format(
@@ -186,6 +259,15 @@ class Rollout:
         """The version a stored row describes (not started yet: see ``relaunch``)."""
         spec = record.spec
         folder = self._folder(spec.endpoint_name, spec.name, record.generation)
+        if record.failed:
+            logs = self._logs(spec.endpoint_name, spec.name)
+            names = InstanceNames(spec.name)
+            supervisor = Supervisor(
+                deployment=spec.name, config=self._failed_config(folder), logs=logs, names=names
+            )
+            return DeployedVersion(
+                record=record, supervisor=supervisor, names=names, logs=logs, folder=folder
+            )
         if not folder.is_dir():
             logger.error(
                 "the code and model copies of %s/%s are gone: %s",
@@ -201,6 +283,7 @@ class Rollout:
             python=staged_python(folder, default=self._python),
             min_startup_timeout=self._min_startup,
         )
+        config = self._enforced(config, spec)
         logs = self._logs(spec.endpoint_name, spec.name)
         names = InstanceNames(spec.name)
         supervisor = self._supervisor(spec.endpoint_name, spec.name, config, logs, names)
@@ -213,6 +296,8 @@ class Rollout:
 
         Instances that fail are restarted with back-off, as after a crash.
         """
+        if version.record.failed:
+            return
         supervisor = version.supervisor
         await supervisor.start(
             version.record.spec.instance_count,

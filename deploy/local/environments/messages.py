@@ -14,9 +14,10 @@ IMAGE_UNAVAILABLE = (
     "image {image} is not run locally and has no conda file; using the platform's interpreter "
     "({python})"
 )
-PYTHON_PIN_DIFFERS = (
-    "the conda file pins python {pin}; the platform's interpreter is Python {version}, "
-    "which the environment uses instead"
+PYTHON_MISSING = (
+    "the conda file pins python {pin}, which this machine does not have ({reason}); the "
+    "environment uses Python {version} instead (`uv python install {pin}` makes it available "
+    "to later builds)"
 )
 
 # ---------------------------------------------------------------- notes (progress lines)
@@ -25,14 +26,20 @@ CHANNELS_IGNORED = "Conda channels ignored ({channels}): packages come from PyPI
 KEYS_IGNORED = "Conda file keys ignored locally: {keys}"
 SELECTORS_IGNORED = "Conda packages without effect locally, ignored: {names}"
 TWINS_USED = "Conda packages installed from PyPI: {pairs}"
-NOTHING_TO_INSTALL = (
-    "The conda file lists no packages to install; using the platform's interpreter ({python})"
+SERVER_ADDED = (
+    "azureml-inference-server-http added: the conda file does not list it, and Azure's "
+    "inference images have it"
 )
+NUMPY_CAPPED = (
+    "numpy<2 added as a constraint: {names} was built against numpy 1.x (conda-forge's "
+    "repodata has this bound; PyPI's metadata does not)"
+)
+PYTHON_FOUND = "Python {pin} for the environment: {python}"
 ENVIRONMENT_CACHED = "Environment {key} is cached: {path}"
 ENVIRONMENT_WAITING = "Environment {key}: waiting for another build of it to finish"
 ENVIRONMENT_BUILDING = "Building environment {key} on Python {version}: {requirements}"
-ENVIRONMENT_CREATING_VENV = "Creating a virtual environment on {python}"
-ENVIRONMENT_PIP = "Running pip install ({count} requirement(s))"
+ENVIRONMENT_CREATING_VENV = "Creating an isolated virtual environment on {python} (uv)"
+ENVIRONMENT_INSTALL = "Resolving and installing {count} requirement(s) with uv"
 ENVIRONMENT_READY = "Environment {key} ready in {seconds:.1f} s: {path}"
 
 # ---------------------------------------------------------------- errors
@@ -61,7 +68,24 @@ PIP_OPTION_VALUE = "dependencies: pip: option '{option}' needs a value"
 
 BASE_PYTHON_FAILED = "The platform's interpreter {python} could not be inspected: {reason}"
 VENV_FAILED = "Building the environment {key} failed: {reason}"
-PIP_FAILED = (
-    "Building the environment {key} failed: pip install exited with code {code} "
-    "(see the storage-initializer log)"
+UV_FAILED = "Building the environment {key} failed (see the storage-initializer log): {reason}"
+
+# ---------------------------------------------------------------- no-code MLflow deployments
+MLFLOW_NO_CODE = (
+    "No-code MLflow deployment: Flightdeck's MLflow scoring script serves the model in {folder}"
+)
+MLFLOW_MODEL_ENVIRONMENT = (
+    "Environment from the model's own dependencies ({source}), mlflow as mlflow-skinny"
+)
+MLFLOW_NO_MLMODEL = (
+    "model {path}: type mlflow_model, but there is no MLmodel file in it (nor in one folder "
+    "in it); give the folder MLflow saved the model to"
+)
+MLFLOW_NO_ENVIRONMENT = (
+    "MLflow model {path} has neither conda.yaml nor requirements.txt; give the deployment "
+    "an environment"
+)
+MLFLOW_ENV_INVALID = "MLflow model's {path} cannot be read: {reason}"
+MLFLOW_SCRIPT_MISSING = (
+    "the MLflow scoring script (scoring/mlflow_nocode) is not installed with Flightdeck"
 )

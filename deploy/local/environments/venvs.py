@@ -1,17 +1,16 @@
-"""Virtual environments layered on the platform's interpreter, built once per content hash.
+"""Isolated virtual environments, resolved and installed by uv, built once per content hash.
 
 An environment lives in ``<envs>/<key>/``. It is built in a temporary folder
-beside it and renamed into place only when pip succeeded, so a failed or
+beside it and renamed into place only when uv succeeded, so a failed or
 interrupted build leaves nothing that could be mistaken for a finished one; a
 lock file per key makes concurrent builds of one key wait for each other (and
 the second then finds the first's result).
 
-The venv sees everything the platform's interpreter sees (the inference server,
-numpy...) through a ``.pth`` file that adds the platform's site-packages after
-its own: ``python -m venv --system-site-packages`` would only reach the *base*
-interpreter's site-packages when the platform itself runs in a venv. pip then
-finds requirements the platform already satisfies and downloads nothing for
-them; what it installs lands in the venv and shadows the platform's copy.
+The venv is isolated, as a conda environment on Azure is: it sees none of the
+platform's packages. ``uv pip install`` resolves the whole requirement set at once
+(a conflict fails the build with uv's explanation), downloads what its cache lacks
+and hard-links the rest from the cache, so a second environment with the same
+packages costs little and needs no network (``UV_OFFLINE=1`` builds from the cache alone).
 
     base = await inspect_interpreter(sys.executable)
     venv = await ensure_venv(envs, key, base=base, requirements=["joblib"], log=log)
@@ -20,7 +19,6 @@ them; what it installs lands in the venv and shadows the platform's copy.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import fcntl
 import json
@@ -28,14 +26,16 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.errors import DeploymentFailedError
 from deploy.local.environments import messages as msg
+from deploy.local.environments.uvtool import UV_ENV, IndexSettings, uv_binary
 
 __all__ = [
+    "CONSTRAINTS",
     "MANIFEST",
     "BaseInterpreter",
     "BuiltVenv",
@@ -46,8 +46,12 @@ __all__ = [
 
 #: Written last into a finished environment: what it was built from.
 MANIFEST = "flightdeck-environment.json"
-_PTH = "_flightdeck_platform.pth"
+#: The constraints a build used (numpy<2 for old builds, see ``numpy_abi``), kept in the venv.
+CONSTRAINTS = "flightdeck-constraints.txt"
 _TAIL_LINES = 20
+_REASON_LINES = 12
+#: Not passed to uv: they would make it install outside the venv or read another interpreter.
+_DROPPED_VARIABLES = frozenset({"PYTHONPATH", "PIP_USER", "VIRTUAL_ENV", "UV_SYSTEM_PYTHON"})
 _MAX_REWRITE_BYTES = 1 << 20
 
 _INSPECT = """
@@ -128,16 +132,22 @@ async def ensure_venv(
     base: BaseInterpreter,
     requirements: Sequence[str],
     pip_options: Sequence[str] = (),
+    constraints: Sequence[str] = (),
+    index: IndexSettings | None = None,
     manifest: dict[str, object] | None = None,
     log: Log,
     output: Log | None = None,
 ) -> BuiltVenv:
     """The environment ``key`` under ``envs``: the cached one, or one built now.
 
-    Steps go to ``log``; the output of venv and pip, line by line, to ``output``
-    (default: ``log`` too).
+    ``base.executable`` is the interpreter the venv is made from; ``pip_options`` are
+    the conda file's pip options (index URLs...), given to uv; ``constraints`` are
+    requirement strings that bound the resolution without being installed; ``index``
+    is the machine's index configuration for uv. Steps go to ``log``; the output of
+    uv, line by line, to ``output`` (default: ``log`` too).
 
-    ``DeploymentFailedError`` (with pip's last lines) when pip fails; nothing is left behind.
+    ``DeploymentFailedError`` (with uv's message) when resolving or installing fails;
+    nothing is left behind.
     """
     await asyncio.to_thread(envs.mkdir, parents=True, exist_ok=True)
     final = envs / key
@@ -161,6 +171,8 @@ async def ensure_venv(
                 base=base,
                 requirements=requirements,
                 options=pip_options,
+                constraints=constraints,
+                index=index or IndexSettings(),
                 log=log,
                 output=output or log,
             )
@@ -202,38 +214,64 @@ async def _build(
     base: BaseInterpreter,
     requirements: Sequence[str],
     options: Sequence[str],
+    constraints: Sequence[str],
+    index: IndexSettings,
     log: Log,
     output: Log,
 ) -> None:
     await log(msg.ENVIRONMENT_CREATING_VENV.format(python=base.executable))
-    # pip comes from the platform (through the .pth) when it has one: no ensurepip needed.
-    venv_args = ["--without-pip"] if base.has_pip else []
-    venv_command = [base.executable, "-m", "venv", *venv_args, str(folder)]
-    await _run(venv_command, cwd=folder, key=key, log=output, step="venv")
-    major, minor = base.version.split(".")[:2]
-    site_packages = folder / "lib" / f"python{major}.{minor}" / "site-packages"
-    lines = [f"import site; site.addsitedir({d!r})\n" for d in base.site_dirs]
-    (site_packages / _PTH).write_text("".join(lines), encoding="utf-8")
+    uv = uv_binary()
+    venv_command = [uv, "venv", "--no-python-downloads", "--relocatable", "--python"]
+    await _run([*venv_command, base.executable, str(folder)], cwd=folder, key=key, log=output)
     if not requirements:
         return
-    await log(msg.ENVIRONMENT_PIP.format(count=len(requirements)))
-    command = [
-        str(venv_python(folder)),
-        "-m",
-        "pip",
-        "install",
-        "--disable-pip-version-check",
-        "--no-input",
-        *options,
-        *requirements,
-    ]
-    await _run(command, cwd=folder, key=key, log=output, step="pip")
+    command = [uv, "pip", "install", "--no-python-downloads", "--python", str(venv_python(folder))]
+    if constraints:
+        (folder / CONSTRAINTS).write_text("".join(f"{c}\n" for c in constraints), "utf-8")
+        command += ["--constraint", str(folder / CONSTRAINTS)]
+    await log(msg.ENVIRONMENT_INSTALL.format(count=len(requirements)))
+    command += [*_machine_options(index.options, options), *_uv_options(options), *requirements]
+    await _run(command, cwd=folder, key=key, log=output, extra_env=index.environment)
 
 
-async def _run(command: Sequence[str], *, cwd: Path, key: str, log: Log, step: str) -> None:
-    """Run a build step, logging its output line by line; fail with its last lines."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PIP_USER")}
-    env["PYTHONUNBUFFERED"] = "1"
+def _machine_options(machine: Sequence[str], user: Sequence[str]) -> list[str]:
+    """The machine's index options, less its index URL when the conda file names its own."""
+    if "--index-url" not in user and "-i" not in user:
+        return list(machine)
+    kept: list[str] = []
+    pairs = zip(machine[::2], machine[1::2], strict=False)
+    for flag, value in pairs:
+        if flag != "--index-url":
+            kept += [flag, value]
+    return kept
+
+
+def _uv_options(options: Sequence[str]) -> list[str]:
+    """A conda file's pip options, as uv spells them."""
+    spelled: list[str] = []
+    renamed = {"-i": "--index-url", "-f": "--find-links", "--trusted-host": "--allow-insecure-host"}
+    for option in options:
+        if option == "--pre":
+            spelled += ["--prerelease", "allow"]
+        elif option == "--prefer-binary":
+            continue  # uv prefers wheels already
+        else:
+            spelled.append(renamed.get(option, option))
+    return spelled
+
+
+async def _run(
+    command: Sequence[str],
+    *,
+    cwd: Path,
+    key: str,
+    log: Log,
+    extra_env: Mapping[str, str] | None = None,
+) -> None:
+    """Run a uv step, logging its output line by line; fail with uv's message."""
+    env = {k: v for k, v in os.environ.items() if k not in _DROPPED_VARIABLES}
+    env.update(UV_ENV)
+    env.update(extra_env or {})
     process = await asyncio.create_subprocess_exec(
         *command,
         stdin=asyncio.subprocess.DEVNULL,
@@ -242,14 +280,14 @@ async def _run(command: Sequence[str], *, cwd: Path, key: str, log: Log, step: s
         cwd=cwd,
         env=env,
     )
-    tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
+    lines: list[str] = []
     try:
         assert process.stdout is not None
         async for raw in process.stdout:
             line = raw.decode(errors="replace").rstrip()
             if line:
-                tail.append(line)
-                await log(f"{step}: {line}")
+                lines.append(line)
+                await log(f"uv: {line}")
         code = await process.wait()
     except BaseException:
         with contextlib.suppress(ProcessLookupError):
@@ -257,11 +295,19 @@ async def _run(command: Sequence[str], *, cwd: Path, key: str, log: Log, step: s
         await process.wait()
         raise
     if code != 0:
-        if step == "pip":
-            message = msg.PIP_FAILED.format(key=key, code=code)
-        else:
-            message = msg.VENV_FAILED.format(key=key, reason=f"{step} exited with code {code}")
-        raise DeploymentFailedError(message, log_lines=tuple(tail))
+        reason = _uv_reason(lines) or f"uv exited with code {code}"
+        raise DeploymentFailedError(
+            msg.UV_FAILED.format(key=key, reason=reason), log_lines=tuple(lines[-_TAIL_LINES:])
+        )
+
+
+def _uv_reason(lines: Sequence[str]) -> str:
+    """uv's error: from its first ``error:`` or ``×`` line on, joined, at most a few lines."""
+    for number, line in enumerate(lines):
+        if line.lstrip().startswith(("×", "error:")):
+            picked = [part.strip() for part in lines[number : number + _REASON_LINES]]
+            return " ".join(p for p in picked if p)
+    return ""
 
 
 def _relocate_scripts(staging: Path, final: Path) -> None:

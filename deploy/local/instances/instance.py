@@ -47,6 +47,7 @@ from deploy.local.instances.launcher import (
     watch_exit,
 )
 from deploy.local.instances.logs import tail_file
+from deploy.local.instances.memory import tree_memory
 from deploy.local.instances.servers import AZMLINFSRV
 from deploy.types import InstanceStatus, ProbeSettings
 
@@ -96,6 +97,10 @@ class InstanceConfig:
     startup_timeout: float = 120.0
     #: The inference server: ``azmlinfsrv`` or ``fast`` (see ``deploy.local.instances.servers``).
     server: str = AZMLINFSRV
+    #: ``resources.limits.memory`` in bytes (``None``: no limit), for the instance's processes
+    #: together; ``memory_limit_text`` is the quantity as the user wrote it (``512Mi``).
+    memory_limit: int | None = None
+    memory_limit_text: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -234,6 +239,11 @@ class Instance:
                 self.restarts,
                 backoff,
             )
+            self._note(
+                msg.INSTANCE_RESTARTING_LOG.format(
+                    instance=self.name, reason=failure.reason, count=self.restarts, delay=backoff
+                )
+            )
             self._set(InstanceState.RESTARTING)
             # Restoring: a first attempt that failed settles too (it goes on restarting).
             self._settled.set()
@@ -272,7 +282,7 @@ class Instance:
             if not run.was_ready:
                 wake = min(wake, deadline)
             timeout = max(0.0, wake - time.monotonic())
-            if not run.watched:
+            if not run.watched or self.config.memory_limit:
                 timeout = min(timeout, _POLL_SECONDS)
             await wait_any(run.exited, self._stop, seconds=timeout)
             if self._stop.is_set():
@@ -281,6 +291,10 @@ class Instance:
                 code = run.process.wait()
                 text = msg.INSTANCE_CRASHED if run.was_ready else msg.INSTANCE_EXITED
                 return self._failure(run, text.format(code=code))
+            over = self._over_memory_limit(run)
+            if over is not None:
+                run.unresponsive = True  # killed at once, as the OOM killer does
+                return self._failure(run, over)
             now = time.monotonic()
             if not run.was_ready and now >= deadline:
                 return self._failure(run, msg.INSTANCE_NOT_READY.format(seconds=now - run.started))
@@ -306,6 +320,20 @@ class Instance:
                     if live_failed >= liveness.failure_threshold:
                         run.unresponsive = True
                         return self._failure(run, msg.INSTANCE_LIVENESS.format(count=live_failed))
+
+    def _over_memory_limit(self, run: _Run) -> str | None:
+        """Why the instance must die when its processes together use more memory than
+        ``config.memory_limit`` (proportional set size: pages shared by the gunicorn master
+        and its forked workers count once, as a container's cgroup counts them)."""
+        limit = self.config.memory_limit
+        if not limit:
+            return None
+        used = tree_memory(run.process.pid)
+        if used <= limit:
+            return None
+        return msg.INSTANCE_MEMORY_LIMIT.format(
+            limit=self.config.memory_limit_text or limit, used=used // 2**20
+        )
 
     def _became_ready(self) -> None:
         self._ever_ready = True
@@ -360,6 +388,12 @@ class Instance:
         signal_group(run.process.pid, signal.SIGKILL)
         await asyncio.to_thread(run.process.wait)
         self._hooks.ended(run.process.pid)
+
+    def _note(self, line: str) -> None:
+        """Append a line of the supervisor's to the instance's log (get-logs shows it)."""
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S") + f",{int(time.time() * 1000) % 1000:03d}"
+        with contextlib.suppress(OSError), self._log_path().open("a", encoding="utf-8") as out:
+            out.write(f"{stamp} W {line}\n")
 
     def _failure(self, run: _Run, reason: str) -> InstanceFailure:
         lines = tail_file(self._log_path(), _FAILURE_LOG_LINES, since=run.log_offset)

@@ -3,7 +3,10 @@ storage-initializer log (model copy, environment), under ``<home>/logs/<endpoint
 
 ``tail`` answers ``get-logs``: the last L lines across the instances, merged by the
 inference server's own timestamps and prefixed with the instance name when there
-are several; or the last L lines of the storage-initializer log.
+are several; or the last L lines of the storage-initializer log. An instance that
+made a create or update fail (``mark_failed``) comes first, under a line naming it and
+why, with its own last L lines: its traceback is not lost among a healthy instance's
+lines. The marks are cleared when the next create or update starts.
 
     logs = DeploymentLogs(folder=home / "logs" / "product-recommender" / "blue")
     logs.storage("Copying model ...")
@@ -34,6 +37,7 @@ __all__ = [
 
 STORAGE_LOG = "storage-initializer.log"
 _INSTANCE_SUFFIX = ".log"
+_FAILED_SUFFIX = ".failed"
 #: A log file rotates past this size; ``<name>.log.1`` .. ``.log.<LOG_BACKUPS>`` are kept.
 ROTATE_BYTES = 16 * 1024 * 1024
 LOG_BACKUPS = 3
@@ -69,16 +73,47 @@ class DeploymentLogs:
         with self.storage_path.open("a", encoding="utf-8") as out:
             out.write(f"{stamp} I storage-initializer - {line}\n")
 
+    def mark_failed(self, instance: str, reason: str) -> None:
+        """Record that ``instance`` made a create or update fail (shown first by ``tail``)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / f"{instance}{_FAILED_SUFFIX}").write_text(reason + "\n", encoding="utf-8")
+
+    def clear_failures(self) -> None:
+        """Forget the marks of ``mark_failed`` (a new create or update starts)."""
+        if self.folder.is_dir():
+            for path in self.folder.glob(f"*{_FAILED_SUFFIX}"):
+                path.unlink(missing_ok=True)
+
+    def failures(self) -> dict[str, str]:
+        """The instances marked failed, and why."""
+        if not self.folder.is_dir():
+            return {}
+        return {
+            path.stem: path.read_text(encoding="utf-8").strip()
+            for path in sorted(self.folder.glob(f"*{_FAILED_SUFFIX}"))
+        }
+
     def tail(self, *, lines: int, container: ContainerType = "inference-server") -> str:
-        """The last ``lines`` lines of a container's log ("" when there is none yet)."""
+        """The last ``lines`` lines of a container's log ("" when there is none yet); an
+        instance marked failed first, with its own last ``lines`` lines under a heading."""
         if lines <= 0:
             return ""
         if container == "storage-initializer":
             return "".join(line + "\n" for line in _tail_rotated(self.storage_path, lines))
+        failed = self.failures()
         files = self._instance_files()
-        tails = [(path.stem, _tail_rotated(path, lines)) for path in files]
-        merged = _merge(tails, prefix=len(tails) > 1)
-        return "".join(line + "\n" for line in merged[-lines:])
+        out: list[str] = []
+        for path in files:
+            if path.stem in failed:
+                out.append(f"===== {path.stem} failed: {failed[path.stem]} =====")
+                out.extend(f"[{path.stem}] {line}" for line in _tail_rotated(path, lines))
+        others = [path for path in files if path.stem not in failed]
+        tails = [(path.stem, _tail_rotated(path, lines)) for path in others]
+        merged = _merge(tails, prefix=len(tails) > 1 or bool(out))
+        if out and merged:
+            out.append("===== the other instances =====")
+        out.extend(merged[-lines:])
+        return "".join(line + "\n" for line in out)
 
     def remove(self) -> None:
         """Delete the deployment's logs."""

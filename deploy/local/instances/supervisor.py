@@ -7,7 +7,9 @@ route once every new instance is ready, and stops the old.
 ``start`` and ``scale`` wait until the new instances are ready; if one fails
 (``init()`` raised, the process exited, or it was not ready in time) every instance
 they started is stopped again and ``DeploymentFailedError`` carries the failed
-instance's own log lines, so nothing half-started survives.
+instance's own log lines, so nothing half-started survives; the failed instance is
+marked in the deployment's logs (``DeploymentLogs.mark_failed``) so ``get-logs`` shows
+it first.
 
     supervisor = Supervisor(deployment="blue", config=config, logs=logs, names=names,
                             on_change=push_route)
@@ -188,6 +190,7 @@ class Supervisor:
         failure = instance.failure
         reason = failure.reason if failure else msg.UNKNOWN_FAILURE
         lines = failure.log_lines if failure else ()
+        self._logs.mark_failed(instance.name, reason)
         return DeploymentFailedError(
             msg.DEPLOYMENT_FAILED.format(
                 deployment=self.deployment, instance=instance.name, reason=reason

@@ -98,6 +98,7 @@ def deployment_view(version: DeployedVersion) -> Deployment:
         name=spec.name,
         endpoint_name=spec.endpoint_name,
         model=spec.model.display() if spec.model else None,
+        provisioning_state="Failed" if version.record.failed else "Succeeded",
         instance_type=spec.instance_type,
         instance_count=spec.instance_count,
         request_settings=spec.request_settings,

@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS deployments (
     spec TEXT NOT NULL,
     generation INTEGER NOT NULL,
     created_at REAL NOT NULL,
+    failure TEXT,
     PRIMARY KEY (endpoint, name)
 );
 CREATE TABLE IF NOT EXISTS models (
@@ -106,11 +107,21 @@ class EndpointRecord:
 
 @dataclass(frozen=True, kw_only=True)
 class DeploymentRecord:
-    """A deployment's stored state: its spec and the generation folder that runs."""
+    """A deployment's stored state: its spec and the generation folder that runs.
+
+    ``failure``: why its last create or update failed when no earlier version serves
+    (Azure's ``Failed`` state: no instances, no traffic, its logs kept); ``None`` otherwise.
+    """
 
     spec: DeploymentSpec
     generation: int
     created_at: float = 0.0
+    failure: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """True in the ``Failed`` state."""
+        return self.failure is not None
 
     @property
     def name(self) -> str:
@@ -159,6 +170,7 @@ class Store:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
             db.executescript(_SCHEMA)
+            _add_missing_columns(db)
         except sqlite3.DatabaseError as exc:
             db.close()
             raise StateFileError(msg.STATE_UNREADABLE.format(path=path, cause=exc)) from None
@@ -232,7 +244,8 @@ class Store:
     def deployments(self, endpoint: str) -> list[DeploymentRecord]:
         """An endpoint's deployments, by name."""
         rows = self._db.execute(
-            "SELECT spec, generation, created_at FROM deployments WHERE endpoint = ? ORDER BY name",
+            "SELECT spec, generation, created_at, failure FROM deployments WHERE endpoint = ?"
+            " ORDER BY name",
             (endpoint,),
         ).fetchall()
         return [
@@ -240,22 +253,24 @@ class Store:
                 spec=from_json(DeploymentSpec, json.loads(spec)),
                 generation=int(generation),
                 created_at=float(created),
+                failure=None if failure is None else str(failure),
             )
-            for spec, generation, created in rows
+            for spec, generation, created, failure in rows
         ]
 
     def put_deployment(self, record: DeploymentRecord) -> None:
         """Insert or replace a deployment (its endpoint must exist)."""
         self._db.execute(
-            "INSERT INTO deployments (endpoint, name, spec, generation, created_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(endpoint, name) DO UPDATE SET"
-            " spec=excluded.spec, generation=excluded.generation",
+            "INSERT INTO deployments (endpoint, name, spec, generation, created_at, failure)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(endpoint, name) DO UPDATE SET"
+            " spec=excluded.spec, generation=excluded.generation, failure=excluded.failure",
             (
                 record.spec.endpoint_name,
                 record.name,
                 json.dumps(to_json(record.spec)),
                 record.generation,
                 record.created_at,
+                record.failure,
             ),
         )
 
@@ -321,6 +336,13 @@ class Store:
     def delete_process(self, pid: int) -> None:
         """Forget an instance process that has ended."""
         self._db.execute("DELETE FROM processes WHERE pid = ?", (pid,))
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Columns added since a table was first made (a state.db of an older Flightdeck)."""
+    columns = {str(row[1]) for row in db.execute("PRAGMA table_info(deployments)")}
+    if "failure" not in columns:
+        db.execute("ALTER TABLE deployments ADD COLUMN failure TEXT")
 
 
 def _endpoint(row: tuple[Any, ...]) -> EndpointRecord:

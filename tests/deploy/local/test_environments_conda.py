@@ -186,14 +186,16 @@ def test_equal_environments_hash_alike_whatever_their_spelling() -> None:
     assert environment_key(one, BASE) == environment_key(two, BASE)
 
 
-def test_the_hash_changes_with_requirements_python_and_platform() -> None:
+def test_the_hash_changes_with_requirements_python_and_interpreter() -> None:
     env = parse_conda_file({"dependencies": ["numpy", {"pip": ["joblib"]}]})
     key = environment_key(env, BASE)
     assert len(key) == 16
     others = {
         environment_key(parse_conda_file({"dependencies": ["numpy=1.26"]}), BASE),
         environment_key(env, BaseInterpreter(**{**BASE.__dict__, "version": "3.12.1"})),
-        environment_key(env, BaseInterpreter(**{**BASE.__dict__, "prefix": "/srv/venv"})),
+        environment_key(
+            env, BaseInterpreter(**{**BASE.__dict__, "executable": "/srv/venv/bin/python"})
+        ),
         environment_key(
             parse_conda_file({"dependencies": ["numpy", {"pip": ["joblib", "--pre"]}]}), BASE
         ),

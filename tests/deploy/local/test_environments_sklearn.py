@@ -1,6 +1,6 @@
-"""End to end: a deployment whose conda file lists scikit-learn and joblib, and whose score.py
-loads a pickled scikit-learn model the test makes, served by azmlinfsrv in the prepared
-environment (built offline: the platform's interpreter already has both packages)."""
+"""End to end: a deployment whose conda file lists scikit-learn (the platform's release, so the
+pickle the test makes loads) and joblib, and whose score.py loads that pickled model, served by
+azmlinfsrv in the prepared environment, an isolated one that uv built."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import joblib  # type: ignore[import-untyped]  # joblib ships no types
 import numpy as np
 import pytest
+import sklearn  # type: ignore[import-untyped]  # scikit-learn ships no types
 from sklearn.linear_model import (  # type: ignore[import-untyped]  # scikit-learn ships no types
     LogisticRegression,
 )
@@ -22,14 +23,14 @@ from deploy.local.environments.prepare import PreparedEnvironment, prepare_envir
 from deploy.types import EnvironmentSpec
 from tests.support.azmlinfsrv import AzmlinfsrvProcess, start_azmlinfsrv
 
-pytestmark = pytest.mark.slow(budget=30)
+pytestmark = pytest.mark.slow(budget=120)
 
 CONDA = {
     "name": "sklearn-env",
     "channels": ["conda-forge"],
     "dependencies": [
         f"python={sys.version_info.major}.{sys.version_info.minor}",
-        "scikit-learn",
+        f"scikit-learn=={sklearn.__version__}",
         "pip",
         {"pip": ["joblib", "azureml-inference-server-http"]},
     ],
@@ -93,12 +94,11 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> PreparedEnvironment:
         home=home,
         base_python=sys.executable,
         log=log,
-        pip_options=["--no-index"],
     )
     result = asyncio.run(coroutine)
     text = "\n".join(lines)
-    assert "Requirement already satisfied: scikit-learn" in text
-    assert "Requirement already satisfied: joblib" in text
+    assert "Resolving and installing" in text
+    assert "azureml-inference-server-http added" not in text  # the conda file lists it
     assert result.warnings == ()  # the pin is the platform's own Python
     return result
 
@@ -138,9 +138,7 @@ def test_the_instance_serves_the_pickled_model_from_the_prepared_environment(
     assert answer["predictions"] == [0, 1, 0, 1]
     assert answer["predictions"] == classifier.predict(QUERY).tolist()
     assert answer["probabilities"] == pytest.approx(classifier.predict_proba(QUERY)[:, 1].tolist())
-    # It ran inside the environment's venv, with the platform's scikit-learn found through it.
+    # It ran inside the environment's venv, with the scikit-learn the conda file pinned.
     assert prepared.path is not None
     assert Path(answer["prefix"]) == prepared.path
-    import sklearn  # type: ignore[import-untyped]  # scikit-learn ships no types
-
     assert answer["sklearn"] == sklearn.__version__

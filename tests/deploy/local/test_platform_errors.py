@@ -222,7 +222,7 @@ async def test_deleting_a_deployment_with_traffic_is_refused(
     assert await _state(platform, home) == before
 
 
-async def test_init_failure_on_create_leaves_nothing(
+async def test_init_failure_on_create_is_kept_failed_with_its_logs(
     platform: Platform, home: Path, sources: Path
 ) -> None:
     before = await _state(platform, home)
@@ -235,13 +235,61 @@ async def test_init_failure_on_create_leaves_nothing(
     error = failed.value
     assert "Deployment 'red' failed: instance red-" in error.message
     assert "exited with code 3" in error.message
+    assert "kept in the Failed state" in error.message
     assert any("flightdeck-init-marker" in line for line in error.log_lines)
     assert any("Traceback" in line for line in error.log_lines)
     assert any(line.startswith("Starting instance red-") for line in progress.lines)
+    # As on Azure: the deployment stays, Failed, with no instances and no traffic.
+    shown = await platform.get_deployment(EP, "red")
+    assert (shown.provisioning_state, shown.instances) == ("Failed", ())
+    assert (await platform.get_endpoint(EP)).traffic["red"] == 0
+    assert not [p for p in processes_under(home) if "red" in " ".join(p.cmdline())]
+    # get-logs: the failed instance first, under a heading naming it, its traceback whole.
+    logs = await platform.get_logs(EP, "red", lines=200)
+    first = logs.splitlines()[0]
+    assert first.startswith("===== red-") and "failed: exited with code 3" in first
+    failed_name = first.split()[1]
+    block = logs.split("===== the other instances =====")[0]
+    assert "Traceback" in block and "flightdeck-init-marker" in block
+    assert all(line.startswith(f"[{failed_name}] ") for line in block.splitlines()[1:] if line), (
+        block
+    )
+    storage = await platform.get_logs(EP, "red", container="storage-initializer")
+    assert "Provisioning failed: Deployment 'red' failed: instance red-" in storage
+    # No traffic, no scaling while Failed.
+    with pytest.raises(ValidationError, match="'red' is in the Failed state.*take traffic"):
+        await platform.set_traffic(EP, {"blue": 90, "red": 10})
+    with pytest.raises(ValidationError, match="'red' is in the Failed state.*mirror|traffic"):
+        await platform.set_traffic(EP, mirror_traffic={"red": 10})
+    with pytest.raises(ValidationError, match="'red' is in the Failed state.*scale"):
+        await platform.scale(EP, "red", 2)
+    # Deleting it removes everything it left.
+    await platform.delete_deployment(EP, "red")
     assert await _state(platform, home) == before
     assert not (home / "logs" / EP / "red").exists()
     with pytest.raises(NotFoundError):
         await platform.get_deployment(EP, "red")
+
+
+async def test_a_failed_deployment_updated_with_a_fix_serves(
+    platform: Platform, home: Path, sources: Path
+) -> None:
+    broken = write_code(sources / "broken-then-fixed", BROKEN_INIT)
+    with pytest.raises(DeploymentFailedError):
+        await platform.create_or_update_deployment(deployment_spec(EP, "plum", broken))
+    assert (await platform.get_deployment(EP, "plum")).provisioning_state == "Failed"
+    fixed = echo_code(sources / "fixed", version="v9")
+    progress = Progress()
+    shown = await platform.create_or_update_deployment(
+        deployment_spec(EP, "plum", fixed), progress=progress
+    )
+    assert shown.provisioning_state == "Succeeded" and shown.ready_instances == 1
+    assert progress.lines[0].startswith("Creating deployment plum")
+    status, body, answered = await score(platform, EP, deployment="plum")
+    assert (status, body["version"], answered) == (200, "v9", "plum")
+    # The failure's heading is gone once a new attempt starts.
+    assert "=====" not in await platform.get_logs(EP, "plum", lines=200)
+    await platform.delete_deployment(EP, "plum")
 
 
 async def test_init_failure_on_update_keeps_the_previous_version(

@@ -197,6 +197,8 @@ async def test_init_failure_on_fast_is_reported_with_its_log(
     assert "exited with code 3" in error.message
     assert any("flightdeck-init-marker" in line for line in error.log_lines)
     assert any("init() failed" in line for line in error.log_lines)
+    assert (await platform.get_deployment(EP, "red")).provisioning_state == "Failed"
+    await platform.delete_deployment(EP, "red")
     assert await snapshot(platform, home) == before
     with pytest.raises(NotFoundError):
         await platform.get_deployment(EP, "red")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -149,3 +150,36 @@ def test_state_survives_reopening(tmp_path: Path) -> None:
         assert reopened.deployments("product-recommender") == [_deployment()]
     finally:
         reopened.close()
+
+
+def test_a_failed_deployment_round_trips(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "state.db")
+    store.put_endpoint(_endpoint())
+    failed = replace(_deployment(), failure="Deployment 'blue' failed: instance blue-1 exited")
+    store.put_deployment(failed)
+    store.close()
+    again = Store.open(tmp_path / "state.db")
+    try:
+        [back] = again.deployments("product-recommender")
+        assert back == failed and back.failed
+    finally:
+        again.close()
+
+
+def test_an_older_state_db_gets_the_failure_column(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with sqlite3.connect(path) as old:
+        old.execute(
+            "CREATE TABLE deployments (endpoint TEXT NOT NULL, name TEXT NOT NULL,"
+            " spec TEXT NOT NULL, generation INTEGER NOT NULL, created_at REAL NOT NULL,"
+            " PRIMARY KEY (endpoint, name))"
+        )
+    old.close()
+    store = Store.open(path)
+    try:
+        store.put_endpoint(_endpoint())
+        store.put_deployment(_deployment())
+        [back] = store.deployments("product-recommender")
+        assert back.failure is None and not back.failed
+    finally:
+        store.close()

@@ -1,0 +1,1 @@
+"""The scoring script of no-code MLflow deployments (``score.py``), copied as a code folder."""
