@@ -78,7 +78,7 @@ def _install(args: argparse.Namespace) -> int:
     target.chmod(0o755)
     found = shutil.which("az")
     if found is None or Path(found).resolve() != target.resolve():
-        say(f"Put {target.parent} first on PATH to use it: export PATH=\"{target.parent}:$PATH\"")
+        say(f'Put {target.parent} first on PATH to use it: export PATH="{target.parent}:$PATH"')
     emit(args, {"path": str(target), "maps": "az ml ... -> flightdeck ..."})
     return 0
 

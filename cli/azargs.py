@@ -65,7 +65,9 @@ def az_globals() -> argparse.ArgumentParser:
         help="Only show errors, suppressing warnings (here: progress lines).",
     )
     group.add_argument(
-        "--verbose", action="store_true", help="Increase logging verbosity. Use --debug for full debug logs."
+        "--verbose",
+        action="store_true",
+        help="Increase logging verbosity. Use --debug for full debug logs.",
     )
     group.add_argument(
         "--debug", action="store_true", help="Increase logging verbosity to show all debug logs."
@@ -180,7 +182,11 @@ def _walk(data: dict[str, Any], path: str, *, flag: str) -> tuple[Any, str]:
 def _child(node: Any, part: str) -> Any:
     if isinstance(node, dict):
         return node.get(part)
-    if isinstance(node, list) and part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
+    if (
+        isinstance(node, list)
+        and part.lstrip("-").isdigit()
+        and -len(node) <= int(part) < len(node)
+    ):
         return node[int(part)]
     return None
 

@@ -108,13 +108,13 @@ def register(subparsers: Any) -> None:
 
     delete = verbs.add_parser("delete", parents=common, help="Delete a deployment.")
     _names(delete)
-    delete.add_argument(
-        "--yes", "-y", action="store_true", help="Do not prompt for confirmation."
-    )
+    delete.add_argument("--yes", "-y", action="store_true", help="Do not prompt for confirmation.")
     add_no_wait(delete)
     delete.set_defaults(handler=_delete)
 
-    logs = verbs.add_parser("get-logs", parents=common, help="Get the container logs for an online deployment.")
+    logs = verbs.add_parser(
+        "get-logs", parents=common, help="Get the container logs for an online deployment."
+    )
     _names(logs)
     logs.add_argument(
         "--lines", "-l", type=int, default=5000, help="The maximum number of lines to tail."

@@ -113,9 +113,7 @@ def register(subparsers: Any) -> None:
 
     delete = verbs.add_parser("delete", parents=common, help="Delete an endpoint.")
     delete.add_argument("--name", "-n", required=True, help=_NAME_HELP)
-    delete.add_argument(
-        "--yes", "-y", action="store_true", help="Do not prompt for confirmation."
-    )
+    delete.add_argument("--yes", "-y", action="store_true", help="Do not prompt for confirmation.")
     add_no_wait(delete)
     delete.set_defaults(handler=_delete)
 
@@ -153,9 +151,7 @@ def register(subparsers: Any) -> None:
         required=True,
         help="Local path to the JSON file containing the request data.",
     )
-    invoke.add_argument(
-        "--deployment-name", "-d", help="Name of the deployment to target."
-    )
+    invoke.add_argument("--deployment-name", "-d", help="Name of the deployment to target.")
     invoke.set_defaults(handler=_invoke)
 
     add_metrics_verb(verbs, [backend_options()])
@@ -186,9 +182,11 @@ def _create(args: argparse.Namespace) -> int:
 
     endpoint = run_with_backend(args, work)
     if args.no_wait:
-        say(messages.NO_WAIT_STARTED.format(
-            what="Endpoint create", show=f"az ml online-endpoint show -n {spec.name}"
-        ))
+        say(
+            messages.NO_WAIT_STARTED.format(
+                what="Endpoint create", show=f"az ml online-endpoint show -n {spec.name}"
+            )
+        )
     emit(args, endpoint_dict(endpoint))
     return 0
 

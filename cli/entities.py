@@ -14,7 +14,6 @@ azure-ai-ml is imported on first use (about a second), as the Azure CLI imports 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Any
 
 from deploy.types import Credentials, Deployment, DeploymentSpec, Endpoint, RegisteredModel
@@ -80,6 +79,11 @@ def deployment_dict(deployment: Deployment) -> dict[str, Any]:
     entity.model = _model_text(deployment.model)
     entity._provisioning_state = deployment.provisioning_state
     result: dict[str, Any] = _plain(entity._to_dict())
+    # Flightdeck's one addition to az's shape: the instances and their states (Azure reports
+    # none); scripts written for az never read it, and users of the local platform need it.
+    result["instances"] = [
+        {"name": i.name, "state": i.state, "restarts": i.restarts} for i in deployment.instances
+    ]
     if deployment.autoscale is not None:  # Flightdeck's own policy, as its YAML spells it
         policy = deployment.autoscale
         result["scale_settings"] = {
@@ -111,8 +115,6 @@ def model_dict(model: RegisteredModel) -> dict[str, Any]:
         description=model.description,
         type="custom_model",
     )
-    if model.created_at is not None:
-        entity.creation_context = None
     result: dict[str, Any] = _plain(entity._to_dict())
     if model.created_at is not None:
         result["creation_context"] = {"created_at": model.created_at.isoformat()}
@@ -135,7 +137,3 @@ def credentials_dict(credentials: Credentials) -> dict[str, Any]:
 def _epoch(value: Any) -> Any:
     """azure-ai-ml's AccessToken carries epoch seconds."""
     return None if value is None else int(value.timestamp())
-
-
-# Kept for the type checker: ``replace`` is used by callers building specs from state.
-_ = replace

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from cli.azargs import UsageError
-from cli.output import set_quiet
+from cli.output import UsageErrorText, set_quiet
 from deploy.errors import FlightdeckError, NotFoundError
 
 __all__ = ["COMMAND_MODULES", "EXIT_BAD_ARGUMENTS", "EXIT_NOT_FOUND", "build_parser", "main"]
@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _az_logging(args)
     try:
         return handler(args)
-    except UsageError as exc:
+    except (UsageError, UsageErrorText) as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return EXIT_BAD_ARGUMENTS
     except NotFoundError as exc:
@@ -104,7 +104,9 @@ def _az_logging(args: argparse.Namespace) -> None:
         level = logging.INFO
     else:
         return
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s: %(name)s: %(message)s")
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(levelname)s: %(name)s: %(message)s"
+    )
     logging.getLogger().setLevel(level)
 
 

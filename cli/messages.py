@@ -128,9 +128,7 @@ NO_WAIT_ALL_TRAFFIC = (
     "All traffic won't be set to deployment {name} since no_wait option was provided. "
     "You can try to set all the traffic to this deployment once it has completed."
 )
-NO_WAIT_STARTED = (
-    "{what} request initiated. Status can be checked using `{show}`"
-)
+NO_WAIT_STARTED = "{what} request initiated. Status can be checked using `{show}`"
 ADD_NEEDS_VALUE = "--add {path}: give a value to add, e.g. --add {path} KEY=VALUE."
 REMOVE_NOT_FOUND = "--remove {path}: there is no such property or item."
 ADD_NOT_LIST_OR_MAP = "--add {path}: '{key}' is neither a list nor a mapping."

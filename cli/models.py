@@ -84,9 +84,7 @@ def register(subparsers: Any) -> None:
         help="Name of the model. If provided, all the model versions under this name will "
         "be returned.",
     )
-    listing.add_argument(
-        "--max-results", "-r", type=int, help="Max number of results to return."
-    )
+    listing.add_argument("--max-results", "-r", type=int, help="Max number of results to return.")
     listing.add_argument(
         "--include-archived", action="store_true", help="List archived models and active models."
     )
@@ -125,7 +123,9 @@ def _create(args: argparse.Namespace) -> int:
     )(data)  # fmt: skip
     name, version, raw_path = data.get("name"), data.get("version"), data.get("path")
     if not name or version is None or not raw_path:
-        missing = [k for k, v in (("name", name), ("version", version), ("path", raw_path)) if not v]
+        missing = [
+            k for k, v in (("name", name), ("version", version), ("path", raw_path)) if not v
+        ]
         raise SpecError(f"missing {', '.join(missing)}", file=args.file or "model create")
     path = (base / str(raw_path)).expanduser().resolve()
     if not path.exists():

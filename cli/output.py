@@ -23,14 +23,15 @@ from typing import Any
 
 import yaml
 
-from deploy.errors import ValidationError
+from deploy.errors import FlightdeckError, ValidationError
 from deploy.types import to_json
 
 __all__ = [
     "OUTPUT_FORMATS",
+    "UsageErrorText",
+    "emit",
     "format_result",
     "json_text",
-    "emit",
     "print_json",
     "print_text",
     "progress_line",
@@ -42,6 +43,12 @@ __all__ = [
 OUTPUT_FORMATS: tuple[str, ...] = ("json", "jsonc", "none", "table", "tsv", "yaml", "yamlc")
 
 _quiet = False
+
+
+class UsageErrorText(FlightdeckError):
+    """A bad ``--query``: one line, exit code 2 (``cli.main`` treats ``code == "usage"``)."""
+
+    code = "usage"
 
 
 def set_quiet(quiet: bool) -> None:
@@ -107,7 +114,7 @@ def _search(query: str, value: Any) -> Any:
     try:
         compiled = jmespath.compile(query)
     except JMESPathError as exc:
-        raise ValidationError(f"argument --query: invalid jmespath_type value: {query!r} ({exc})")
+        raise UsageErrorText(f"argument --query: invalid jmespath_type value: {query!r}") from exc
     return compiled.search(value, jmespath.Options(dict_cls=OrderedDict))
 
 
@@ -134,8 +141,9 @@ def format_result(value: Any, output: str, *, queried: bool = False) -> str:
         return _tsv(value if isinstance(value, list) else [value])
     if output == "table":
         return _table(value if isinstance(value, list) else [value], sort_keys=not queried)
+    choices = ", ".join(OUTPUT_FORMATS)
     raise ValidationError(
-        f"argument --output/-o: invalid choice: '{output}' (choose from {', '.join(OUTPUT_FORMATS)})"
+        f"argument --output/-o: invalid choice: '{output}' (choose from {choices})"
     )
 
 

@@ -40,16 +40,16 @@ from deploy.types import (
 )
 
 __all__ = [
-    "SpecEdit",
     "MAX_SPEC_BYTES",
     "SYSTEM_FOLDERS",
+    "SpecEdit",
     "apply_overrides",
     "deployment_spec_from_yaml",
     "endpoint_spec_from_yaml",
     "load_deployment_spec",
     "load_endpoint_spec",
-    "read_spec_file",
     "probe_from_sdk",
+    "read_spec_file",
     "request_settings_from_sdk",
 ]
 

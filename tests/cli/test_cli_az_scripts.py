@@ -42,7 +42,9 @@ def _specs(folder: Path) -> Path:
     return folder
 
 
-def _run_script(platform: LocalPlatform, specs: Path, env: dict[str, str], *, shell_prefix: str) -> subprocess.CompletedProcess[str]:
+def _run_script(
+    platform: LocalPlatform, specs: Path, env: dict[str, str], *, shell_prefix: str
+) -> subprocess.CompletedProcess[str]:
     command = f"{shell_prefix}\nsource {SCRIPT}"
     return subprocess.run(
         ["bash", "-c", command],
@@ -70,7 +72,7 @@ def _check(platform: LocalPlatform, done: subprocess.CompletedProcess[str], name
     assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     out = done.stdout
     assert '"traffic": {\n  "blue": 100' not in out  # --query traffic prints the map alone
-    assert "{\n  \"blue\": 100,\n  \"green\": 0\n}" in out  # --query traffic: green at 0%
+    assert '{\n  "blue": 100,\n  "green": 0\n}' in out  # --query traffic: green at 0%
     assert '"predictions"' in out  # invoke (a JSON string) and the curl answers
     assert "Instance green-1 ready" in done.stderr or "green" in done.stderr
     poll(lambda: name not in _endpoints(platform), timeout=120, what=f"{name} deleted")
@@ -97,7 +99,5 @@ def test_the_safe_rollout_script_runs_with_the_shell_function(tmp_path: Path) ->
     specs = _specs(tmp_path / "specs")
     with local_platform(tmp_path / "home") as platform:
         function = f'az() {{ shift; "{sys.executable}" -m cli.main "$@"; }}'
-        done = _run_script(
-            platform, specs, {"ENDPOINT_NAME": "rollout-fn"}, shell_prefix=function
-        )
+        done = _run_script(platform, specs, {"ENDPOINT_NAME": "rollout-fn"}, shell_prefix=function)
         _check(platform, done, "rollout-fn")

@@ -327,7 +327,9 @@ class ControlAPI:
 
     async def _list_deployments(self, request: web.Request) -> web.StreamResponse:
         endpoint = request.match_info["e"]
-        listed = [self._provisioning.deployment(d) for d in await self._backend.list_deployments(endpoint)]
+        listed = [
+            self._provisioning.deployment(d) for d in await self._backend.list_deployments(endpoint)
+        ]
         known = {d.name for d in listed}
         creating = self._provisioning.creating_deployments(endpoint)
         listed += [d for d in creating if d.name not in known]
