@@ -17,33 +17,39 @@ from cli.main import build_parser
 from cli.output import format_result
 from tests.support.flightdeck_cli import run_cli
 
-#: Examples from the ml extension's help (azext_mlv2/manual/_help), with `az ml` taken off.
+#: az ml invocations in the form of the ml extension's help examples and Azure's sample
+#: scripts (azureml-examples cli/*.sh), with `az ml` taken off.
+#: The workspace flags every documented example carries.
+WS = "--resource-group my-resource-group --workspace-name my-workspace"
 AZ_EXAMPLES = [
-    "online-endpoint create --file endpoint.yml --resource-group my-resource-group --workspace-name my-workspace",
-    "online-endpoint show --name my-endpoint --resource-group my-resource-group --workspace-name my-workspace",
-    "online-endpoint list --resource-group my-resource-group --workspace-name my-workspace",
-    "online-endpoint update --name my-endpoint --traffic \"my-deployment:100\" --resource-group my-resource-group --workspace-name my-workspace",
-    "online-endpoint delete --name my-endpoint --resource-group my-resource-group --workspace-name my-workspace",
-    "online-endpoint get-credentials --name my-endpoint --resource-group my-resource-group --workspace-name my-workspace",
-    "online-endpoint invoke --name my-endpoint --request-file sample_request.json --resource-group my-resource-group --workspace-name my-workspace",
-    "online-endpoint regenerate-keys --name my-endpoint --key-type secondary -g my-resource-group -w my-workspace",
-    "online-deployment create --file deployment.yml --resource-group my-resource-group --workspace-name my-workspace",
-    "online-deployment create --file deployment.yml --all-traffic --resource-group my-resource-group --workspace-name my-workspace",
-    "online-deployment show --name my-deployment --endpoint-name my-endpoint --resource-group my-resource-group --workspace-name my-workspace",
-    "online-deployment list --endpoint-name my-endpoint --resource-group my-resource-group --workspace-name my-workspace",
-    "online-deployment update --file deployment.yml --resource-group my-resource-group --workspace-name my-workspace",
-    "online-deployment delete --name my-deployment --endpoint-name my-endpoint --resource-group my-resource-group --workspace-name my-workspace",
-    "online-deployment get-logs --name my-deployment --endpoint-name my-endpoint --lines 100 --resource-group my-resource-group --workspace-name my-workspace",
-    "model create --name my-model --version 1 --path ./my-model.pkl --resource-group my-resource-group --workspace-name my-workspace",
-    "model create --file model.yml --resource-group my-resource-group --workspace-name my-workspace",
-    "model list --resource-group my-resource-group --workspace-name my-workspace",
-    "model show --name my-model --version 1 --resource-group my-resource-group --workspace-name my-workspace",
-    "online-deployment create --name blue --endpoint $E -f blue-deployment.yml --all-traffic --no-wait",
+    "online-endpoint create --file endpoint.yml" + " " + WS,
+    "online-endpoint show --name my-endpoint" + " " + WS,
+    "online-endpoint list" + " " + WS,
+    'online-endpoint update --name my-endpoint --traffic "my-deployment=100"' + " " + WS,
+    "online-endpoint delete --name my-endpoint" + " " + WS,
+    "online-endpoint get-credentials --name my-endpoint" + " " + WS,
+    "online-endpoint invoke --name my-endpoint --request-file sample_request.json" + " " + WS,
+    "online-endpoint regenerate-keys --name my-endpoint --key-type"
+    " secondary -g my-resource-group -w my-workspace",
+    "online-deployment create --file deployment.yml" + " " + WS,
+    "online-deployment create --file deployment.yml --all-traffic" + " " + WS,
+    "online-deployment show --name my-deployment --endpoint-name my-endpoint" + " " + WS,
+    "online-deployment list --endpoint-name my-endpoint" + " " + WS,
+    "online-deployment update --file deployment.yml" + " " + WS,
+    "online-deployment delete --name my-deployment --endpoint-name my-endpoint" + " " + WS,
+    "online-deployment get-logs --name my-deployment --endpoint-name"
+    " my-endpoint --lines 100" + " " + WS,
+    "model create --name my-model --version 1 --path ./my-model.pkl" + " " + WS,
+    "model create --file model.yml" + " " + WS,
+    "model list" + " " + WS,
+    "model show --name my-model --version 1" + " " + WS,
+    "online-deployment create --name blue --endpoint $E -f"
+    " blue-deployment.yml --all-traffic --no-wait",
     "online-endpoint get-credentials -n E -o tsv --query primaryKey",
     "online-deployment update -n blue -e E --set instance_count=2 app_insights_enabled=true",
     "online-deployment get-logs -n blue -e E -l 50 -c storage-initializer --local",
     "online-endpoint delete -n E --yes --no-wait --subscription 0000 --only-show-errors",
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("example", AZ_EXAMPLES)
