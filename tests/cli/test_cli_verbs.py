@@ -257,7 +257,9 @@ def test_bad_specs_change_nothing(deployed: Deployed) -> None:
     unregistered = write_deployment(
         folder, name="red", model="azureml:never-registered:1", file_name="reg.yml"
     )
-    error = deployed.cli("online-deployment", "create", "--file", str(unregistered)).error_line()
+    error = deployed.cli("online-deployment", "create", "--file", str(unregistered)).error_line(
+        code=3
+    )
     assert "never-registered" in error
     exists = deployed.cli("online-deployment", "create", "--file", str(write_deployment(folder)))
     assert "already exists" in exists.error_line()
@@ -290,4 +292,4 @@ def test_a_failing_update_shows_the_instance_log_and_blue_keeps_serving(
     assert deployed.state() == before
     request = write_request(deployed.specs)
     answer = deployed.cli("online-endpoint", "invoke", "-n", EP, "-r", str(request)).ok().json()
-    assert answer["batch_size"] == 1
+    assert json.loads(answer)["batch_size"] == 1  # az ml prints the answer as a JSON string
