@@ -72,6 +72,7 @@ def az_globals() -> argparse.ArgumentParser:
     group.add_argument(
         "--debug", action="store_true", help="Increase logging verbosity to show all debug logs."
     )
+    parent.set_defaults(az_exit_codes=True)  # a missing resource exits 3 (cli.main)
     return parent
 
 

@@ -6,7 +6,8 @@ an exit code) on each parser. A module that fails to import is a bug like any
 other: the command stops with its traceback rather than run without those verbs.
 Known failures (``FlightdeckError``) print one ``ERROR:`` line to stderr; the exit code is
 the Azure CLI's: 1 for an operation that failed, 2 for bad arguments (argparse's own errors
-and ``UsageError``), 3 for a resource that does not exist (``NotFoundError``). Anything else
+and ``UsageError``), 3 for a resource that does not exist (``NotFoundError``, on the verbs
+that mirror ``az ml``; Flightdeck's own verbs keep 1). Anything else
 is a bug and keeps its traceback. The az global arguments ``--verbose``/``--debug`` turn
 logging up, ``--only-show-errors`` hides the progress lines.
 """
@@ -83,9 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, UsageErrorText) as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return EXIT_BAD_ARGUMENTS
-    except NotFoundError as exc:
+    except NotFoundError as exc:  # az's 3 on the verbs that mirror az ml; 1 elsewhere
         print(f"ERROR: {exc}", file=sys.stderr)
-        return EXIT_NOT_FOUND
+        return EXIT_NOT_FOUND if getattr(args, "az_exit_codes", False) else 1
     except FlightdeckError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
