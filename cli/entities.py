@@ -92,6 +92,8 @@ def deployment_dict(deployment: Deployment) -> dict[str, Any]:
             "max_instances": policy.max_instances,
             "target_utilization_percentage": policy.target_utilization_percentage,
             "polling_interval": policy.polling_interval,
+            "scale_down_delay": policy.scale_down_delay,
+            "metric": policy.metric,
         }
     return result
 
