@@ -190,7 +190,10 @@ def test_the_seeds_own_files_deploy_and_score_its_load_test_payload(tmp_path: Pa
             "online-deployment", "create", "--file", str(folder / "deployment.yml"), *sets
         ).ok()
         deployment = deployed.json()
-        assert (deployment["name"], deployment["model"]) == ("blue", "recommendation-model:1")
+        assert (deployment["name"], deployment["model"]) == (
+            "blue",
+            "azureml:recommendation-model:1",
+        )
         assert deployment["instance_count"] == 1
         assert [i["state"] for i in deployment["instances"]] == ["ready"]
         # azureml:recommendation-env:1 is not here: the platform's interpreter, with a warning.
@@ -336,7 +339,7 @@ def test_a_deployment_from_a_registered_model(seed: Seed) -> None:
         seed.specs, name="registered", model="azureml:recommendation-model:1", version="v2"
     )
     created = seed.cli("online-deployment", "create", "--file", str(spec))
-    assert created["model"] == "recommendation-model:1"
+    assert created["model"] == "azureml:recommendation-model:1"  # a model reference, as az prints
     try:
         answers = seed.score(3, deployment="registered")
         assert {(s, d) for s, d, _ in answers} == {(200, "registered")}
