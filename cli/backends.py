@@ -65,8 +65,13 @@ WORKSPACE_FLAGS = (
     ),
     ("--workspace-name", "workspace_name", "AZUREML_WORKSPACE_NAME", "the Azure ML workspace"),
 )
-# (Kept here rather than in cli/messages.py, which this change may not edit.)
-FLAGS_NEED_AZURE = "{flags} only apply to the azure backend, not '{backend}'."
+#: The Azure CLI's spellings of the same flags (``az ml ... -g RG -w WS --subscription S``).
+_AZ_ALIASES = {
+    "--subscription-id": ("--subscription",),
+    "--resource-group": ("-g",),
+    "--workspace-name": ("-w",),
+}
+_WORKSPACE_SETTINGS = frozenset(setting for _, setting, _, _ in WORKSPACE_FLAGS)
 
 
 def _azure_variables() -> Mapping[str, str]:
@@ -82,8 +87,11 @@ _ENVIRONMENT: dict[str, Callable[[], Mapping[str, str]]] = {
 }
 
 
-def backend_options() -> argparse.ArgumentParser:
-    """A parent parser adding ``--backend`` and the azure workspace's flags to a verb."""
+def backend_options(*, az: bool = False) -> argparse.ArgumentParser:
+    """A parent parser adding ``--backend`` and the azure workspace's flags to a verb.
+
+    ``az``: also the Azure CLI's spellings (``-g``, ``-w``, ``--subscription``) and
+    ``--local``, for the verbs that mirror ``az ml``."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
         "--backend",
@@ -92,21 +100,38 @@ def backend_options() -> argparse.ArgumentParser:
         help=f"where endpoints live: {', '.join(available_backends())} "
         f"(default: ${BACKEND_ENV}, else the config file's backend.name, else {DEFAULT_BACKEND})",
     )
+    if az:
+        _az_local(parent)
     for flag, setting, variable, what in WORKSPACE_FLAGS:
         parent.add_argument(
             flag,
+            *(_AZ_ALIASES[flag] if az else ()),
             dest=setting,
             default=None,
             metavar=setting.upper(),
-            help=f"azure: {what} (default: ${variable}, else the config file's backend.{setting})",
+            help=f"azure: {what} (default: ${variable}, else the config file's "
+            f"backend.{setting}); accepted and ignored by the local platform",
         )
     return parent
+
+
+def _az_local(parent: argparse.ArgumentParser) -> None:
+    parent.add_argument(
+        "--local",
+        nargs="?",
+        const="true",
+        default=None,
+        choices=("true", "false"),
+        type=str.lower,
+        help="the local platform: the same as --backend local (as az ml's --local)",
+    )
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
     """The settings given as flags."""
     given = {setting: getattr(args, setting, None) for _, setting, _, _ in WORKSPACE_FLAGS}
     given["home"] = getattr(args, "home", None)
+    given["no_wait"] = getattr(args, "no_wait", None)
     return {key: value for key, value in given.items() if value}
 
 
@@ -120,9 +145,10 @@ def merge_settings(
 ) -> dict[str, Any]:
     """The settings for backend ``name``: flags, then the environment, then the config file's
     ``backend:`` options (only when the file names this backend)."""
-    workspace = [flag for flag, setting, _, _ in WORKSPACE_FLAGS if setting in flags]
-    if workspace and name != "azure":
-        raise ValidationError(FLAGS_NEED_AZURE.format(flags=", ".join(workspace), backend=name))
+    if name != "azure":  # as az ml --local: the workspace flags are accepted and ignored
+        flags = {k: v for k, v in flags.items() if k not in _WORKSPACE_SETTINGS}
+    if name != "local":  # --no-wait: only the local platform's client returns early
+        flags = {k: v for k, v in flags.items() if k != "no_wait"}
     merged: dict[str, Any] = dict(config_options or {}) if config_name == name else {}
     variables = _ENVIRONMENT.get(name)
     for setting, variable in (variables() if variables is not None else {}).items():
@@ -152,6 +178,10 @@ def resolve_backend(
     env = os.environ if environ is None else environ
     config_name, options = _config_backend(args, env)
     chosen: str | None = getattr(args, "backend", None)
+    if getattr(args, "local", None) == "true":
+        if chosen not in (None, "local"):
+            raise ValidationError(messages.local_and_backend(chosen))
+        chosen = "local"
     name = chosen or env.get(BACKEND_ENV) or config_name or DEFAULT_BACKEND
     settings = merge_settings(
         name, flags=_flags(args), environ=env, config_name=config_name, config_options=options

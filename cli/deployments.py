@@ -27,68 +27,114 @@ from typing import Any
 import yaml
 
 from cli import messages
+from cli.azargs import add_generic_update, add_no_wait, az_globals, not_meaningful, yaml_edit
 from cli.backends import backend_options, run_with_backend
-from cli.output import print_json, print_text, progress_line, say
+from cli.entities import deployment_dict
+from cli.output import emit, print_text, progress_line, say
 from cli.scale_settings import split_scale_settings, updated_policy
 from deploy.backend import Backend
 from deploy.errors import ConflictError, NotFoundError, SpecError, ValidationError
 from deploy.local.instances.servers import SERVER_ENV, SERVERS
 from deploy.rules import MAX_INSTANCES_PER_DEPLOYMENT
 from deploy.specs import load_deployment_spec
-from deploy.types import Deployment
+from deploy.types import Deployment, DeploymentSpec
 
 __all__ = ["register"]
+
+
+_FILE_HELP = (
+    "Local path to the YAML file containing the Azure ML online-deployment specification. "
+    "The YAML reference docs for online-deployment can be found at: "
+    "https://aka.ms/ml-cli-v2-deployment-managed-online-yaml-reference"
+)
 
 
 def register(subparsers: Any) -> None:
     """Add ``online-deployment`` and its verbs."""
     group = subparsers.add_parser(
-        "online-deployment", help="create, update, scale, show, list, delete deployments; logs"
+        "online-deployment",
+        help="Manage Azure ML online deployments.",
+        description="Manage Azure ML online deployments (here: on the local platform, or on "
+        "Azure with --backend azure). Azure ML deployments provide compute resources for "
+        "hosting the model; each endpoint can have several, with the traffic split between "
+        "them.",
     )
-    verbs = group.add_subparsers(dest="verb", metavar="VERB", required=True)
-    common = [backend_options()]
+    verbs = group.add_subparsers(dest="verb", metavar="COMMAND", required=True)
+    common = [backend_options(az=True), az_globals()]
 
-    create = verbs.add_parser("create", parents=common, help="create a deployment from YAML")
-    create.add_argument("--file", "-f", required=True, help="deployment YAML (Azure ML v2)")
+    create = verbs.add_parser("create", parents=common, help="Create a deployment.")
+    _names(create, required=False)
+    create.add_argument("--file", "-f", required=True, help=_FILE_HELP)
     create.add_argument(
-        "--all-traffic", action="store_true", help="then send it 100%% of the live traffic"
+        "--all-traffic",
+        action="store_true",
+        help="Sets endpoint traffic 100%% to this deployment after successful creation, "
+        "does not work with --no-wait",
     )
-    create.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    create.add_argument(
+        "--skip-script-validation",
+        action="store_true",
+        help="Allows user to bypass deployment scoring script validation.",
+    )
+    add_generic_update(create)
+    add_no_wait(create)
     _server_option(create)
+    _not_here(create)
+    not_meaningful(create, "--package-model", why=messages.PACKAGE_MODEL_NOT_HERE)
     create.set_defaults(handler=_create)
 
-    update = verbs.add_parser(
-        "update", parents=common, help="roll out a new version from YAML, or --set instance_count"
+    update = verbs.add_parser("update", parents=common, help="Update a deployment.")
+    _names(update, required=False)
+    update.add_argument("--file", "-f", help=_FILE_HELP)
+    update.add_argument(
+        "--skip-script-validation",
+        action="store_true",
+        help="Allows user to bypass deployment scoring script validation.",
     )
-    update.add_argument("--file", "-f", help="deployment YAML (Azure ML v2)")
-    update.add_argument("--name", "-n", help="the deployment (without --file)")
-    update.add_argument("--endpoint-name", "-e", help="its endpoint (without --file)")
-    update.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    add_generic_update(update)
+    add_no_wait(update)
     _server_option(update)
+    _not_here(update)
     update.set_defaults(handler=_update)
 
-    show = verbs.add_parser("show", parents=common, help="show a deployment")
+    show = verbs.add_parser("show", parents=common, help="Show a deployment.")
     _names(show)
+    not_meaningful(show, "--web", why=messages.WEB_NOT_HERE)
     show.set_defaults(handler=_show)
 
-    listing = verbs.add_parser("list", parents=common, help="list an endpoint's deployments")
-    listing.add_argument("--endpoint-name", "-e", required=True)
+    listing = verbs.add_parser("list", parents=common, help="List deployments.")
+    listing.add_argument("--endpoint-name", "-e", required=True, help="Name of the endpoint")
     listing.set_defaults(handler=_list)
 
-    delete = verbs.add_parser("delete", parents=common, help="delete a deployment")
+    delete = verbs.add_parser("delete", parents=common, help="Delete a deployment.")
     _names(delete)
-    delete.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    delete.add_argument("--yes", "-y", action="store_true", help="Do not prompt for confirmation.")
+    add_no_wait(delete)
     delete.set_defaults(handler=_delete)
 
-    logs = verbs.add_parser("get-logs", parents=common, help="the last lines of its logs")
+    logs = verbs.add_parser(
+        "get-logs", parents=common, help="Get the container logs for an online deployment."
+    )
     _names(logs)
-    logs.add_argument("--lines", "-l", type=int, default=100)
+    logs.add_argument(
+        "--lines", "-l", type=int, default=5000, help="The maximum number of lines to tail."
+    )
     logs.add_argument(
         "--container",
+        "-c",
         choices=("inference-server", "storage-initializer"),
         default="inference-server",
+        help="The type of container from which to retrieve logs. Allowed values: "
+        "inference-server, storage-initializer.",
     )
     logs.set_defaults(handler=_get_logs)
+
+
+def _not_here(parser: argparse.ArgumentParser) -> None:
+    """az ml's flags for its Docker-based --local and for the studio."""
+    not_meaningful(parser, "--web", why=messages.WEB_NOT_HERE)
+    not_meaningful(parser, "--vscode-debug", why=messages.VSCODE_DEBUG_NOT_HERE)
+    not_meaningful(parser, "--local-enable-gpu", why=messages.LOCAL_GPU_NOT_HERE)
 
 
 def _server_option(parser: argparse.ArgumentParser) -> None:
@@ -105,16 +151,29 @@ def _overrides(args: argparse.Namespace) -> list[str]:
     return [*args.set, *server]
 
 
-def _names(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--name", "-n", required=True)
-    parser.add_argument("--endpoint-name", "-e", required=True)
+def _names(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    parser.add_argument("--name", "-n", required=required, help="Name of the deployment.")
+    parser.add_argument(
+        "--endpoint-name", "-e", required=required, help="Name of the online endpoint"
+    )
+
+
+def _spec(args: argparse.Namespace) -> DeploymentSpec:
+    """The deployment YAML with --set, --add, --remove, then --name and --endpoint-name."""
+    return load_deployment_spec(
+        args.file,
+        overrides=_overrides(args),
+        edit=yaml_edit(args, name=args.name, endpoint_name=args.endpoint_name),
+    )
 
 
 # ---------------------------------------------------------------- handlers
 
 
 def _create(args: argparse.Namespace) -> int:
-    spec = load_deployment_spec(args.file, overrides=_overrides(args))
+    spec = _spec(args)
+    if args.all_traffic and args.no_wait:
+        say(messages.NO_WAIT_ALL_TRAFFIC.format(name=spec.name))
 
     async def work(backend: Backend) -> Deployment:
         endpoint = await backend.get_endpoint(spec.endpoint_name)
@@ -125,7 +184,7 @@ def _create(args: argparse.Namespace) -> int:
         else:
             raise ConflictError(messages.deployment_exists(spec.name, spec.endpoint_name))
         deployment = await backend.create_or_update_deployment(spec, progress=progress_line)
-        if args.all_traffic:
+        if args.all_traffic and not args.no_wait:
             others = {d.name: 0 for d in await backend.list_deployments(spec.endpoint_name)}
             mirror = {k: v for k, v in endpoint.mirror_traffic.items() if k != spec.name}
             await backend.set_traffic(
@@ -134,22 +193,24 @@ def _create(args: argparse.Namespace) -> int:
             await progress_line(f"Traffic: {spec.name}=100")
         return deployment
 
-    print_json(run_with_backend(args, work))
+    emit(args, deployment_dict(run_with_backend(args, work)))
     return 0
 
 
 def _update(args: argparse.Namespace) -> int:
     if args.file:
-        spec = load_deployment_spec(args.file, overrides=_overrides(args))
+        spec = _spec(args)
 
         async def rollout(backend: Backend) -> Deployment:
             await backend.get_deployment(spec.endpoint_name, spec.name)  # must exist
             return await backend.create_or_update_deployment(spec, progress=progress_line)
 
-        print_json(run_with_backend(args, rollout))
+        emit(args, deployment_dict(run_with_backend(args, rollout)))
         return 0
     if not args.name or not args.endpoint_name:
         raise ValidationError("Give --file F, or --name D --endpoint-name N --set key=value.")
+    if args.add or args.remove:
+        raise ValidationError(messages.set_not_supported(["--add/--remove"]))
     if args.server:
         raise ValidationError(messages.SERVER_NEEDS_FILE)
     rest, settings = split_scale_settings(args.set)
@@ -170,7 +231,7 @@ def _update(args: argparse.Namespace) -> int:
             )
         return deployment
 
-    print_json(run_with_backend(args, scale))
+    emit(args, deployment_dict(run_with_backend(args, scale)))
     return 0
 
 
@@ -196,16 +257,18 @@ def _instance_count(overrides: list[str]) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    print_json(
-        run_with_backend(
-            args, lambda backend: backend.get_deployment(args.endpoint_name, args.name)
-        )
+    deployment = run_with_backend(
+        args, lambda backend: backend.get_deployment(args.endpoint_name, args.name)
     )
+    emit(args, deployment_dict(deployment))
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
-    print_json(run_with_backend(args, lambda backend: backend.list_deployments(args.endpoint_name)))
+    deployments = run_with_backend(
+        args, lambda backend: backend.list_deployments(args.endpoint_name)
+    )
+    emit(args, [deployment_dict(d) for d in deployments])
     return 0
 
 
@@ -217,6 +280,7 @@ def _delete(args: argparse.Namespace) -> int:
             return 1
 
     async def work(backend: Backend) -> None:
+        await backend.get_deployment(args.endpoint_name, args.name)  # missing: exit 3 at once
         await backend.delete_deployment(args.endpoint_name, args.name, progress=progress_line)
 
     run_with_backend(args, work)

@@ -4,20 +4,31 @@ Each module in ``COMMAND_MODULES`` exposes ``register(subparsers)``, which adds
 its verbs and sets ``handler`` (a callable taking the parsed args and returning
 an exit code) on each parser. A module that fails to import is a bug like any
 other: the command stops with its traceback rather than run without those verbs.
-Known failures (``FlightdeckError``) print one line to stderr and exit 1;
-anything else is a bug and keeps its traceback.
+Known failures (``FlightdeckError``) print one ``ERROR:`` line to stderr; the exit code is
+the Azure CLI's: 1 for an operation that failed, 2 for bad arguments (argparse's own errors
+and ``UsageError``), 3 for a resource that does not exist (``NotFoundError``, on the verbs
+that mirror ``az ml``; Flightdeck's own verbs keep 1). Anything else
+is a bug and keeps its traceback. The az global arguments ``--verbose``/``--debug`` turn
+logging up, ``--only-show-errors`` hides the progress lines.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from deploy.errors import FlightdeckError
+from cli.azargs import UsageError
+from cli.output import UsageErrorText, set_quiet
+from deploy.errors import FlightdeckError, NotFoundError
 
-__all__ = ["COMMAND_MODULES", "build_parser", "main"]
+__all__ = ["COMMAND_MODULES", "EXIT_BAD_ARGUMENTS", "EXIT_NOT_FOUND", "build_parser", "main"]
+
+#: The Azure CLI's exit codes beyond 0 and 1.
+EXIT_BAD_ARGUMENTS = 2
+EXIT_NOT_FOUND = 3
 
 #: Sub-command modules, in the order ``flightdeck --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -32,6 +43,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cli.fastserve",
     "cli.console",
     "cli.demo",
+    "cli.alias",
 )
 
 Handler = Callable[[argparse.Namespace], int]
@@ -57,18 +69,46 @@ def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentP
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return EXIT_BAD_ARGUMENTS
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
         return 2
+    _az_logging(args)
     try:
         return handler(args)
+    except (UsageError, UsageErrorText) as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return EXIT_BAD_ARGUMENTS
+    except NotFoundError as exc:  # az's 3 on the verbs that mirror az ml; 1 elsewhere
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return EXIT_NOT_FOUND if getattr(args, "az_exit_codes", False) else 1
     except FlightdeckError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        set_quiet(False)
+
+
+def _az_logging(args: argparse.Namespace) -> None:
+    """``--verbose``/``--debug`` (log lines on stderr), ``--only-show-errors`` (no progress)."""
+    set_quiet(bool(getattr(args, "only_show_errors", False)))
+    if getattr(args, "debug", False):
+        level = logging.DEBUG
+    elif getattr(args, "verbose", False):
+        level = logging.INFO
+    else:
+        return
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(levelname)s: %(name)s: %(message)s"
+    )
+    logging.getLogger().setLevel(level)
 
 
 if __name__ == "__main__":

@@ -99,3 +99,51 @@ ROLLOUT_BAD_CHANNEL = (
     "--channel {channel!r} is not a Slack channel ID (a C or G and capitals or digits,"
     " e.g. C0ROLLOUTS): copy it from the channel's details in Slack."
 )
+
+
+# ---------------------------------------------------------------- az ml compatibility
+
+
+def local_and_backend(backend: str) -> str:
+    """``--local`` with ``--backend`` naming another backend."""
+    return f"--local means the local platform: it cannot go with --backend {backend}."
+
+
+def not_meaningful(flag: str, why: str) -> str:
+    """An az ml flag that means nothing on the local platform (one line, exit 2)."""
+    return f"{flag} is not supported by flightdeck: {why}"
+
+
+WEB_NOT_HERE = "it opens Azure ML studio in a browser, which has no local counterpart."
+VSCODE_DEBUG_NOT_HERE = (
+    "it attaches VS Code to az ml's Docker container; local instances are plain processes "
+    "(see `flightdeck online-deployment get-logs`)."
+)
+LOCAL_GPU_NOT_HERE = "it asks Docker for a GPU; local instances run on this machine as they are."
+PACKAGE_MODEL_NOT_HERE = "it builds an Azure model package, which the local platform does not use."
+DEFAULT_TEMPLATE_NOT_HERE = "deployment templates live in Azure ML registries."
+REGISTRY_NOT_HERE = "registries are an Azure ML service; models are registered on this platform."
+DATASTORE_NOT_HERE = "datastores are Azure storage; the model is copied from its local path."
+NO_WAIT_ALL_TRAFFIC = (
+    "All traffic won't be set to deployment {name} since no_wait option was provided. "
+    "You can try to set all the traffic to this deployment once it has completed."
+)
+NO_WAIT_STARTED = "{what} request initiated. Status can be checked using `{show}`"
+ADD_NEEDS_VALUE = "--add {path}: give a value to add, e.g. --add {path} KEY=VALUE."
+REMOVE_NOT_FOUND = "--remove {path}: there is no such property or item."
+ADD_NOT_LIST_OR_MAP = "--add {path}: '{key}' is neither a list nor a mapping."
+MODEL_NEEDS = (
+    "Give --file model.yml, or --name, --version and --path "
+    "(as az ml model create: --path needs --name and --version)."
+)
+MODEL_ARCHIVE_UNSUPPORTED = (
+    "model archive/restore: the {backend} backend does not keep an archived flag."
+)
+UPDATE_NEEDS_SOMETHING = (
+    "Nothing to update: give --traffic/-r, --mirror-traffic, --file, or --set/--add/--remove."
+)
+
+
+def invalid_output_choice(choice: str, choices: str) -> str:
+    """``--output`` with an unknown format."""
+    return f"argument --output/-o: invalid choice: '{choice}' (choose from {choices})"

@@ -21,7 +21,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +43,14 @@ from deploy.types import (
 __all__ = [
     "MAX_SPEC_BYTES",
     "SYSTEM_FOLDERS",
+    "SpecEdit",
     "apply_overrides",
     "deployment_spec_from_yaml",
     "endpoint_spec_from_yaml",
     "load_deployment_spec",
     "load_endpoint_spec",
     "probe_from_sdk",
+    "read_spec_file",
     "request_settings_from_sdk",
 ]
 
@@ -88,18 +90,35 @@ _SCALE_KEYS = {
 }
 
 
-def load_endpoint_spec(path: str | Path) -> EndpointSpec:
-    """Read an endpoint YAML file."""
-    file = Path(path)
-    return endpoint_spec_from_yaml(_read_yaml(file), file=file)
+#: Changes the command line makes to a spec's parsed YAML before it is checked
+#: (``az ml``'s ``--add``/``--remove``, ``--name``, ``--endpoint-name``).
+SpecEdit = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def load_deployment_spec(path: str | Path, *, overrides: Sequence[str] = ()) -> DeploymentSpec:
-    """Read a deployment YAML file; ``overrides`` are ``key.path=value`` strings (``--set``)."""
+def load_endpoint_spec(
+    path: str | Path, *, overrides: Sequence[str] = (), edit: SpecEdit | None = None
+) -> EndpointSpec:
+    """Read an endpoint YAML file; ``overrides`` as for ``load_deployment_spec``."""
     file = Path(path)
     data = _read_yaml(file)
     if overrides:
         data = apply_overrides(data, overrides, file=str(file))
+    if edit is not None:
+        data = edit(data)
+    return endpoint_spec_from_yaml(data, file=file)
+
+
+def load_deployment_spec(
+    path: str | Path, *, overrides: Sequence[str] = (), edit: SpecEdit | None = None
+) -> DeploymentSpec:
+    """Read a deployment YAML file; ``overrides`` are ``key.path=value`` strings (``--set``),
+    then ``edit`` changes the parsed YAML (both before any check)."""
+    file = Path(path)
+    data = _read_yaml(file)
+    if overrides:
+        data = apply_overrides(data, overrides, file=str(file))
+    if edit is not None:
+        data = edit(data)
     return deployment_spec_from_yaml(data, file=file)
 
 
@@ -179,6 +198,11 @@ def apply_overrides(
             target = node
         target[parts[-1]] = yaml.safe_load(raw) if raw else ""
     return result
+
+
+def read_spec_file(path: str | Path) -> dict[str, Any]:
+    """A spec file's parsed YAML mapping, with the loaders' checks (size, UTF-8, a mapping)."""
+    return _read_yaml(Path(path))
 
 
 # ---------------------------------------------------------------- helpers

@@ -94,8 +94,11 @@ def test_config_options_of_another_backend_are_not_used(azure_config: Path) -> N
     assert (name, settings) == ("local", {"home": "/srv/flightdeck"})
     _, flagged = resolve_backend(parse("--backend", "local", "--home", "/tmp/h"), environ)
     assert flagged == {"home": "/tmp/h"}
-    with pytest.raises(ValidationError, match="--workspace-name only apply to the azure backend"):
-        resolve_backend(parse("--backend", "local", "--workspace-name", "mlw"), {})
+    # As az ml --local: the workspace flags are accepted and ignored by the local platform.
+    assert resolve_backend(parse("--backend", "local", "--workspace-name", "mlw"), {}) == (
+        "local",
+        {},
+    )
 
 
 def test_the_config_file_comes_from_the_environment_or_the_working_folder(

@@ -221,7 +221,7 @@ def test_a_bare_up_after_a_killed_daemon_keeps_its_ports_and_scoring_uri(
         uri = run_cli("online-endpoint", "show", "-n", EP, home=home).ok().json()["scoring_uri"]
         assert uri == f"{started['router_url']}/{EP}/score"
         key = run_cli("online-endpoint", "get-credentials", "-n", EP, home=home).ok().json()
-        assert _status_at(uri, key["primary_key"]) == 404  # known endpoint, no deployment yet
+        assert _status_at(uri, key["primaryKey"]) == 404  # known endpoint, no deployment yet
 
         os.kill(started["pid"], signal.SIGKILL)
         poll(lambda: not process_alive(started["pid"]), what="the daemon to die")
@@ -233,7 +233,7 @@ def test_a_bare_up_after_a_killed_daemon_keeps_its_ports_and_scoring_uri(
         )
         shown = run_cli("online-endpoint", "show", "-n", EP, home=home).ok().json()
         assert shown["scoring_uri"] == uri
-        assert _status_at(uri, key["primary_key"]) == 404
+        assert _status_at(uri, key["primaryKey"]) == 404
         assert _status_at(uri, "not-a-key") == 401
 
 

@@ -96,6 +96,7 @@ def test_create_prints_the_endpoint_and_the_deployment(deployed: Deployed) -> No
     blue = deployed.blue.json()
     assert blue["name"] == "blue"
     assert blue["instance_count"] == 1
+    assert blue["provisioning_state"] == "Succeeded"
     assert [i["state"] for i in blue["instances"]] == ["ready"]
     progress = deployed.blue.stderr.splitlines()
     assert "Starting instance blue-1 ..." in progress
@@ -119,21 +120,22 @@ def test_show_and_list(deployed: Deployed) -> None:
 def test_invoke_scores_through_the_router(deployed: Deployed) -> None:
     request = write_request(deployed.specs)
     answer = deployed.cli("online-endpoint", "invoke", "--name", EP, "--request-file", str(request))
-    predictions = np.array(answer.ok().json()["predictions"], dtype=np.float32)
+    # As az ml: the answer's text as a JSON string.
+    predictions = np.array(json.loads(answer.ok().json())["predictions"], dtype=np.float32)
     expected = reference_predict("v1", np.array([ROW], dtype=np.float32))
     np.testing.assert_allclose(predictions, expected, rtol=1e-5)
     by_name = deployed.cli(
         "online-endpoint", "invoke", "-n", EP, "-r", str(request), "--deployment-name", "blue"
     )
-    assert by_name.ok().json()["batch_size"] == 1
+    assert json.loads(by_name.ok().json())["batch_size"] == 1
 
 
 def test_credentials_are_the_keys_the_router_accepts(deployed: Deployed) -> None:
     keys = deployed.cli("online-endpoint", "get-credentials", "--name", EP).ok().json()
-    assert set(keys) == {"auth_mode", "primary_key", "secondary_key"}
+    assert set(keys) == {"primaryKey", "secondaryKey"}  # az ml's names
     body = json.dumps({"data": [ROW]}).encode()
     uri = deployed.platform.scoring_uri(EP)
-    for key in (keys["primary_key"], keys["secondary_key"]):
+    for key in (keys["primaryKey"], keys["secondaryKey"]):
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         status, answered, _ = _post(uri, body, headers)
         assert status == 200
@@ -173,7 +175,7 @@ def test_models_register_list_show(deployed: Deployed) -> None:
     assert listed == [created]
     before = deployed.state()
     missing = deployed.cli("model", "show", "--name", "cli-model", "--version", "9")
-    assert "not registered" in missing.error_line()
+    assert "not registered" in missing.error_line(code=3)
     twice = deployed.cli(
         "model", "create", "-n", "cli-model", "-v", "1", "-p", str(model_dir / "model-v1")
     )
@@ -188,8 +190,8 @@ def test_an_endpoint_is_created_and_deleted(deployed: Deployed) -> None:
     created = deployed.cli("online-endpoint", "create", "--file", str(spec)).ok().json()
     assert created["auth_mode"] == "aml_token"
     token = deployed.cli("online-endpoint", "get-credentials", "-n", "scratch-ep").ok().json()
-    assert token["access_token"].startswith("scratch-ep.")
-    assert "expiry_time_utc" in token
+    assert token["accessToken"].startswith("scratch-ep.")
+    assert {"expiryTimeUtc", "refreshAfterTimeUtc", "tokenType"} <= set(token)
     again = deployed.cli("online-endpoint", "create", "--file", str(spec))
     assert "already exists" in again.error_line()
     deleted = deployed.cli("online-endpoint", "delete", "--name", "scratch-ep", "--yes").ok()
@@ -215,7 +217,7 @@ def test_unknown_names_are_one_line_errors(deployed: Deployed) -> None:
         ),
     ]
     for args, expected in cases:
-        assert expected in deployed.cli(*args).error_line(), args
+        assert expected in deployed.cli(*args).error_line(code=3), args  # az: 3, missing
     assert deployed.state() == before
 
 
@@ -255,7 +257,9 @@ def test_bad_specs_change_nothing(deployed: Deployed) -> None:
     unregistered = write_deployment(
         folder, name="red", model="azureml:never-registered:1", file_name="reg.yml"
     )
-    error = deployed.cli("online-deployment", "create", "--file", str(unregistered)).error_line()
+    error = deployed.cli("online-deployment", "create", "--file", str(unregistered)).error_line(
+        code=3
+    )
     assert "never-registered" in error
     exists = deployed.cli("online-deployment", "create", "--file", str(write_deployment(folder)))
     assert "already exists" in exists.error_line()
@@ -288,4 +292,4 @@ def test_a_failing_update_shows_the_instance_log_and_blue_keeps_serving(
     assert deployed.state() == before
     request = write_request(deployed.specs)
     answer = deployed.cli("online-endpoint", "invoke", "-n", EP, "-r", str(request)).ok().json()
-    assert answer["batch_size"] == 1
+    assert json.loads(answer)["batch_size"] == 1  # az ml prints the answer as a JSON string

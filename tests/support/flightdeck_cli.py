@@ -97,9 +97,10 @@ class CliResult:
         assert self.code == 0, f"exit {self.code}\nstdout: {self.stdout}\nstderr: {self.stderr}"
         return self
 
-    def error_line(self) -> str:
-        """Assert a one-line ``ERROR: ...`` failure with exit 1; return the line."""
-        assert self.code == 1, f"exit {self.code}\nstdout: {self.stdout}\nstderr: {self.stderr}"
+    def error_line(self, code: int = 1) -> str:
+        """Assert a one-line ``ERROR: ...`` failure with exit ``code`` (az's: 1 a failed
+        operation, 2 bad arguments, 3 a missing resource); return the line."""
+        assert self.code == code, f"exit {self.code}\nstdout: {self.stdout}\nstderr: {self.stderr}"
         lines = [line for line in self.stderr.splitlines() if line.startswith("ERROR: ")]
         assert len(lines) == 1, self.stderr
         # No traceback of the command itself (an instance's quoted log lines are indented).

@@ -40,6 +40,7 @@ from aiohttp import web
 from deploy.backend import Backend
 from deploy.errors import FlightdeckError, NotFoundError, ValidationError
 from deploy.local.control.operations import Operations, Work
+from deploy.local.control.provisioning import Provisioning
 from deploy.local.control.wire import INTERNAL_ERROR_CODE, encode_error, encode_invoke, status_for
 from deploy.local.logsafety import BadRequestLog
 from deploy.local.metrics import prometheus
@@ -87,6 +88,7 @@ class ControlAPI:
         self._status = status
         self._decisions = decisions
         self._operations = Operations()
+        self._provisioning = Provisioning()
         self._runner: web.AppRunner | None = None
 
     @property
@@ -204,21 +206,49 @@ class ControlAPI:
         op = self._operations.start(kind, work)
         return web.json_response({"operation": op.id}, status=202)
 
+    async def _endpoint_state(self, name: str) -> str:
+        """``Creating`` for a new endpoint, ``Updating`` for an existing one."""
+        try:
+            await self._backend.get_endpoint(name)
+        except NotFoundError:
+            return "Creating"
+        return "Updating"
+
+    async def _deployment_state(self, endpoint: str, name: str) -> str:
+        """``Creating`` for a new deployment, ``Updating`` for an existing one."""
+        try:
+            await self._backend.get_deployment(endpoint, name)
+        except NotFoundError:
+            return "Creating"
+        return "Updating"
+
     # ------------------------------------------------------------ endpoints
 
     async def _list_endpoints(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response(to_json(await self._backend.list_endpoints()))
+        endpoints = [self._provisioning.endpoint(e) for e in await self._backend.list_endpoints()]
+        return web.json_response(to_json(endpoints))
 
     async def _get_endpoint(self, request: web.Request) -> web.StreamResponse:
-        endpoint = await self._backend.get_endpoint(request.match_info["e"])
+        name = request.match_info["e"]
+        try:
+            endpoint = self._provisioning.endpoint(await self._backend.get_endpoint(name))
+        except NotFoundError:
+            creating = self._provisioning.creating_endpoint(name)
+            if creating is None:
+                raise
+            endpoint = creating
         return web.json_response(to_json(endpoint))
 
     async def _put_endpoint(self, request: web.Request) -> web.StreamResponse:
         spec = await _body(request, EndpointSpec)
         _same("endpoint", spec.name, request.match_info["e"])
 
+        state = await self._endpoint_state(spec.name)
+
         async def work(progress: Callable[[str], Awaitable[None]]) -> Any:
-            return to_json(await self._backend.create_or_update_endpoint(spec, progress=progress))
+            async with self._provisioning.busy(spec.name, None, state, spec=spec):
+                endpoint = await self._backend.create_or_update_endpoint(spec, progress=progress)
+            return to_json(endpoint)
 
         return self._operation(f"create or update endpoint {spec.name}", work)
 
@@ -226,7 +256,8 @@ class ControlAPI:
         name = request.match_info["e"]
 
         async def work(progress: Callable[[str], Awaitable[None]]) -> Any:
-            await self._backend.delete_endpoint(name, progress=progress)
+            async with self._provisioning.busy(name, None, "Deleting"):
+                await self._backend.delete_endpoint(name, progress=progress)
             return None
 
         return self._operation(f"delete endpoint {name}", work)
@@ -295,20 +326,42 @@ class ControlAPI:
     # ------------------------------------------------------------ deployments
 
     async def _list_deployments(self, request: web.Request) -> web.StreamResponse:
-        deployments = await self._backend.list_deployments(request.match_info["e"])
-        return web.json_response(to_json(deployments))
+        endpoint = request.match_info["e"]
+        listed = [
+            self._provisioning.deployment(d) for d in await self._backend.list_deployments(endpoint)
+        ]
+        known = {d.name for d in listed}
+        creating = self._provisioning.creating_deployments(endpoint)
+        listed += [d for d in creating if d.name not in known]
+        return web.json_response(to_json(listed))
 
     async def _get_deployment(self, request: web.Request) -> web.StreamResponse:
         endpoint, name = request.match_info["e"], request.match_info["d"]
-        return web.json_response(to_json(await self._backend.get_deployment(endpoint, name)))
+        try:
+            deployment = self._provisioning.deployment(
+                await self._backend.get_deployment(endpoint, name)
+            )
+        except NotFoundError:
+            creating = [
+                d for d in self._provisioning.creating_deployments(endpoint) if d.name == name
+            ]
+            if not creating:
+                raise
+            deployment = creating[0]
+        return web.json_response(to_json(deployment))
 
     async def _put_deployment(self, request: web.Request) -> web.StreamResponse:
         spec = await _body(request, DeploymentSpec)
         _same("endpoint", spec.endpoint_name, request.match_info["e"])
         _same("deployment", spec.name, request.match_info["d"])
 
+        state = await self._deployment_state(spec.endpoint_name, spec.name)
+
         async def work(progress: Callable[[str], Awaitable[None]]) -> Any:
-            deployment = await self._backend.create_or_update_deployment(spec, progress=progress)
+            async with self._provisioning.busy(spec.endpoint_name, spec.name, state, spec=spec):
+                deployment = await self._backend.create_or_update_deployment(
+                    spec, progress=progress
+                )
             return to_json(deployment)
 
         return self._operation(f"create or update deployment {spec.name}", work)
@@ -317,7 +370,8 @@ class ControlAPI:
         endpoint, name = request.match_info["e"], request.match_info["d"]
 
         async def work(progress: Callable[[str], Awaitable[None]]) -> Any:
-            await self._backend.delete_deployment(endpoint, name, progress=progress)
+            async with self._provisioning.busy(endpoint, name, "Deleting"):
+                await self._backend.delete_deployment(endpoint, name, progress=progress)
             return None
 
         return self._operation(f"delete deployment {name}", work)
@@ -330,7 +384,8 @@ class ControlAPI:
             raise ValidationError("instance_count must be a whole number.")
 
         async def work(progress: Callable[[str], Awaitable[None]]) -> Any:
-            deployment = await self._backend.scale(endpoint, name, count, progress=progress)
+            async with self._provisioning.busy(endpoint, name, "Updating"):
+                deployment = await self._backend.scale(endpoint, name, count, progress=progress)
             return to_json(deployment)
 
         return self._operation(f"scale deployment {name}", work)

@@ -59,9 +59,14 @@ class LocalBackend(Backend):
     name: ClassVar[str] = "local"
     loopback_only: ClassVar[bool] = True
 
-    def __init__(self, *, control_url: str, token: str) -> None:
+    def __init__(self, *, control_url: str, token: str, no_wait: bool = False) -> None:
+        """``no_wait``: long operations return once the daemon accepted them (``az ml
+        --no-wait``); the daemon carries them on and ``show`` reports ``Creating``,
+        ``Updating`` or ``Deleting`` until they end. Create and update then return the
+        resource as it stands."""
         self._url = control_url.rstrip("/")
         self._token = token
+        self._no_wait = no_wait
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -89,6 +94,8 @@ class LocalBackend(Backend):
         result = await self._operation(
             "PUT", _path("endpoints", spec.name), to_json(spec), progress
         )
+        if result is None and self._no_wait:
+            return await self.get_endpoint(spec.name)
         return from_json(Endpoint, result)
 
     async def delete_endpoint(self, name: str, *, progress: ProgressCallback | None = None) -> None:
@@ -156,6 +163,8 @@ class LocalBackend(Backend):
     ) -> Deployment:
         path = _path("endpoints", spec.endpoint_name, "deployments", spec.name)
         result = await self._operation("PUT", path, to_json(spec), progress)
+        if result is None and self._no_wait:
+            return await self.get_deployment(spec.endpoint_name, spec.name)
         return from_json(Deployment, result)
 
     async def delete_deployment(
@@ -174,6 +183,8 @@ class LocalBackend(Backend):
     ) -> Deployment:
         path = _path("endpoints", endpoint, "deployments", deployment, "scale")
         result = await self._operation("PUT", path, {"instance_count": instance_count}, progress)
+        if result is None and self._no_wait:
+            return await self.get_deployment(endpoint, deployment)
         return from_json(Deployment, result)
 
     async def set_autoscale(
@@ -284,6 +295,8 @@ class LocalBackend(Backend):
         maybe committed: ``OutcomeUnknownError`` says so and that ``show`` tells, rather than
         reporting a failure for a change that may have taken effect."""
         started = await self._call(method, path, json=body)
+        if self._no_wait:
+            return None
         op_path = _path("operations", str(started["operation"]))
         after = 0
         while True:
@@ -326,4 +339,6 @@ def create_local_backend(settings: Mapping[str, Any]) -> LocalBackend:
     token = home.admin_token()
     if info is None or token is None or not process_alive(info.pid):
         raise BackendUnavailableError(messages.NOT_RUNNING)
-    return LocalBackend(control_url=info.control_url, token=token)
+    return LocalBackend(
+        control_url=info.control_url, token=token, no_wait=bool(settings.get("no_wait"))
+    )

@@ -80,7 +80,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         key = platform.cli("online-endpoint", "get-credentials", "-n", EP).ok().json()
         token = Home(root=home).admin_token()
         assert token is not None
-        yield Running(platform=platform, key=key["primary_key"], token=token)
+        yield Running(platform=platform, key=key["primaryKey"], token=token)
 
 
 def _score(running: Running, *, timeout: float = 10.0) -> int:
