@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 __all__ = [
+    "CAPACITY_CANCELLING",
+    "CAPACITY_CHART_SAVED",
     "DELETE_ABORTED",
     "INSTANCE_LOG_HEADER",
     "LOADTEST_CANCELLING",
@@ -99,3 +101,5 @@ ROLLOUT_BAD_CHANNEL = (
     "--channel {channel!r} is not a Slack channel ID (a C or G and capitals or digits,"
     " e.g. C0ROLLOUTS): copy it from the channel's details in Slack."
 )
+CAPACITY_CANCELLING = "Stopping the capacity search (Ctrl-C): the steps so far follow."
+CAPACITY_CHART_SAVED = "Chart saved to {path}."
