@@ -197,6 +197,13 @@ def build_request(
         dry_run=dry_run,
     )
     try:
+        if request.max_rate is not None and request.start_rate > request.max_rate:
+            SearchPlan(
+                objective=request.objective(),
+                start_rate=request.start_rate,
+                max_rate=request.max_rate,
+                step_seconds=request.step,
+            )
         request.plan(Limits(allow_only_loopback=False))
     except CapacityError as exc:
         raise ValidationError(_sentence(str(exc))) from None
