@@ -173,15 +173,18 @@ async def search(
     *,
     measure: Measure,
     cancelled: Callable[[], bool] = lambda: False,
+    on_step: Callable[[Step], Awaitable[None]] | None = None,
 ) -> SearchOutcome:
     """Ramp, then bisect; ``measure(rate)`` runs one step and returns it judged or not (it is
     judged here). ``cancelled()`` is asked between steps: when true the search stops with
-    what it has (``cancelled=True``)."""
+    what it has (``cancelled=True``). ``on_step`` is awaited with each judged step."""
     steps: list[Step] = []
 
     async def run(rate: float) -> Step:
         step = judge(await measure(rate), plan.objective)
         steps.append(step)
+        if on_step is not None:
+            await on_step(step)
         return step
 
     good: Step | None = None

@@ -30,6 +30,7 @@ from capacity import (
     Objective,
     PriceTable,
     SearchPlan,
+    Step,
     StepProgress,
     recommend,
     search,
@@ -389,9 +390,11 @@ async def measure(
     progress: Callable[[StepProgress], Awaitable[None]] | None = None,
     progress_interval: float = 1.0,
     cancel: asyncio.Event | None = None,
+    on_step: Callable[[Step], Awaitable[None]] | None = None,
 ) -> CapacityReport:
     """Run the search and build the report; the target is ``--target-rate``, else the peak of
-    the last hour's metrics (read before the search loads the deployment)."""
+    the last hour's metrics (read before the search loads the deployment). ``on_step`` is
+    awaited with each step once judged (the Slack message shows the table so far)."""
     request = prepared.request
     target = request.target_rate
     from_peak = False
@@ -407,6 +410,7 @@ async def measure(
             prepared.plan,
             measure=stepper.measure,
             cancelled=lambda: cancel is not None and cancel.is_set(),
+            on_step=on_step,
         )
     except (CapacityError, LoadTestError) as exc:
         raise ValidationError(_sentence(str(exc))) from None

@@ -446,6 +446,6 @@ CAPACITY_LIVE = (
 )
 CAPACITY_LIVE_CLI = "{live} Pass --yes to run it anyway."
 CAPACITY_CONFIRM = "Run on live traffic"
-CAPACITY_CONFIRM_NOT_YOURS = "Only {user}, who asked for this search, can start it."
+CAPACITY_CONFIRM_NOT_YOURS = "Only the user who asked for this search can start it."
 CAPACITY_CONFIRM_GONE = "This search was started or has expired; run /capacity again."
 CAPACITY_NO_READY = "{deployment} has no ready instance: nothing to measure."
