@@ -7,7 +7,7 @@ time. ``flightdeck capacity --json`` (the real CLI, in this process's interprete
 searches with steps of 2 s and a P99 objective of 3 × the service time. The table gives the
 true and the found capacity, the error, the steps and how long the search took.
 
-    PYTHONPATH=. .venv/bin/python bench/capacity.py
+    PYTHONPATH=. .venv/bin/python bench/capacity_search.py
 """
 
 from __future__ import annotations
