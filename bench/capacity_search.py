@@ -3,9 +3,10 @@
 Each case deploys ``samples/scripts/slow_score.py`` on the local platform (a daemon in a
 temporary home) sleeping a fixed time with ``WORKER_COUNT`` workers and
 ``max_concurrent_requests_per_instance`` 4 × that (so that the router's 429 beyond 2 ×
-max_concurrent in flight does not cut in first): its true capacity is workers / service time. ``flightdeck capacity --json`` (the real CLI, in this process's interpreter) then
-searches with steps of 2 s and a P99 objective of 3 × the service time. The table gives the
-true and the found capacity, the error, the steps and how long the search took.
+max_concurrent in flight does not cut in first): its true capacity is workers / service
+time. ``flightdeck capacity --json`` (the real CLI) then searches with steps of 2 s and a P99
+objective of 3 × the service time. The table gives the true and the found capacity, the
+error, the steps and how long the search took.
 
     PYTHONPATH=. .venv/bin/python bench/capacity_search.py
 """

@@ -410,14 +410,16 @@ WITH_LOAD_FAILED = "`--with-load` cannot send its load: {error}"
 
 # ----------------------------------------------------------------- /capacity
 CAPACITY_HELP = """\
-/capacity <endpoint> <deployment> --max-p99 200ms [--max-error-rate 0.1%] [--target-rate 500]
-          [--max-rate 2000] [--start-rate 10] [--step 10s] [--dry-run]
-Finds the highest rate the deployment serves with P99 within --max-p99 and errors (5xx, 408,
-424, 429) within --max-error-rate (default 0.1%): open-loop steps of rising rate, each held
-for --step (default 10s), then bisection. With --target-rate (else the peak of the last hour's
-metrics): instances with headroom, an autoscale policy and the monthly cost. --dry-run shows
-the steps, their most load and time, and sends nothing. Deployers only; a deployment with
-live traffic asks for a confirmation first."""
+*/capacity*: what a deployment serves at its P99 objective, and how many instances a target \
+rate needs, with autoscale and cost (deployers only: it loads the deployment).
+`/capacity <endpoint> <deployment> --max-p99 200ms [--max-error-rate 0.1%] [--target-rate 500] \
+[--max-rate 2000] [--start-rate 10] [--step 10s] [--dry-run]`
+    open-loop steps of rising rate, each held for --step (default 10s), then bisection, find \
+the highest rate with P99 within --max-p99 and errors (5xx, 408, 424, 429) within \
+--max-error-rate (default 0.1%).
+    --target-rate (else the last hour's peak): instances with headroom, autoscale, cost.
+    --dry-run: the steps, their most load and time; nothing is sent.
+A deployment with live traffic asks for a confirmation first."""
 CAPACITY_NO_TARGET = (
     "Name the endpoint and the deployment: `/capacity <endpoint> <deployment> --max-p99 200ms`."
 )

@@ -1,7 +1,7 @@
 """``flightdeck capacity`` against the local daemon, measuring a deployment whose capacity is
-known: ``samples/scripts/slow_score.py`` sleeping 40 ms with ``WORKER_COUNT`` 2 serves at most 2 / 0.040 = 50 requests a second
-(``max_concurrent_requests_per_instance`` 8, so that the router's 429 beyond 2 × 8 in flight
-does not cut in before the workers are saturated).
+known: ``samples/scripts/slow_score.py`` sleeping 40 ms with ``WORKER_COUNT`` 2 serves at
+most 2 / 0.040 = 50 requests a second (``max_concurrent_requests_per_instance`` 8, so that
+the router's 429 beyond 2 × 8 in flight does not cut in before the workers are saturated).
 The search must find that within 15%, and the recommendation must follow from what it found.
 Also: the dry run sends nothing, a deployment with live traffic needs ``--yes``.
 """
