@@ -24,7 +24,7 @@ from tests.support.flightdeck_cli import (
     write_endpoint,
 )
 
-pytestmark = pytest.mark.slow(budget=180)
+pytestmark = pytest.mark.slow(budget=200)
 
 EP = "product-recommender"
 DELAY_MS = 40

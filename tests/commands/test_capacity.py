@@ -26,7 +26,7 @@ WORKERS = 2
 TRUTH = WORKERS / (DELAY_MS / 1000)  # 80 req/s
 
 
-@pytest.mark.slow(budget=120)
+@pytest.mark.slow(budget=200)
 async def test_finds_the_fake_azure_deployments_capacity(tmp_path: Path) -> None:
     async with azure_on_fake(tmp_path) as case:
         backend = case.backend
