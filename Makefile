@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-PACKAGES := base bot commands alerts rollouts scoring deploy cli loadtest samples
+PACKAGES := base bot commands alerts rollouts scoring deploy cli loadtest capacity samples
 
 .PHONY: demo test test-fast lint typecheck pytest bench clean install
 

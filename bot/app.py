@@ -21,6 +21,8 @@ from bot.alerts.flow import AlertDeps
 from bot.approvals import buttons as approval_buttons
 from bot.approvals.flow import ApprovalDesk
 from bot.approvals.kinds import ApplyDeps
+from bot.capacity import command as capacity_command
+from bot.capacity.command import CapacityDeps
 from bot.deployments import deploy, logs, scale
 from bot.deployments.deps import DeploymentDeps
 from bot.loadtests import buttons as loadtest_buttons
@@ -180,6 +182,17 @@ def register_listeners(listeners: Listeners, services: Services, rollouts: Rollo
     )
     loadtest_command.register(listeners, loadtests)
     loadtest_buttons.register(listeners, loadtests)
+    capacity = CapacityDeps(
+        backend=services.backend,
+        slack=services.slack,
+        access=services.access,
+        runs=services.loadtests,
+        limits=limits,
+        headroom=services.settings.capacity.headroom,
+        prices=services.settings.pricing.table(),
+        progress_seconds=services.settings.loadtest.progress_seconds,
+    )
+    capacity_command.register(listeners, capacity)
 
 
 def build_app(

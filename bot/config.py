@@ -20,6 +20,10 @@ Keys (every one optional)::
     alerts:    {...}                     # read by alerts/ (its own keys)
     loadtest:  {max_requests: 100000, max_duration: 5m, max_rate: 10000, max_concurrency: 256,
                 progress_seconds: 3}     # max_duration: base.durations (a bare number: seconds)
+    capacity:  {headroom: 30%, step: 10s, start_rate: 10}   # /capacity, flightdeck capacity
+    pricing:   {currency: USD, Standard_DS3_v2: 0.293, ...}  # per instance and hour; over the
+                                         # built-in table (capacity.DEFAULT_PRICES: its date
+                                         # and source); another currency replaces it
     rollouts:  {steps: [10, 25, 50, 100], interval: 5m, min_interval: 1m, max_p99: 500,
                 max_error_rate: 1, min_requests: 100, threshold: 2, tick: 5s, max_load_rate: 50}
     console:   {channel: C0CONSOLE, channel_name: flightdeck, users: [{id, name}],
@@ -48,17 +52,20 @@ from alerts.settings import CHANNEL_ID
 from base.durations import parse_duration
 from bot import messages
 from bot.errors import ConfigError
+from capacity import PriceTable
 from rollouts import RolloutSettings
 
 __all__ = [
     "AccessSettings",
     "ApprovalSettings",
     "BackendSettings",
+    "CapacitySettings",
     "ConsoleSettings",
     "ConsoleUser",
     "DeployLive",
     "EndpointApprovals",
     "LoadTestSettings",
+    "PricingSettings",
     "Settings",
     "SlackSecrets",
     "SpecsSettings",
@@ -166,6 +173,48 @@ class LoadTestSettings(_Strict):
     progress_seconds: float = Field(default=3.0, gt=0)
 
 
+def _percent(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().endswith("%"):
+        return float(value.strip().removesuffix("%")) / 100
+    return value
+
+
+class CapacitySettings(_Strict):
+    """``/capacity`` and ``flightdeck capacity``: the headroom of a recommendation (``30%`` or
+    0.3), the default step length and the ramp's first rate (req/s)."""
+
+    headroom: Annotated[float, BeforeValidator(_percent)] = Field(default=0.3, ge=0, le=5)
+    step: Seconds = Field(default=10.0, gt=0)
+    start_rate: float = Field(default=10.0, gt=0)
+
+
+class PricingSettings(_Strict):
+    """Prices per instance and hour, over the built-in table (``capacity.DEFAULT_PRICES``,
+    which states its date and source). Written flat, as in ``{Standard_DS3_v2: 0.293}``, with
+    optional ``currency``, ``source`` and ``as_of``; another currency than the table's drops
+    the built-in prices. Never fetched at run time."""
+
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    source: str | None = None
+    as_of: str | None = None
+    per_hour: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "per_hour" not in data:
+            named = {k: data[k] for k in ("currency", "source", "as_of") if k in data}
+            rest = {k: v for k, v in data.items() if k not in named}
+            return {**named, "per_hour": rest}
+        return data
+
+    def table(self) -> PriceTable:
+        """The built-in table with these prices over it."""
+        return PriceTable.default().with_overrides(
+            self.per_hour, currency=self.currency, source=self.source, as_of=self.as_of
+        )
+
+
 class ConsoleUser(_Strict):
     """A user the console can act as."""
 
@@ -194,6 +243,8 @@ class Settings(_Strict):
     alerts: dict[str, Any] | None = None
     console: ConsoleSettings = ConsoleSettings()
     loadtest: LoadTestSettings = LoadTestSettings()
+    capacity: CapacitySettings = CapacitySettings()
+    pricing: PricingSettings = PricingSettings()
     rollouts: RolloutSettings = RolloutSettings()
     #: From the environment only.
     home: Path = Path("~/.flightdeck").expanduser()

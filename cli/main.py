@@ -37,6 +37,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cli.deployments",
     "cli.models",
     "cli.loadtest",
+    "cli.capacity",
     "cli.rollout",
     "cli.db",
     "cli.serve",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 __all__ = [
+    "CAPACITY_CANCELLING",
+    "CAPACITY_CHART_SAVED",
     "DELETE_ABORTED",
     "INSTANCE_LOG_HEADER",
     "LOADTEST_CANCELLING",
@@ -147,3 +149,8 @@ UPDATE_NEEDS_SOMETHING = (
 def invalid_output_choice(choice: str, choices: str) -> str:
     """``--output`` with an unknown format."""
     return f"argument --output/-o: invalid choice: '{choice}' (choose from {choices})"
+
+
+# ---------------------------------------------------------------- capacity
+CAPACITY_CANCELLING = "Stopping the capacity search (Ctrl-C): the steps so far follow."
+CAPACITY_CHART_SAVED = "Chart saved to {path}."

@@ -8,6 +8,8 @@ __all__ = [
     "ALERT_SILENCE",
     "APPROVE",
     "ASK_AGAIN",
+    "CAPACITY_CANCEL",
+    "CAPACITY_CONFIRM",
     "LOADTEST_CANCEL",
     "REJECT",
     "ROLLOUT_ABORT",
@@ -45,3 +47,7 @@ ROLLOUT_RESUME = "flightdeck_rollout_resume"
 ROLLOUT_PROMOTE = "flightdeck_rollout_promote"
 #: Roll back now: all traffic to the baseline (a confirm dialog first).
 ROLLOUT_ABORT = "flightdeck_rollout_abort"
+#: The Cancel button of a running ``/capacity``; its value is the run id.
+CAPACITY_CANCEL = "flightdeck_capacity_cancel"
+#: "Run on live traffic" of a ``/capacity`` whose deployment takes live traffic.
+CAPACITY_CONFIRM = "flightdeck_capacity_confirm"

@@ -442,3 +442,47 @@ ROLLOUT_FINISHED_INTERVALS = (
 ROLLOUT_LINE = "Rollout `{id}` of *{canary}*: {status} (requested by {requester})."
 LOCK_LINE = ":lock: Locked by {user} {at}: {reason}"
 WITH_LOAD_FAILED = "`--with-load` cannot send its load: {error}"
+
+# ----------------------------------------------------------------- /capacity
+CAPACITY_HELP = """\
+*/capacity*: what a deployment serves at its P99 objective, and how many instances a target \
+rate needs, with autoscale and cost (deployers only: it loads the deployment).
+`/capacity <endpoint> <deployment> --max-p99 200ms [--max-error-rate 0.1%] [--target-rate 500] \
+[--max-rate 2000] [--start-rate 10] [--step 10s] [--dry-run]`
+    open-loop steps of rising rate, each held for --step (default 10s), then bisection, find \
+the highest rate with P99 within --max-p99 and errors (5xx, 408, 424, 429) within \
+--max-error-rate (default 0.1%).
+    --target-rate (else the last hour's peak): instances with headroom, autoscale, cost.
+    --dry-run: the steps, their most load and time; nothing is sent.
+A deployment with live traffic asks for a confirmation first."""
+CAPACITY_NO_TARGET = (
+    "Name the endpoint and the deployment: `/capacity <endpoint> <deployment> --max-p99 200ms`."
+)
+CAPACITY_NEEDS_P99 = "`--max-p99` is required: the P99 objective, e.g. `--max-p99 200ms`."
+CAPACITY_BAD_P99 = "`--max-p99`: {problem}."
+CAPACITY_BAD_STEP = "`--step`: {problem}."
+CAPACITY_BAD_ERROR_RATE = "`--max-error-rate` {value!r} is not a percentage such as `0.1%` or `1`."
+CAPACITY_TITLE = "Capacity of {deployment} on {endpoint}"
+CAPACITY_OBJECTIVE = "P99 ≤ {p99:g} ms, errors ≤ {errors:g}%. Requested by {user}."
+CAPACITY_STARTING = "Starting…"
+CAPACITY_RUNNING = "{steps}\n\nNow: {now}"
+CAPACITY_CANCEL = "Cancel"
+CAPACITY_DONE_TITLE = "{title}: done"
+CAPACITY_CANCELLED_TITLE = "{title}: cancelled, partial results"
+CAPACITY_FAILED_TITLE = "{title}: failed"
+CAPACITY_FAILED = "*Failed:* {error}"
+CAPACITY_CANCELLED_BY = "Cancelled by {user}."
+CAPACITY_CHART_TITLE = "Capacity of {deployment} on {endpoint}"
+CAPACITY_CHART_NOTE = "The chart of P99 and errors against offered rate follows in the thread."
+CAPACITY_DRY_RUN_TITLE = (
+    "Capacity search plan for {deployment} on {endpoint} (dry run: nothing sent)"
+)
+CAPACITY_LIVE = (
+    "{deployment} takes {weight}% of {endpoint}'s live traffic: the search loads it up to"
+    " {max_rate:g} req/s for up to {seconds}, and live requests may slow down or fail meanwhile."
+)
+CAPACITY_LIVE_CLI = "{live} Pass --yes to run it anyway."
+CAPACITY_CONFIRM = "Run on live traffic"
+CAPACITY_CONFIRM_NOT_YOURS = "Only the user who asked for this search can start it."
+CAPACITY_CONFIRM_GONE = "This search was started or has expired; run /capacity again."
+CAPACITY_NO_READY = "{deployment} has no ready instance: nothing to measure."

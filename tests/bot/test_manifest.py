@@ -18,7 +18,15 @@ MANIFEST = Path(__file__).resolve().parents[2] / "slack" / "manifest.yml"
 async def test_every_declared_command_is_answered(tmp_path: Path) -> None:
     manifest = yaml.safe_load(MANIFEST.read_text())
     commands = [c["command"] for c in manifest["features"]["slash_commands"]]
-    assert sorted(commands) == ["/alerts", "/deploy", "/loadtest", "/logs", "/scale", "/traffic"]
+    assert sorted(commands) == [
+        "/alerts",
+        "/capacity",
+        "/deploy",
+        "/loadtest",
+        "/logs",
+        "/scale",
+        "/traffic",
+    ]
     async with running_bot(backend=FakeBackend(), settings=make_settings(tmp_path)) as bot:
         for command in commands:
             assert (await bot.slash(command, "help", user=ALICE)).status == 200

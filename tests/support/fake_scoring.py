@@ -9,7 +9,10 @@ pick a deployment, 401 / 404 as Azure answers them, the
 request is recorded in the fake's metrics (latency, status code).
 
 A deployment whose environment variables set ``FAKE_SCORE_STATUS`` answers with
-that status (to produce errors in metrics).
+that status (to produce errors in metrics). ``FAKE_SCORE_DELAY_MS`` makes each answer
+take that long on one of ``WORKER_COUNT`` × ``instance_count`` workers (a request waits
+for a free one), so a deployment has a known capacity: workers / delay, as the
+inference server's gunicorn workers give one on Azure.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class FakeScoring:
         self.arm = arm
         self._credit: dict[str, dict[str, int]] = {}
         self._mirror_credit: dict[str, int] = {}
+        self._workers: dict[tuple[str, str, int], threading.Semaphore] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -90,6 +94,14 @@ class FakeScoring:
             variables = deployment["properties"].get("environmentVariables") or {}
             status = int(variables.get("FAKE_SCORE_STATUS", 200))
             model = deployment["properties"].get("model")
+            delay_ms = float(variables.get("FAKE_SCORE_DELAY_MS", 0))
+            slots = int(variables.get("WORKER_COUNT", 1)) * int(deployment["sku"]["capacity"])
+            workers = self._workers.setdefault(
+                (endpoint, chosen, slots), threading.Semaphore(slots)
+            )
+        if delay_ms:
+            with workers:  # outside the fake's lock: other requests go on meanwhile
+                time.sleep(delay_ms / 1000)
         return status, {"deployment": chosen, "model": model}, chosen
 
     def _pick(self, endpoint: str, traffic: dict[str, int]) -> str:

@@ -1,0 +1,1 @@
+"""`/capacity`: the listener, its live-traffic confirmation and its Cancel button."""

@@ -1,0 +1,111 @@
+"""``flightdeck capacity`` against the local daemon, measuring a deployment whose capacity is
+known: ``samples/scripts/slow_score.py`` sleeping 40 ms with ``WORKER_COUNT`` 2 serves at
+most 2 / 0.040 = 50 requests a second (``max_concurrent_requests_per_instance`` 8, so that
+the router's 429 beyond 2 × 8 in flight does not cut in before the workers are saturated).
+The search must find that within 15%, and the recommendation must follow from what it found.
+Also: the dry run sends nothing, a deployment with live traffic needs ``--yes``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from samples.scripts import slow_score
+from tests.support.flightdeck_cli import (
+    LocalPlatform,
+    local_platform,
+    write_deployment,
+    write_endpoint,
+)
+
+pytestmark = pytest.mark.slow(budget=200)
+
+EP = "product-recommender"
+DELAY_MS = 40
+WORKERS = 2
+TRUTH = WORKERS / (DELAY_MS / 1000)  # 50 req/s
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
+    root = tmp_path_factory.mktemp("cli-capacity")
+    specs = root / "specs"
+    specs.mkdir()
+    code = root / "code"
+    code.mkdir()
+    shutil.copy(Path(slow_score.__file__), code / "score.py")
+    with local_platform(root / "home") as running:
+        running.cli("online-endpoint", "create", "--file", str(write_endpoint(specs))).ok()
+        green = write_deployment(
+            specs,
+            name="green",
+            code_configuration={"code": str(code), "scoring_script": "score.py"},
+            environment_variables={"WORKER_COUNT": str(WORKERS), "SAMPLE_DELAY_MS": str(DELAY_MS)},
+            request_settings={
+                "max_concurrent_requests_per_instance": 4 * WORKERS,
+                "request_timeout_ms": 5000,
+            },
+        )
+        running.cli("online-deployment", "create", "--file", str(green), "--all-traffic").ok()
+        yield running
+
+
+def test_finds_the_known_capacity_and_recommends_from_it(
+    platform: LocalPlatform, tmp_path: Path
+) -> None:
+    chart = tmp_path / "capacity.png"
+    result = platform.cli(
+        "capacity", EP, "--deployment", "green", "--max-p99", "150ms",
+        "--start-rate", "10", "--max-rate", "200", "--step", "2s",
+        "--target-rate", "400", "--yes", "--json", "--chart", str(chart),
+    ).ok()  # fmt: skip
+    data = json.loads(result.stdout)
+    found = data["capacity_rps"]
+    assert abs(found - TRUTH) / TRUTH <= 0.15, (found, data["steps"])
+    assert data["instances_measured"] == 1
+    assert data["capacity_rps_per_instance"] == found
+    assert data["limited_by"] == "latency"
+    # WORKER_COUNT 2 below max_concurrent_requests_per_instance 8: named, with what to change.
+    assert any("Set WORKER_COUNT to 8" in note for note in data["advice"])
+    steps = data["steps"]
+    assert steps[0]["offered_rps"] == 10 and steps[0]["passed"]
+    # The ramp stopped at its first failing step (80 req/s), well before --max-rate.
+    assert max(s["offered_rps"] for s in steps) == 80
+    assert any(s["passed"] and s["offered_rps"] == found for s in steps)
+    assert len(steps) <= 10
+    for step in steps:
+        assert set(step) >= {"offered_rps", "achieved_rps", "p50_ms", "p99_ms", "error_rate"}
+    # The recommendation follows from the capacity found: 400 × 1.3 / found, rounded up.
+    count = math.ceil(400 * 1.3 / found)
+    assert data["recommended_instance_count"] == count
+    assert data["monthly_cost"] == pytest.approx(count * 0.293 * 730, rel=1e-3)
+    assert data["currency"] == "USD"
+    autoscale = data["recommended_autoscale"]
+    assert (autoscale["min"], autoscale["max"]) == (3, count)
+    assert 10 <= autoscale["target_utilization"] <= 90
+    assert f"for 400 req/s with 30% headroom: {count} × Standard_DS3_v2" in data["answer"]
+    assert chart.read_bytes().startswith(PNG_MAGIC)
+    assert "step 1 at 10 req/s" in result.stderr
+
+
+def test_dry_run_and_live_traffic(platform: LocalPlatform) -> None:
+    dry = platform.cli(
+        "capacity", EP, "-d", "green", "--max-p99", "150ms", "--max-rate", "200",
+        "--step", "2s", "--dry-run",
+    ).ok()  # fmt: skip
+    assert "ramp 10, 20, 40, 80, 160, 200 req/s" in dry.stdout, dry.stdout
+    assert "green takes 100% of product-recommender's live traffic" in dry.stdout
+    refused = platform.cli("capacity", EP, "-d", "green", "--max-p99", "150ms", "--step", "1s")
+    assert "live traffic" in refused.error_line() and "--yes" in refused.error_line()
+    assert refused.stdout == ""
+    bad = platform.cli("capacity", EP, "-d", "green", "--max-p99", "fast")
+    assert "--max-p99" in bad.error_line(), bad.stderr
+    missing = platform.cli("capacity", EP, "-d", "nope", "--max-p99", "100", "--dry-run")
+    assert "nope" in missing.error_line(), missing.stderr
