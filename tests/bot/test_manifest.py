@@ -78,6 +78,7 @@ def test_usage_hints_list_every_form_of_each_command() -> None:
         "/logs": messages.LOGS_HELP,
         "/loadtest": messages.LOADTEST_HELP,
         "/alerts": messages.ALERTS_HELP,
+        "/capacity": messages.CAPACITY_HELP,
     }
     assert {"canary", "lock", "unlock", "--dry-run"} <= forms_of(messages.TRAFFIC_HELP)
     assert {"--autoscale", "off"} <= forms_of(messages.SCALE_HELP)
