@@ -11,6 +11,7 @@ __all__ = [
     "METRICS_WINDOW_HELP",
     "METRICS_WINDOW_MINUTES",
     "METRICS_WINDOW_RANGE",
+    "VERSION",
     "deployment_exists",
     "endpoint_exists",
     "invoke_failed",
@@ -20,6 +21,9 @@ __all__ = [
 ]
 
 DELETE_ABORTED = "Nothing deleted."
+#: ``flightdeck --version``: the distribution's version and the folder its packages load from.
+VERSION = "flightdeck {version} (installed in {location}, Python {python})"
+VERSION_UNKNOWN = "unknown, not installed as a distribution"
 SERVER_NEEDS_FILE = (
     "--server changes the deployment's spec: give it with --file F (a rolling update)."
 )
