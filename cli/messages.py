@@ -24,6 +24,7 @@ DELETE_ABORTED = "Nothing deleted."
 #: ``flightdeck --version``: the distribution's version and the folder its packages load from.
 VERSION = "flightdeck {version} (installed in {location}, Python {python})"
 VERSION_UNKNOWN = "unknown, not installed as a distribution"
+LOG_FORMAT_BAD = "FLIGHTDECK_LOG_FORMAT is '{value}': use text or json."
 SERVER_NEEDS_FILE = (
     "--server changes the deployment's spec: give it with --file F (a rolling update)."
 )
