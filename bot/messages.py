@@ -283,3 +283,22 @@ CHECK_PURPOSE_ROLLOUT = "rollout {rollout}"
 CHECK_WHERE_ALERTS = "`alerts.channel`"
 CHECK_WHERE_ENDPOINT = "`alerts.endpoints.{endpoint}.channel`"
 CHECK_WHERE_ROLLOUT = "the rollout's `--channel`"
+
+PROBES_READY = "Probes: http://{host}:{port}/healthz and /readyz"
+CANNOT_START = "Flightdeck cannot start:\n{problems}"
+PREFLIGHT_DB = (
+    "The database {url} cannot be reached ({error}): check FLIGHTDECK_DATABASE_URL and that "
+    "the server accepts this host."
+)
+PREFLIGHT_BACKEND = (
+    "The backend ({backend}) does not answer ({error}): check the config's backend: section "
+    "and its credentials."
+)
+PREFLIGHT_TIMED_OUT = "no answer in time"
+READY_SLACK_UNCHECKED = "auth.test not run yet"
+READY_SLACK_FAILED = "auth.test failed: {error}"
+READY_DB_UNREACHABLE = "unreachable: {error}"
+READY_DB_NOT_MIGRATED = "at revision {current}, not {head}: run flightdeck db upgrade"
+READY_BACKEND_FAILED = "no answer: {error}"
+SHUTDOWN_BEGUN = "Stopping: no new work taken; finishing what is in flight (at most {seconds}s)."
+SHUTDOWN_DONE = "Stopped."

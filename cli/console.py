@@ -29,7 +29,6 @@ __all__ = ["DEMO_CONFIG", "console_main", "register", "run_demo_console"]
 #: The config ``flightdeck demo`` opens the console with: two users and an access policy.
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "bot" / "offline" / "console" / "demo.yml"
 DEMO_MODEL = "recommendation-model"
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "product-recommender"
 
 
 def register(subparsers: Any) -> None:
@@ -91,7 +90,11 @@ def run_demo_console(*, endpoint: str, home: Path | None = None) -> int:
         settings = replace_settings(
             settings, home=home, backend=BackendSettings(name="local", options=options)
         )
-    asyncio.run(_register_demo_models(settings))
+    from cli.demo import example_folder
+    from deploy.local.state.home import Home
+
+    examples = example_folder(Home.resolve(home).root)
+    asyncio.run(_register_demo_models(settings, examples))
     print(
         f"\nTry: /traffic {endpoint}   then   /traffic {endpoint} blue=90 green=10"
         "   then   :as bob   and click Approve.\n",
@@ -107,7 +110,7 @@ def replace_settings(settings: Settings, **changes: Any) -> Settings:
     return Settings.model_validate({**settings.model_dump(), **changes})
 
 
-async def _register_demo_models(settings: Settings) -> None:
+async def _register_demo_models(settings: Settings, examples: Path) -> None:
     """recommendation-model:1 and :2 (the example's v1 and v2), so /deploy --model works."""
     backend = create_backend(settings.backend.name, settings.backend.options)
     try:
@@ -115,7 +118,7 @@ async def _register_demo_models(settings: Settings) -> None:
             try:
                 await backend.get_model(DEMO_MODEL, version)
             except NotFoundError:
-                path = EXAMPLES / f"model-v{version}"
+                path = examples / f"model-v{version}"
                 if path.is_dir():
                     await backend.register_model(DEMO_MODEL, version, str(path))
     finally:

@@ -34,9 +34,10 @@ from deploy.registry import create_backend
 from deploy.specs import load_deployment_spec, load_endpoint_spec
 from deploy.types import DeploymentSpec, Endpoint, to_json
 
-__all__ = ["DEFAULT_REQUEST", "EXAMPLE_DIR", "register", "start_console"]
+__all__ = ["DEFAULT_REQUEST", "example_folder", "register", "start_console"]
 
-EXAMPLE_DIR = Path(__file__).resolve().parents[1] / "examples" / "product-recommender"
+#: Where in the home the packaged example is laid out (its YAML, the models made by code).
+EXAMPLE_IN_HOME = ("demo", "product-recommender")
 DEFAULT_REQUEST: dict[str, Any] = {"data": [[1.0, 2.0, 3.0, 4.0, 5.0]]}
 #: The console hook: ``cli.console.run_demo_console(endpoint=...)``, if the bot has one.
 CONSOLE_MODULE = "cli.console"
@@ -54,14 +55,19 @@ def register(subparsers: Any) -> None:
     demo.add_argument("--home", help="state folder (default: $FLIGHTDECK_HOME, ~/.flightdeck)")
     demo.add_argument("--router-port", type=int, default=None)
     demo.add_argument("--control-port", type=int, default=None)
-    demo.add_argument("--examples", type=Path, default=EXAMPLE_DIR, help="the example folder")
+    demo.add_argument(
+        "--examples",
+        type=Path,
+        default=None,
+        help="the example folder (default: the packaged sample, laid out in the home's demo/)",
+    )
     demo.add_argument("--no-console", action="store_true", help="do not open the Slack console")
     demo.set_defaults(handler=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
     home = Home.resolve(args.home)
-    folder: Path = args.examples
+    folder: Path = args.examples or example_folder(home.root)
     endpoint_spec = load_endpoint_spec(folder / "endpoint.yml")
     specs = [load_deployment_spec(folder / f"{name}-deployment.yml") for name in (_LIVE, _STAGED)]
     request = _request_body(folder)
@@ -69,6 +75,16 @@ def _demo(args: argparse.Namespace) -> int:
     summary = asyncio.run(_converge(home, endpoint_spec, specs, request))
     print_json(summary)
     return start_console(endpoint_spec.name, home=home.root, enabled=not args.no_console)
+
+
+def example_folder(home: Path) -> Path:
+    """The packaged sample laid out in ``home``/demo/product-recommender, models made by code
+    (the wheel ships the YAML, not the models)."""
+    # samples imports onnx (a second to load): only when the demo needs the example.
+    from samples.product_recommender import write_example
+
+    Home(root=home).ensure()  # owner-only, as the daemon keeps it
+    return write_example(home.joinpath(*EXAMPLE_IN_HOME))
 
 
 def start_console(endpoint: str, *, home: Path, enabled: bool = True) -> int:

@@ -17,14 +17,25 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import platform
 import sys
 from collections.abc import Callable, Sequence
+from importlib import metadata
+from pathlib import Path
 
+from cli import messages
 from cli.azargs import UsageError
 from cli.output import UsageErrorText, set_quiet
 from deploy.errors import FlightdeckError, NotFoundError
 
-__all__ = ["COMMAND_MODULES", "EXIT_BAD_ARGUMENTS", "EXIT_NOT_FOUND", "build_parser", "main"]
+__all__ = [
+    "COMMAND_MODULES",
+    "EXIT_BAD_ARGUMENTS",
+    "EXIT_NOT_FOUND",
+    "build_parser",
+    "main",
+    "version_line",
+]
 
 #: The Azure CLI's exit codes beyond 0 and 1.
 EXIT_BAD_ARGUMENTS = 2
@@ -61,10 +72,36 @@ def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentP
         description="ChatOps for ML model endpoints: Azure ML managed online endpoints, "
         "and a local platform that behaves like them.",
     )
+    parser.add_argument(
+        "--version",
+        action=_PrintVersion,
+        nargs=0,
+        help="print the version and where Flightdeck is installed",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in modules:
         importlib.import_module(name).register(subparsers)
     return parser
+
+
+class _PrintVersion(argparse.Action):
+    """``--version``: the line as is (argparse's own action wraps it at the terminal width)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        print(version_line())
+        parser.exit(0)
+
+
+def version_line() -> str:
+    """``flightdeck X.Y.Z (installed in <folder holding the packages>, Python 3.x.y)``."""
+    try:
+        version = metadata.version("flightdeck")
+    except metadata.PackageNotFoundError:
+        version = messages.VERSION_UNKNOWN
+    location = Path(__file__).resolve().parents[1]
+    return messages.VERSION.format(
+        version=version, location=location, python=platform.python_version()
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

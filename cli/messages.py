@@ -13,6 +13,7 @@ __all__ = [
     "METRICS_WINDOW_HELP",
     "METRICS_WINDOW_MINUTES",
     "METRICS_WINDOW_RANGE",
+    "VERSION",
     "deployment_exists",
     "endpoint_exists",
     "invoke_failed",
@@ -22,6 +23,10 @@ __all__ = [
 ]
 
 DELETE_ABORTED = "Nothing deleted."
+#: ``flightdeck --version``: the distribution's version and the folder its packages load from.
+VERSION = "flightdeck {version} (installed in {location}, Python {python})"
+VERSION_UNKNOWN = "unknown, not installed as a distribution"
+LOG_FORMAT_BAD = "FLIGHTDECK_LOG_FORMAT is '{value}': use text or json."
 SERVER_NEEDS_FILE = (
     "--server changes the deployment's spec: give it with --file F (a rolling update)."
 )

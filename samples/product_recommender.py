@@ -11,6 +11,12 @@ Usage::
 
 The bytes are deterministic: the committed ``examples/product-recommender/model-v*/model.onnx``
 files are exactly what :func:`write_models` writes.
+
+The example's specs ship inside this package (``samples/product-recommender/``, package data:
+the YAML only, no model files); :func:`write_example` lays out a deployable copy anywhere,
+with the models made by code, which is how ``flightdeck demo`` runs from an installed wheel::
+
+    folder = write_example(home / "demo" / "product-recommender")
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import yaml
 from numpy.typing import NDArray
 from onnx import TensorProto, helper, numpy_helper
 
@@ -32,6 +39,14 @@ VERSIONS = ("v1", "v2")
 OPSET = 13
 IR_VERSION = 8
 MODEL_FILE = "model.onnx"
+#: The example's packaged specs: endpoint.yml, blue-deployment.yml (v1), green-deployment.yml (v2).
+EXAMPLE_SPECS = Path(__file__).resolve().parent / "product-recommender"
+EXAMPLE_FILES = ("endpoint.yml", "blue-deployment.yml", "green-deployment.yml")
+_GENERATED = (
+    "# Written by flightdeck (samples.product_recommender.write_example) from\n"
+    "#   {source}\n"
+    "# The models beside it are made by code. Edits here are overwritten.\n"
+)
 
 # Fixed weights: W is [FEATURES, CLASSES], b is [CLASSES].
 _WEIGHTS: dict[str, tuple[tuple[tuple[float, ...], ...], tuple[float, ...]]] = {
@@ -108,6 +123,32 @@ def write_models(outdir: Path) -> dict[str, Path]:
         path.write_bytes(model_bytes(version))
         written[version] = path
     return written
+
+
+def write_example(target: Path) -> Path:
+    """Lay out the example in ``target`` (made if missing) and return it: the packaged YAML
+    with its code folder made absolute (it points into the installed packages), and
+    ``model-v1/``, ``model-v2/`` written by :func:`write_models`. Running it again writes
+    the same bytes, so a deployment's fingerprint does not change."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in EXAMPLE_FILES:
+        source = EXAMPLE_SPECS / name
+        document = yaml.safe_load(source.read_text(encoding="utf-8"))
+        code = (document.get("code_configuration") or {}).get("code")
+        if isinstance(code, str) and not code.startswith("azureml:"):
+            document["code_configuration"]["code"] = str((EXAMPLE_SPECS / code).resolve())
+        text = _GENERATED.format(source=source) + yaml.safe_dump(document, sort_keys=False)
+        _write_if_changed(target / name, text.encode())
+    for version in VERSIONS:
+        _write_if_changed(target / f"model-{version}" / MODEL_FILE, model_bytes(version))
+    return target
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    if path.is_file() and path.read_bytes() == data:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
 
 
 def main(argv: list[str] | None = None) -> int:

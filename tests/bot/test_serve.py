@@ -60,8 +60,9 @@ async def test_socket_mode(stub: SlackStub, tmp_path: Path) -> None:
     )
     try:
         assert await stub.wait_for_socket(deadline=30)
-        await poll(lambda: bool(said))
-        assert said == ["Flightdeck is connected to Slack in Socket Mode."]
+        await poll(lambda: len(said) >= 2)
+        assert said[0].startswith("Probes: http://127.0.0.1:")
+        assert said[1] == "Flightdeck is connected to Slack in Socket Mode."
         fields = slash_command(
             command="/traffic",
             text=ENDPOINT,
