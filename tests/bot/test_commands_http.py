@@ -76,6 +76,7 @@ async def test_no_policy_refuses_writes_and_says_how_to_grant(tmp_path: Path) ->
     settings = make_settings(tmp_path, access=None)
     async with running_bot(backend=backend, settings=settings) as bot:
         await bot.slash("/traffic", f"{ENDPOINT} blue=90 green=10", user=ALICE)
+        await bot.settle()  # one at a time: two commands in flight may answer in either order
         await bot.slash("/traffic", ENDPOINT, user=ALICE)
         await bot.settle()
         refusal, status = (message_text(m) for m in bot.stub.ephemerals(ALICE))

@@ -62,7 +62,7 @@ def test_relative_paths_resolve_against_the_yaml_folder(
     model.mkdir()
     (model / "model.onnx").write_bytes(b"x")
     spec = load_deployment_spec(seed_dir / "deployment.yml", overrides=["model={path: ./model}"])
-    assert spec.model == ModelRef(path=str(model))
+    assert spec.model is not None and spec.model.path == str(model)
     assert spec.code_path == str(seed_dir / "src")
 
 
