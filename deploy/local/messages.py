@@ -100,11 +100,8 @@ IDENTITY_NOT_LOOPBACK = "only the platform's own instances (127.0.0.1) may ask f
 NOT_HONOURED = "Warning: {setting} is not honoured on the local platform: {why}"
 WHY_KUBERNETES = "instances run as processes on this machine, not as pods of a Kubernetes cluster"
 WHY_REQUESTS = "nothing is reserved for it; the limits are what is enforced"
-WHY_CPU_LIMIT = (
-    "the CPU an instance may use is not capped here; only resources.limits.memory is enforced"
-)
 WHY_GPU = "there is no GPU here; the scoring script runs on the CPU"
-WHY_LIMIT_OTHER = "only resources.limits.memory is enforced here"
+WHY_LIMIT_OTHER = "only resources.limits.memory and cpu are enforced here"
 WHY_APP_INSIGHTS = (
     "there is no Application Insights: the logs are in get-logs, the metrics in `metrics`"
 )
@@ -127,6 +124,16 @@ WHY_OTHER = "only Azure acts on it"
 MEMORY_LIMIT_ENFORCED = (
     "resources.limits.memory {limit}: enforced on each instance's processes together; an "
     "instance that uses more is killed and restarted, as Kubernetes does."
+)
+CPU_LIMIT_ENFORCED = (
+    "resources.limits.cpu {limit}: enforced on each instance's processes together ({how}); "
+    "an instance that wants more is slowed to it, as Kubernetes does."
+)
+CPU_LIMIT_BY_CGROUP = "by a cgroup's CPU quota"
+CPU_LIMIT_BY_THROTTLE = "by stopping and continuing its processes: no writable cgroup here"
+CPU_LIMIT_INVALID = (
+    "Deployment '{name}': resources.limits.cpu '{value}' is not a Kubernetes CPU quantity "
+    "(say 0.25, 250m or 2)."
 )
 MEMORY_LIMIT_INVALID = (
     "Deployment '{name}': resources.limits.memory '{value}' is not a Kubernetes memory quantity "
@@ -156,6 +163,10 @@ INSTANCE_NOT_READY = "was not ready after {seconds:.0f} s"
 INSTANCE_LIVENESS = "failed {count} liveness probes in a row"
 INSTANCE_SPAWN_FAILED = "could not be started: {error}"
 INSTANCE_MEMORY_LIMIT = "exceeded its memory limit of {limit} ({used} MiB in use) and was killed"
+INSTANCE_CPU_THROTTLED = (
+    "flightdeck supervisor: instance {instance} used more CPU than its limit of {limit} and is "
+    "throttled to it by {how}"
+)
 INSTANCE_RESTARTING_LOG = (
     "flightdeck supervisor: instance {instance} {reason}; restart {count} in {delay:.1f} s"
 )

@@ -35,7 +35,7 @@ from deploy.local.instances.instance import InstanceConfig
 from deploy.local.instances.logs import DeploymentLogs
 from deploy.local.instances.servers import deployment_server
 from deploy.local.state.models import ModelRegistry, stage_model
-from deploy.local.support import memory_limit, refuse_unsupported
+from deploy.local.support import cpu_limit, memory_limit, refuse_unsupported
 from deploy.rules import MAX_INSTANCES_PER_DEPLOYMENT, validate_name
 from deploy.specs import validate_policy
 from deploy.types import DeploymentSpec, ProbeSettings, ProgressCallback
@@ -74,6 +74,7 @@ def check_deployment_spec(spec: DeploymentSpec) -> None:
         spec = with_generated_code(spec)
     refuse_unsupported(spec)  # Triton, custom containers: refused by name
     memory_limit(spec)
+    cpu_limit(spec)
     if not spec.code_path or not spec.scoring_script:
         raise ValidationError(msg.CODE_MISSING.format(name=name))
     if spec.code_path.startswith("azureml:"):

@@ -10,7 +10,7 @@ deployment is, why it cannot run here and what to do instead:
 
 Accepted, and named once per create or update as a warning (``deployment_warnings``,
 ``endpoint_warnings``): ``type: kubernetes``, ``resources.requests``, limits other than
-memory, an endpoint's ``compute``, ``identity`` and ``public_network_access``, and a
+memory and cpu, an endpoint's ``compute``, ``identity`` and ``public_network_access``, and a
 deployment's ``app_insights_enabled``, ``data_collector``, ``egress_public_network_access``,
 ``model_mount_path``, ``private_network_connection``; an image with ``inference_config``
 next to a scoring script (the script runs, the image does not).
@@ -18,7 +18,9 @@ next to a scoring script (the script runs, the image does not).
 Enforced as one machine can: ``resources.limits.memory`` (``memory_limit``) on each
 instance's processes together (the gunicorn master and its workers): the supervisor samples
 their proportional set size and kills and restarts an instance past the limit, as
-Kubernetes' OOM kill does (see ``deploy.local.instances.instance``).
+Kubernetes' OOM kill does (see ``deploy.local.instances.instance``); and
+``resources.limits.cpu`` (``cpu_limit``), by a cgroup's CPU quota where one is writable, else
+by a duty-cycle throttle (see ``deploy.local.instances.cpu``).
 
     refuse_unsupported(spec)
     for line in deployment_warnings(spec):
@@ -33,10 +35,13 @@ from typing import Any
 
 from deploy.errors import ValidationError
 from deploy.local import messages as msg
+from deploy.local.instances.cpu import cgroup_parent, parse_cpu
 from deploy.types import DeploymentSpec, EndpointSpec
 
 __all__ = [
+    "CpuLimit",
     "MemoryLimit",
+    "cpu_limit",
     "deployment_warnings",
     "endpoint_warnings",
     "memory_limit",
@@ -103,14 +108,15 @@ def deployment_warnings(spec: DeploymentSpec) -> list[str]:
                 _warn(f"resources.requests ({_pairs(resources.requests)})", msg.WHY_REQUESTS)
             )
         for key, value in resources.limits.items():
-            if key == "memory":
+            if key in ("memory", "cpu"):
                 continue
-            why = msg.WHY_CPU_LIMIT if key == "cpu" else msg.WHY_LIMIT_OTHER
-            if "gpu" in key.lower():
-                why = msg.WHY_GPU
+            why = msg.WHY_GPU if "gpu" in key.lower() else msg.WHY_LIMIT_OTHER
             lines.append(_warn(f"resources.limits.{key} ({value})", why))
         if "memory" in resources.limits:
             lines.append(msg.MEMORY_LIMIT_ENFORCED.format(limit=resources.limits["memory"]))
+        if "cpu" in resources.limits:
+            how = msg.CPU_LIMIT_BY_CGROUP if cgroup_parent() else msg.CPU_LIMIT_BY_THROTTLE
+            lines.append(msg.CPU_LIMIT_ENFORCED.format(limit=resources.limits["cpu"], how=how))
     environment = spec.environment
     if environment is not None and environment.inference_config:
         lines.append(_warn(f"environment.image ({environment.image})", msg.WHY_IMAGE))
@@ -144,6 +150,29 @@ def memory_limit(spec: DeploymentSpec) -> MemoryLimit | None:
     if value is None or value <= 0:
         raise ValidationError(msg.MEMORY_LIMIT_INVALID.format(name=spec.name, value=text))
     return MemoryLimit(bytes_=value, text=text)
+
+
+class CpuLimit:
+    """A CPU limit: cores, and the quantity as the user wrote it."""
+
+    def __init__(self, *, cores: float, text: str) -> None:
+        self.cores = cores
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"CpuLimit({self.text})"
+
+
+def cpu_limit(spec: DeploymentSpec) -> CpuLimit | None:
+    """``resources.limits.cpu`` of ``spec`` (``ValidationError`` when it is not a
+    quantity), or ``None``."""
+    text = (spec.resources.limits.get("cpu") if spec.resources else None) or None
+    if text is None:
+        return None
+    cores = parse_cpu(str(text))
+    if cores is None:
+        raise ValidationError(msg.CPU_LIMIT_INVALID.format(name=spec.name, value=text))
+    return CpuLimit(cores=cores, text=str(text))
 
 
 def parse_memory(text: str) -> int | None:

@@ -39,7 +39,7 @@ from deploy.local.state.home import Home
 from deploy.local.state.live import DeployedVersion, EndpointState
 from deploy.local.state.models import ModelRegistry
 from deploy.local.state.store import DeploymentRecord, EndpointRecord, ProcessRecord, Store
-from deploy.local.support import deployment_warnings, memory_limit
+from deploy.local.support import cpu_limit, deployment_warnings, memory_limit
 from deploy.rules import MAX_DEPLOYMENTS_PER_ENDPOINT, MAX_INSTANCES_PER_DEPLOYMENT
 from deploy.types import DeploymentSpec, ProgressCallback
 
@@ -210,12 +210,15 @@ class Rollout:
 
     def _enforced(self, config: InstanceConfig, spec: DeploymentSpec) -> InstanceConfig:
         """``config`` with the platform's variables (the deployment's own win) and what this
-        machine enforces of the spec (the memory limit)."""
+        machine enforces of the spec (the memory and CPU limits)."""
         config = replace(config, environment={**self._instance_env, **config.environment})
         limit = memory_limit(spec)
-        if limit is None:
-            return config
-        return replace(config, memory_limit=limit.bytes, memory_limit_text=limit.text)
+        if limit is not None:
+            config = replace(config, memory_limit=limit.bytes, memory_limit_text=limit.text)
+        cpu = cpu_limit(spec)
+        if cpu is not None:
+            config = replace(config, cpu_limit=cpu.cores, cpu_limit_text=cpu.text)
+        return config
 
     def _failed_config(self, folder: Path) -> InstanceConfig:
         """The config of a Failed version's supervisor (it never starts an instance)."""

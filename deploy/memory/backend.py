@@ -16,7 +16,10 @@ and every answer is counted in the metrics of its minute, with its latency.
 Three knobs let tests reach the failure paths:
 
 - ``fail_deployments``: names whose create/update fails (``DeploymentFailedError``
-  with log lines, the previous version kept);
+  with log lines; an update keeps the previous version serving, and a create is kept as
+  Azure keeps it, in the ``Failed`` state: no instances, no traffic (setting some or scaling
+  it is refused), its logs readable, a 503 when the header names it, until it is updated
+  with a fix or deleted);
 - a deployment whose ``environment_variables`` set ``FAKE_INIT_ERROR`` fails the
   same way with that message in its traceback (as the fake ARM service does);
 - ``crash_on``: method names that raise a plain ``RuntimeError`` (a bug).
@@ -112,6 +115,8 @@ class MemoryBackend(Backend):
         self.previous: dict[str, dict[str, int]] = {}
         self.specs: dict[tuple[str, str], DeploymentSpec] = {}
         self.models: dict[tuple[str, str], RegisteredModel] = {}
+        #: Deployments kept in the Failed state, with the log lines of their failure.
+        self.failed: dict[tuple[str, str], tuple[str, ...]] = {}
         self._answers = Answers()
         self._turn = 0
 
@@ -142,7 +147,16 @@ class MemoryBackend(Backend):
                 msg.DEPLOYMENT_NOT_FOUND.format(name=name, endpoint=endpoint)
             ) from None
 
+    def _refuse_failed(self, endpoint: str, name: str, action: str) -> None:
+        if (endpoint, name) in self.failed:
+            raise ValidationError(msg.DEPLOYMENT_IS_FAILED.format(name=name, action=action))
+
     def _deployment(self, spec: DeploymentSpec) -> Deployment:
+        if (spec.endpoint_name, spec.name) in self.failed:
+            return replace(self._serving(spec), provisioning_state="Failed", instances=())
+        return self._serving(spec)
+
+    def _serving(self, spec: DeploymentSpec) -> Deployment:
         return Deployment(
             name=spec.name,
             endpoint_name=spec.endpoint_name,
@@ -218,6 +232,7 @@ class MemoryBackend(Backend):
         for deployment in self._names(name):
             await _say(progress, msg.DELETING_DEPLOYMENT.format(name=deployment))
             del self.specs[(name, deployment)]
+            self.failed.pop((name, deployment), None)
             self._answers.forget(name, deployment)
         await _say(progress, msg.DELETING_ENDPOINT.format(name=name))
         del self.endpoints[name]
@@ -236,6 +251,9 @@ class MemoryBackend(Backend):
         new_traffic = dict(old.traffic if traffic is None else traffic)
         new_mirror = dict(old.mirror_traffic if mirror_traffic is None else mirror_traffic)
         validate_traffic(self._names(endpoint), new_traffic, new_mirror)
+        for name, percent in {**(traffic or {}), **(mirror_traffic or {})}.items():
+            if percent > 0:
+                self._refuse_failed(endpoint, name, "take traffic")
         if traffic is not None:
             self.previous[endpoint] = dict(old.traffic)
         updated = replace(old, traffic=new_traffic, mirror_traffic=new_mirror)
@@ -282,6 +300,13 @@ class MemoryBackend(Backend):
         chosen = deployment or self._pick(found.traffic)
         if chosen is None or (endpoint, chosen) not in self.specs:
             return InvokeResult(status=404, headers={}, body=msg.NO_DEPLOYMENT_BODY)
+        if (endpoint, chosen) in self.failed:  # only the header reaches it: no instance
+            self._answers.count(endpoint, chosen, at=self._now(), status="503", latency_ms=0.0)
+            return InvokeResult(
+                status=503,
+                headers={"azureml-model-deployment": chosen, "content-type": "application/json"},
+                body=msg.FAILED_DEPLOYMENT_BODY,
+            )
         answer = json.dumps({"deployment": chosen, "echo": body.decode("latin-1")}).encode()
         latency_ms = (time.perf_counter() - started) * 1000
         self._answers.count(endpoint, chosen, at=self._now(), status="200", latency_ms=latency_ms)
@@ -352,13 +377,19 @@ class MemoryBackend(Backend):
         for i in range(1, spec.instance_count + 1):
             await _say(progress, msg.STARTING_INSTANCE.format(instance=f"{spec.name}-{i}"))
         init_error = spec.environment_variables.get(INIT_ERROR_VARIABLE)
+        key = (spec.endpoint_name, spec.name)
         if spec.name in self.fail_deployments or init_error:
             error = init_error or msg.DEFAULT_INIT_ERROR
+            lines = tuple(line.format(error=error) for line in msg.INIT_TRACEBACK)
+            if key in self.specs and key not in self.failed:  # an update: the old one serves
+                raise DeploymentFailedError(msg.INIT_FAILED.format(name=spec.name), log_lines=lines)
+            self.specs[key] = spec  # a create is kept, Failed, as Azure keeps it
+            self.failed[key] = lines
             raise DeploymentFailedError(
-                msg.INIT_FAILED.format(name=spec.name),
-                log_lines=tuple(line.format(error=error) for line in msg.INIT_TRACEBACK),
+                msg.INIT_FAILED_KEPT.format(name=spec.name), log_lines=lines
             )
-        self.specs[(spec.endpoint_name, spec.name)] = spec
+        self.specs[key] = spec
+        self.failed.pop(key, None)
         for i in range(1, spec.instance_count + 1):
             await _say(
                 progress,
@@ -378,6 +409,7 @@ class MemoryBackend(Backend):
             raise ConflictError(msg.TAKES_TRAFFIC.format(name=name))
         await _say(progress, msg.STOPPING.format(name=name))
         del self.specs[(endpoint, name)]
+        self.failed.pop((endpoint, name), None)
         self._answers.forget(endpoint, name)
         self.endpoints[endpoint] = replace(
             found,
@@ -395,6 +427,7 @@ class MemoryBackend(Backend):
     ) -> Deployment:
         self._check("scale")
         current = self._spec(endpoint, deployment)
+        self._refuse_failed(endpoint, deployment, "scale")
         self._check_count(instance_count)
         spec = replace(current, instance_count=instance_count)
         await _say(progress, msg.SCALING.format(name=deployment, count=instance_count))
@@ -426,6 +459,13 @@ class MemoryBackend(Backend):
             raise ValidationError(msg.LOGS_LINES_INVALID.format(lines=lines))
         self._spec(endpoint, deployment)
         log = [msg.LOG_LINE.format(container=container, number=i) for i in range(1, _LOG_LINES + 1)]
+        failure = self.failed.get((endpoint, deployment))
+        if failure is not None:
+            if container == "inference-server":
+                log += failure
+            else:
+                kept = msg.INIT_FAILED_KEPT.format(name=deployment)
+                log.append(msg.PROVISIONING_FAILED.format(message=kept))
         return "\n".join(log[-lines:])
 
     # ------------------------------------------------------------ models

@@ -29,6 +29,19 @@ LOGS_CONTAINER_INVALID = (
     "Container '{container}' is not valid: use inference-server or storage-initializer."
 )
 INIT_FAILED = "Deployment '{name}' failed: init() raised."
+INIT_FAILED_KEPT = (
+    "Deployment '{name}' failed: init() raised. It is kept in the Failed state (no instances, "
+    "no traffic) with its logs: `get-logs` shows why; update it with a fix, or delete it."
+)
+DEPLOYMENT_IS_FAILED = (
+    "Deployment '{name}' is in the Failed state (its last create failed): it cannot {action}. "
+    "`get-logs` shows why; update it with a fix, or delete it."
+)
+PROVISIONING_FAILED = "Provisioning failed: {message}"
+FAILED_DEPLOYMENT_BODY = (
+    b'{"error": {"code": "deployment_failed", "message": "the deployment is in the Failed '
+    b'state and has no instance"}}'
+)
 UNKNOWN_SETTINGS = "Unknown setting(s) of the memory backend: {unknown} (known: {known})."
 CRASH = "fake crash in {method}"
 

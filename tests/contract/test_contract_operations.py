@@ -73,23 +73,55 @@ async def test_logs_of_both_containers(serving: ContractCase, container: str) ->
         await backend.get_logs(ENDPOINT, "purple", lines=3)
 
 
-async def test_a_deployment_whose_init_fails_changes_nothing(serving: ContractCase) -> None:
+async def test_a_deployment_whose_init_fails_is_kept_failed_until_fixed_or_deleted(
+    serving: ContractCase, request: pytest.FixtureRequest
+) -> None:
+    """As Azure keeps it: after a failed create the deployment exists in the Failed state
+    with no instances and 0% traffic, its logs readable, the endpoint's traffic unchanged;
+    it can be deleted, and updating it with a fix makes it serve."""
+    if serving.name == "azure-on-fake":
+        # deploy/azure (before issue 15's merge) deletes a failed create; the merge keeps it.
+        request.applymarker(
+            pytest.mark.xfail(strict=True, reason="the Azure backend deletes a failed create")
+        )
     backend = serving.backend
     model = ModelRef(name="contract-ops-model", version="1")
     before = await backend.get_endpoint(ENDPOINT)
     spec = serving.failing_deployment(ENDPOINT, "red", model)
-    with pytest.raises(DeploymentFailedError) as failed:
-        await backend.create_or_update_deployment(spec)
-    assert "red" in failed.value.message
-    assert any(INIT_ERROR in line for line in failed.value.log_lines), failed.value.log_lines
-    with pytest.raises(NotFoundError):
-        await backend.get_deployment(ENDPOINT, "red")
+    for attempt in ("create", "delete and create again"):
+        with pytest.raises(DeploymentFailedError) as failed:
+            await backend.create_or_update_deployment(spec)
+        assert "red" in failed.value.message, attempt
+        assert any(INIT_ERROR in line for line in failed.value.log_lines), failed.value.log_lines
+        red = await backend.get_deployment(ENDPOINT, "red")
+        assert red.provisioning_state == "Failed", attempt
+        assert red.instances == () and red.ready_instances == 0
+        shown = {d.name: d.provisioning_state for d in await backend.list_deployments(ENDPOINT)}
+        assert shown == {"blue": "Succeeded", "red": "Failed"}
+        after = await backend.get_endpoint(ENDPOINT)
+        assert after.traffic.get("red", 0) == 0 and after.mirror_traffic.get("red", 0) == 0
+        assert {k: v for k, v in after.traffic.items() if v} == {"blue": 100}
+        assert {k: v for k, v in after.traffic.items() if v} == {
+            k: v for k, v in before.traffic.items() if v
+        }
+        logs = await backend.get_logs(ENDPOINT, "red", lines=200)
+        assert INIT_ERROR in logs, logs
+        answer = await backend.invoke(ENDPOINT, b'{"data": [[1]]}')
+        assert (answer.status, answer.deployment) == (200, "blue")
+        if attempt == "create":
+            await backend.delete_deployment(ENDPOINT, "red")
+            with pytest.raises(NotFoundError):
+                await backend.get_deployment(ENDPOINT, "red")
+    # Updating the Failed deployment with a fix makes it serve.
+    fixed = await backend.create_or_update_deployment(serving.deployment(ENDPOINT, "red", model))
+    assert fixed.provisioning_state == "Succeeded" and fixed.ready_instances == 1
+    answer = await backend.invoke(ENDPOINT, b'{"data": [[1]]}', deployment="red")
+    assert (answer.status, answer.deployment) == (200, "red")
+    assert {k: v for k, v in (await backend.get_endpoint(ENDPOINT)).traffic.items() if v} == {
+        "blue": 100
+    }
+    await backend.delete_deployment(ENDPOINT, "red")
     assert [d.name for d in await backend.list_deployments(ENDPOINT)] == ["blue"]
-    after = await backend.get_endpoint(ENDPOINT)
-    assert {k: v for k, v in after.traffic.items() if v} == {"blue": 100}
-    assert after.traffic == before.traffic
-    answer = await backend.invoke(ENDPOINT, b'{"data": [[1]]}')
-    assert (answer.status, answer.deployment) == (200, "blue")
 
 
 async def test_scoring_uses_the_regenerated_key(serving: ContractCase) -> None:

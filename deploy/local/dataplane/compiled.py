@@ -64,7 +64,15 @@ class CompiledUpstream:
 class CompiledDeployment:
     """A deployment ready for the hot path."""
 
-    __slots__ = ("max_in_flight", "name", "state", "timeout_ms", "timeout_s", "upstreams")
+    __slots__ = (
+        "failed",
+        "max_in_flight",
+        "name",
+        "state",
+        "timeout_ms",
+        "timeout_s",
+        "upstreams",
+    )
 
     def __init__(self, route: DeploymentRoute, state: DeploymentState) -> None:
         self.name = route.name
@@ -73,6 +81,7 @@ class CompiledDeployment:
         self.timeout_ms = route.request_timeout_ms
         self.timeout_s = route.request_timeout_ms / 1000.0
         self.state = state
+        self.failed = route.failed
 
     def next_upstream(self) -> CompiledUpstream:
         """Round robin over the ready instances (call only when there is one)."""

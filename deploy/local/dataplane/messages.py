@@ -95,6 +95,16 @@ def no_ready_instance(endpoint: str, deployment: str) -> str:
     )
 
 
+def deployment_failed(endpoint: str, deployment: str) -> str:
+    """503: the azureml-model-deployment header names a deployment kept in the Failed state."""
+    return (
+        f"Deployment '{deployment}' of endpoint '{endpoint}' is in the Failed state (its last "
+        "create failed) and has no instance to answer: see "
+        f"`flightdeck online-deployment get-logs --name {deployment} --endpoint-name {endpoint}`, "
+        "then update it with a fix or delete it."
+    )
+
+
 def too_many_requests(deployment: str, limit: int) -> str:
     """429: more requests in flight than 2 x max_concurrent_requests_per_instance x instances."""
     return (

@@ -8,7 +8,9 @@
 - the deployment: the one named by the ``azureml-model-deployment`` request header
   (even at 0 %), else by weight (smooth weighted round robin: exact proportions);
   404 when none has traffic or the named one does not exist; 503 when it has no
-  ready instance; round robin over its ready instances;
+  ready instance (``deployment_failed`` when it is kept in the Failed state: a failed
+  create takes no traffic, so only the header reaches it); round robin over its ready
+  instances;
 - 429 when 2 x max_concurrent_requests_per_instance x ready instances are already
   in flight; 408 after request_timeout_ms; 424 when the model answers non-200,
   with ``ms-azureml-model-error-statuscode`` / ``-reason`` and its body; 502 when
@@ -267,6 +269,9 @@ class Router:
             return _error(404, "no_traffic", messages.no_traffic(endpoint.name)), UNROUTED
         name = deployment.name
         if not deployment.upstreams:
+            if deployment.failed:  # named in the header: it has no instance, as on Azure
+                message = messages.deployment_failed(endpoint.name, name)
+                return _error(503, "deployment_failed", message, name), name
             message = messages.no_ready_instance(endpoint.name, name)
             return _error(503, "no_ready_instance", message, name), name
         length = request.content_length

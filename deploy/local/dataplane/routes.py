@@ -29,6 +29,8 @@ class DeploymentRoute:
     upstreams: tuple[Upstream, ...] = ()
     request_timeout_ms: int = 5000
     max_concurrent_requests_per_instance: int = 1
+    #: Kept in the Failed state after its create failed: no instances, ever, until updated.
+    failed: bool = False
 
     @property
     def max_in_flight(self) -> int:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy.local import messages as msg
+from deploy.local.instances.cpu import AUTO, CpuLimiter, start_cpu_limit
 from deploy.local.instances.launcher import (
     HOST,
     PARENT_ENV,
@@ -101,6 +102,12 @@ class InstanceConfig:
     #: together; ``memory_limit_text`` is the quantity as the user wrote it (``512Mi``).
     memory_limit: int | None = None
     memory_limit_text: str = ""
+    #: ``resources.limits.cpu`` in cores (``None``: no limit), as written (``250m``), and how
+    #: it is held: ``auto`` (a cgroup where one is writable, else ``throttle``), ``cgroup``
+    #: or ``throttle`` (see ``deploy.local.instances.cpu``).
+    cpu_limit: float | None = None
+    cpu_limit_text: str = ""
+    cpu_limit_method: str = AUTO
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,6 +139,7 @@ class _Run:
     watched: bool = False
     was_ready: bool = False
     unresponsive: bool = False
+    cpu: CpuLimiter | None = None
 
 
 class Instance:
@@ -264,7 +272,11 @@ class Instance:
         try:
             return await self._watch(run)
         finally:
+            if run.cpu is not None:
+                await run.cpu.release()  # a stopped group would not act on SIGTERM
             await self._end(run)
+            if run.cpu is not None:
+                await asyncio.to_thread(run.cpu.remove)
             if pidfd is not None:
                 loop.remove_reader(pidfd)
                 os.close(pidfd)
@@ -282,7 +294,7 @@ class Instance:
             if not run.was_ready:
                 wake = min(wake, deadline)
             timeout = max(0.0, wake - time.monotonic())
-            if not run.watched or self.config.memory_limit:
+            if not run.watched or self.config.memory_limit or run.cpu is not None:
                 timeout = min(timeout, _POLL_SECONDS)
             await wait_any(run.exited, self._stop, seconds=timeout)
             if self._stop.is_set():
@@ -291,6 +303,7 @@ class Instance:
                 code = run.process.wait()
                 text = msg.INSTANCE_CRASHED if run.was_ready else msg.INSTANCE_EXITED
                 return self._failure(run, text.format(code=code))
+            self._note_throttled(run)
             over = self._over_memory_limit(run)
             if over is not None:
                 run.unresponsive = True  # killed at once, as the OOM killer does
@@ -335,6 +348,17 @@ class Instance:
             limit=self.config.memory_limit_text or limit, used=used // 2**20
         )
 
+    def _note_throttled(self, run: _Run) -> None:
+        """Say in the instance's log, once per process, that it is held to its CPU limit."""
+        how = run.cpu.poll() if run.cpu is not None else None
+        if how is not None:
+            logger.info("instance %s is throttled to its CPU limit by %s", self.name, how)
+            self._note(
+                msg.INSTANCE_CPU_THROTTLED.format(
+                    instance=self.name, limit=self.config.cpu_limit_text, how=how
+                )
+            )
+
     def _became_ready(self) -> None:
         self._ever_ready = True
         self._set(InstanceState.READY)
@@ -365,6 +389,11 @@ class Instance:
                 start_new_session=True,
             )
         created = create_time(process.pid)
+        cpu = None
+        if self.config.cpu_limit:
+            cpu = start_cpu_limit(
+                process.pid, cores=self.config.cpu_limit, method=self.config.cpu_limit_method
+            )
         if self.state is not InstanceState.STARTING:
             self._set(InstanceState.STARTING)
         self._hooks.spawned(self, process.pid, created)
@@ -374,6 +403,7 @@ class Instance:
             log_offset=offset,
             started=time.monotonic(),
             exited=asyncio.Event(),
+            cpu=cpu,
         )
 
     async def _end(self, run: _Run) -> None:

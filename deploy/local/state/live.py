@@ -127,6 +127,7 @@ def endpoint_route(state: EndpointState) -> EndpointRoute:
             upstreams=version.supervisor.upstreams(),
             request_timeout_ms=settings.request_timeout_ms,
             max_concurrent_requests_per_instance=settings.max_concurrent_requests_per_instance,
+            failed=version.record.failed,
         )
     return EndpointRoute(
         name=record.name,

@@ -95,7 +95,11 @@ async def test_failed_deployment_carries_log_lines_and_progress(served: Served) 
     )
     assert "init() raised" in caught.value.message
     assert lines == ["Copying model for broken ...", "Starting instance broken-1 ..."]
-    assert [d.name for d in await served.client.list_deployments(ENDPOINT)] == ["blue", "green"]
+    # A failed create is kept, as Azure keeps it: Failed, no instances (its state crosses the API).
+    shown = {d.name: d.provisioning_state for d in await served.client.list_deployments(ENDPOINT)}
+    assert shown == {"blue": "Succeeded", "broken": "Failed", "green": "Succeeded"}
+    assert (await served.client.get_deployment(ENDPOINT, "broken")).instances == ()
+    await served.client.delete_deployment(ENDPOINT, "broken")
 
 
 async def test_spec_error_keeps_file_and_key() -> None:

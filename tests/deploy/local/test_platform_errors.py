@@ -256,6 +256,13 @@ async def test_init_failure_on_create_is_kept_failed_with_its_logs(
     )
     storage = await platform.get_logs(EP, "red", container="storage-initializer")
     assert "Provisioning failed: Deployment 'red' failed: instance red-" in storage
+    # Named in the azureml-model-deployment header: 503, as a deployment without a ready
+    # instance answers on Azure, saying it is Failed and where its logs are.
+    status, body, answered = await score(platform, EP, deployment="red")
+    assert (status, answered, body["error"]["code"]) == (503, "red", "deployment_failed"), body
+    assert (
+        "'red' of endpoint" in body["error"]["message"] and "get-logs" in body["error"]["message"]
+    )
     # No traffic, no scaling while Failed.
     with pytest.raises(ValidationError, match="'red' is in the Failed state.*take traffic"):
         await platform.set_traffic(EP, {"blue": 90, "red": 10})

@@ -223,7 +223,6 @@ async def test_a_kubernetes_deployment_names_what_is_ignored_and_its_memory_limi
     names = (
         "type: kubernetes",
         "resources.requests (cpu 0.1, memory 0.1Gi)",
-        "resources.limits.cpu (0.2)",
         "app_insights_enabled (True)",
     )
     for _ in ("create", "update"):
@@ -233,6 +232,8 @@ async def test_a_kubernetes_deployment_names_what_is_ignored_and_its_memory_limi
         for name in names:
             assert text.count(f"Warning: {name} is not honoured") == 1, (name, text)
         assert text.count("resources.limits.memory 400Mi: enforced") == 1
+        assert text.count("resources.limits.cpu 0.2: enforced") == 1
+        assert "resources.limits.cpu (0.2) is not honoured" not in text
     storage = await platform.get_logs(EP, "blue", lines=500, container="storage-initializer")
     assert "Warning: type: kubernetes is not honoured" in storage
     status, body, _ = await score(platform, EP, {"allocate_mb": 0}, deployment="blue")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import aiohttp
 import pytest
@@ -158,6 +159,26 @@ async def test_a_deployment_without_ready_instances_is_503(
     assert answer.status == 503
     assert answer.deployment == "blue"
     assert "no ready instance" in answer.json()["error"]["message"]
+
+
+async def test_a_failed_deployment_named_in_the_header_is_503_pointing_at_its_logs(
+    router: Router, servers: dict[str, ModelServer]
+) -> None:
+    # A deployment kept in the Failed state has no instance and 0% traffic: only the
+    # header reaches it, and it answers as a deployment without a ready instance does on
+    # Azure (503), saying why and where to look.
+    failed = replace(deployment_route("red"), failed=True)
+    router.update(
+        endpoint_route("demo", {"blue": 100}, deployment_route("blue", servers["blue"]), failed)
+    )
+    answer = await score(router, "demo", deployment="red")
+    assert (answer.status, answer.deployment) == (503, "red")
+    error = answer.json()["error"]
+    assert error["code"] == "deployment_failed"
+    assert "'red' of endpoint 'demo' is in the Failed state" in error["message"]
+    assert "get-logs --name red --endpoint-name demo" in error["message"]
+    answer = await score(router, "demo")
+    assert (answer.status, answer.deployment) == (200, "blue")
 
 
 async def test_request_body_and_headers_reach_the_instance(
