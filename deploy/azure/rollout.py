@@ -56,7 +56,7 @@ async def apply_spec(
         what=what,
         progress=progress,
         not_found=None,
-        failed=_on_failure(ws, spec.endpoint_name, spec.name, delete=not existed),
+        failed=_on_failure(ws, spec.endpoint_name, spec.name),
         target=ws.deployment_target(spec.endpoint_name, spec.name),
     )
     try:
@@ -100,7 +100,7 @@ async def scale(
         what=what,
         progress=progress,
         not_found=missing,
-        failed=_on_failure(ws, endpoint, deployment, delete=False),
+        failed=_on_failure(ws, endpoint, deployment),
         target=ws.deployment_target(endpoint, deployment),
     )
     resource = (await ws.autoscale_settings(endpoint)).get(deployment.lower())
@@ -174,8 +174,11 @@ async def _exists(ws: Workspace, endpoint: str, deployment: str) -> bool:
     return deployment in await ws.deployment_names(endpoint, missing)
 
 
-def _on_failure(ws: Workspace, endpoint: str, deployment: str, *, delete: bool) -> Any:
-    """The ``failed`` hook of ``Workspace.wait``: logs, clean-up, DeploymentFailedError."""
+def _on_failure(ws: Workspace, endpoint: str, deployment: str) -> Any:
+    """The ``failed`` hook of ``Workspace.wait``: the logs' last lines, DeploymentFailedError.
+
+    A failed deployment is left as Azure keeps it, in the Failed state with no traffic, so
+    that ``get-logs`` still shows why until it is updated with a fix or deleted."""
 
     async def failed(exc: BaseException) -> FlightdeckError | None:
         mapped = translate(exc, not_found=None)
@@ -189,14 +192,6 @@ def _on_failure(ws: Workspace, endpoint: str, deployment: str, *, delete: bool) 
             except FlightdeckError:
                 continue
             lines += [f"[{container}] {line}" for line in text.splitlines() if line.strip()]
-        if delete:
-            await ws.wait(
-                lambda: ws.ml().online_deployments.begin_delete(deployment, endpoint),
-                what=f"Removing the failed deployment '{deployment}'",
-                progress=None,
-                not_found=None,
-                target=ws.deployment_target(endpoint, deployment),
-            )
         return DeploymentFailedError(
             messages.DEPLOYMENT_FAILED.format(
                 deployment=deployment, endpoint=endpoint, detail=detail or error_detail(exc)

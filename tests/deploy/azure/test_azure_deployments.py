@@ -158,7 +158,7 @@ async def test_scale_out_of_bounds_is_refused_before_anything_is_sent(
     assert workspace.calls == []
 
 
-async def test_a_failed_new_deployment_reports_its_logs_and_is_removed(
+async def test_a_failed_new_deployment_reports_its_logs_and_is_kept_failed(
     backend: AzureMLBackend, workspace: FakeArm, code_dir: Path
 ) -> None:
     workspace.fail_next_deployment(
@@ -174,8 +174,10 @@ async def test_a_failed_new_deployment_reports_its_logs_and_is_removed(
     assert "User container has crashed or terminated." in failure.value.message
     assert "[inference-server] ModuleNotFoundError: No module named x" in failure.value.log_lines
     assert any(line.startswith("[storage-initializer]") for line in failure.value.log_lines)
-    assert workspace.find("DELETE", f"/onlineEndpoints/{ENDPOINT}/deployments/blue")
-    assert await backend.list_deployments(ENDPOINT) == []
+    # As Azure keeps it: Failed, so that get-logs still shows why until it is fixed or deleted.
+    assert not workspace.find("DELETE", f"/onlineEndpoints/{ENDPOINT}/deployments/blue")
+    [kept] = await backend.list_deployments(ENDPOINT)
+    assert (kept.name, kept.provisioning_state) == ("blue", "Failed")
 
 
 async def test_a_failed_update_keeps_the_deployment(
