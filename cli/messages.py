@@ -136,9 +136,11 @@ MODEL_NEEDS = (
     "Give --file model.yml, or --name, --version and --path "
     "(as az ml model create: --path needs --name and --version)."
 )
-MODEL_ARCHIVE_UNSUPPORTED = (
-    "model archive/restore: the {backend} backend does not keep an archived flag."
-)
+MODEL_LIST_VIEWS = "--archived-only and --include-archived cannot be used together."
+MODEL_LABEL_UNKNOWN = "--label {label}: only 'latest' is known here."
+MODEL_VERSION_OR_LABEL = "Use --version or --label, not both."
+MODEL_NONE_ACTIVE = "Model '{name}' has no active version (every version is archived)."
+MODEL_NOT_REGISTERED = "Model '{name}' is not registered."
 UPDATE_NEEDS_SOMETHING = (
     "Nothing to update: give --traffic/-r, --mirror-traffic, --file, or --set/--add/--remove."
 )

@@ -185,6 +185,44 @@ def test_models_register_list_show(deployed: Deployed) -> None:
     assert deployed.state() == before
 
 
+def test_models_archive_and_restore_as_az(deployed: Deployed) -> None:
+    model_dir = Path(__file__).resolve().parents[2] / "examples" / "product-recommender"
+    for version in ("1", "2"):
+        deployed.cli(
+            "model", "create", "-n", "arch-model", "-v", version, "-p", str(model_dir / "model-v1")
+        ).ok()
+
+    def listed(*flags: str) -> list[str]:
+        models = deployed.cli("model", "list", "-n", "arch-model", *flags).ok().json()
+        return sorted(m["version"] for m in models)
+
+    archived = deployed.cli("model", "archive", "-n", "arch-model", "--version", "2").ok()
+    assert archived.stdout == ""  # az prints nothing
+    assert listed() == ["1"]
+    assert listed("--include-archived") == ["1", "2"]
+    assert listed("--archived-only") == ["2"]
+    # An archived version is still shown by version; ``latest`` is the newest active one.
+    shown = deployed.cli("model", "show", "-n", "arch-model", "-v", "2").ok().json()
+    assert shown["version"] == "2"
+    assert deployed.cli("model", "show", "-n", "arch-model").ok().json()["version"] == "1"
+    # The whole model (az's model container): every version, and no version alone comes back.
+    deployed.cli("model", "archive", "-n", "arch-model").ok()
+    assert listed() == []
+    assert listed("--archived-only") == ["1", "2"]
+    before = deployed.state()
+    alone = deployed.cli("model", "restore", "-n", "arch-model", "-v", "2")
+    assert "archived as a whole" in alone.error_line()
+    both = deployed.cli("model", "list", "--archived-only", "--include-archived")
+    assert "cannot be used together" in both.error_line(code=2)
+    unknown = deployed.cli("model", "archive", "-n", "never-registered")
+    assert "not registered" in unknown.error_line(code=3)
+    assert deployed.state() == before
+    deployed.cli("model", "restore", "-n", "arch-model").ok()
+    assert listed() == ["1"]
+    deployed.cli("model", "restore", "-n", "arch-model", "-v", "2").ok()
+    assert listed() == ["1", "2"]
+
+
 def test_an_endpoint_is_created_and_deleted(deployed: Deployed) -> None:
     spec = write_endpoint(deployed.specs, name="scratch-ep", auth_mode="aml_token")
     created = deployed.cli("online-endpoint", "create", "--file", str(spec)).ok().json()
