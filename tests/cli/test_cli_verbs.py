@@ -27,6 +27,7 @@ from tests.support.flightdeck_cli import (
     CliResult,
     LocalPlatform,
     local_platform,
+    poll,
     write_deployment,
     write_endpoint,
     write_request,
@@ -236,6 +237,42 @@ def test_an_endpoint_is_created_and_deleted(deployed: Deployed) -> None:
     assert deleted.stdout == ""
     names = [e["name"] for e in deployed.cli("online-endpoint", "list").ok().json()]
     assert names == [EP]
+
+
+def test_no_wait_returns_at_once_and_show_reports_the_state_until_done(
+    deployed: Deployed,
+) -> None:
+    code = deployed.specs / "slow-init"
+    code.mkdir()
+    (code / "score.py").write_text(
+        "import json\nimport time\n\n\ndef init():\n    time.sleep(2)\n\n\n"
+        "def run(raw_data):\n    return json.loads(raw_data)\n",
+        encoding="utf-8",
+    )
+    spec = write_deployment(
+        deployed.specs, name="slow", file_name="slow.yml",
+        code_configuration={"code": str(code), "scoring_script": "score.py"},
+    )  # fmt: skip
+    show = ("online-deployment", "show", "-n", "slow", "-e", EP, "--query", "provisioning_state")
+
+    def state() -> str:
+        return str(deployed.cli(*show).ok().json())
+
+    def settles(what: str) -> None:
+        poll(lambda: state() == "Succeeded", timeout=60, what=what)
+
+    created = deployed.cli("online-deployment", "create", "-f", str(spec), "--no-wait").ok()
+    assert created.json()["provisioning_state"] == "Creating"
+    assert state() == "Creating"  # init sleeps 2 s: not ready yet
+    settles("the slow deployment to be created")
+    update = ("online-deployment", "update", "-n", "slow", "-e", EP, "--no-wait")
+    deployed.cli(*update, "--set", "instance_count=2").ok()
+    assert state() == "Updating"
+    settles("the slow deployment to scale")
+    shown = deployed.cli("online-deployment", "show", "-n", "slow", "-e", EP).ok().json()
+    assert shown["instance_count"] == 2
+    deployed.cli("online-deployment", "delete", "-n", "slow", "-e", EP, "-y", "--no-wait").ok()
+    poll(lambda: deployed.cli(*show).code == 3, timeout=60, what="the slow deployment to go")
 
 
 # ---------------------------------------------------------------- bad input
