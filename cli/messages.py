@@ -65,8 +65,9 @@ def invoke_failed(status: int, deployment: str | None, body: str) -> str:
 def set_not_supported(keys: list[str]) -> str:
     """``online-deployment update --name ... --set k=v`` with keys it cannot change in place."""
     return (
-        f"--set {', '.join(keys)}: without --file only instance_count and scale_settings.* "
-        "can be set; "
+        f"--set {', '.join(keys)}: without --file only request_settings.*, liveness_probe.*, "
+        "readiness_probe.*, environment_variables.*, instance_type, instance_count and "
+        "scale_settings.* can be changed; "
         "to change anything else, edit the deployment's YAML and run "
         "`flightdeck online-deployment update --file ...`."
     )

@@ -23,6 +23,7 @@ import pytest
 from deploy.local.control.client import create_local_backend
 from samples.product_recommender import reference_predict
 from tests.support.flightdeck_cli import (
+    REPO,
     ROW,
     CliResult,
     LocalPlatform,
@@ -275,6 +276,44 @@ def test_no_wait_returns_at_once_and_show_reports_the_state_until_done(
     poll(lambda: deployed.cli(*show).code == 3, timeout=60, what="the slow deployment to go")
 
 
+def _files(folder: str) -> list[str]:
+    root = Path(folder)
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if "__pycache__" not in p.parts)
+
+
+def test_update_without_a_file_sets_any_setting_as_az(deployed: Deployed) -> None:
+    update = ("online-deployment", "update", "-n", "blue", "-e", EP)
+    show = ("online-deployment", "show", "-n", "blue", "-e", EP)
+    before = deployed.cli(*show).ok().json()
+    changed = deployed.cli(
+        *update, "--set", "request_settings.request_timeout_ms=3000",
+        "environment_variables.FLIGHTDECK_TEST_MODE=on",
+    ).ok().json()  # fmt: skip
+    assert changed["request_settings"]["request_timeout_ms"] == 3000
+    assert changed["environment_variables"]["FLIGHTDECK_TEST_MODE"] == "on"
+    shown = deployed.cli(*show).ok().json()
+    assert shown["request_settings"]["request_timeout_ms"] == 3000
+    # Everything not named stays as it was: model, code, the other settings, the count.
+    for key in ("model", "instance_count", "instance_type", "liveness_probe"):
+        assert shown[key] == before[key], key
+    code, old_code = shown["code_configuration"], before["code_configuration"]
+    assert code["scoring_script"] == old_code["scoring_script"]
+    # The new version runs from its own copy of the same code (the old one's is swept).
+    assert _files(code["code"]) == _files(str(REPO / "scoring"))
+    for key in ("max_concurrent_requests_per_instance", "max_queue_wait_ms"):
+        assert shown["request_settings"][key] == before["request_settings"][key], key
+    timeout = before["request_settings"]["request_timeout_ms"]
+    restored = deployed.cli(
+        *update, "--remove", "environment_variables.FLIGHTDECK_TEST_MODE",
+        "--set", f"request_settings.request_timeout_ms={timeout}",
+    ).ok().json()  # fmt: skip
+    assert restored["environment_variables"] == before["environment_variables"]
+    assert restored["request_settings"] == before["request_settings"]
+    request = write_request(deployed.specs)
+    answer = deployed.cli("online-endpoint", "invoke", "-n", EP, "-r", str(request)).ok().json()
+    assert json.loads(answer)["batch_size"] == 1
+
+
 # ---------------------------------------------------------------- bad input
 
 
@@ -341,10 +380,14 @@ def test_bad_specs_change_nothing(deployed: Deployed) -> None:
     bad_sets = [
         ("instance_count=many", "whole number"),
         ("instance_count=0", "instance_count"),
-        ("request_settings.request_timeout_ms=10", "only instance_count"),
+        ("request_settings.request_timeout=10", "request_settings.request_timeout"),
+        ("request_settings.request_timeout_ms=soon", "Not a valid integer"),
+        ("model=azureml:other:1", "only request_settings.*"),
+        ("instance_count=2 code_configuration.scoring_script=x.py", "code_configuration"),
     ]
     for item, expected in bad_sets:
-        result = deployed.cli("online-deployment", "update", "-n", "blue", "-e", EP, "--set", item)
+        update = ("online-deployment", "update", "-n", "blue", "-e", EP, "--set", *item.split())
+        result = deployed.cli(*update)
         assert expected in result.error_line(), item
     missing_request = deployed.cli("online-endpoint", "invoke", "-n", EP, "-r", "/nope.json")
     assert "cannot be read" in missing_request.error_line()
