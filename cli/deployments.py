@@ -31,6 +31,8 @@ import yaml
 
 from cli import messages
 from cli.azargs import add_generic_update, add_no_wait, az_globals, not_meaningful, yaml_edit
+from cli.azexamples import AZ_EXAMPLES
+from cli.azhelp import az_style
 from cli.backends import backend_options, run_with_backend
 from cli.entities import deployment_dict
 from cli.output import emit, print_text, progress_line, say
@@ -137,6 +139,7 @@ def register(subparsers: Any) -> None:
         "inference-server, storage-initializer.",
     )
     logs.set_defaults(handler=_get_logs)
+    az_style(group, AZ_EXAMPLES["online-deployment"])
 
 
 def _not_here(parser: argparse.ArgumentParser) -> None:

@@ -21,6 +21,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from cli.azargs import UsageError
+from cli.azhelp import FlightdeckParser
 from cli.output import UsageErrorText, set_quiet
 from deploy.errors import FlightdeckError, NotFoundError
 
@@ -55,7 +56,7 @@ def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentP
     An import error of any of them propagates: a renamed or broken module must not
     make its verbs vanish without a word.
     """
-    parser = argparse.ArgumentParser(
+    parser = FlightdeckParser(
         prog="flightdeck",
         description="ChatOps for ML model endpoints: Azure ML managed online endpoints, "
         "and a local platform that behaves like them.",

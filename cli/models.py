@@ -23,6 +23,8 @@ from typing import Any
 
 from cli import messages
 from cli.azargs import UsageError, add_generic_update, az_globals, not_meaningful, yaml_edit
+from cli.azexamples import AZ_EXAMPLES
+from cli.azhelp import az_style
 from cli.backends import backend_options, run_with_backend
 from cli.entities import model_dict
 from cli.output import emit
@@ -120,6 +122,7 @@ def register(subparsers: Any) -> None:
         parser.add_argument("--label", "-l", help="Label of the model (latest: the newest).")
         not_meaningful(parser, "--registry-name", why=messages.REGISTRY_NOT_HERE)
         parser.set_defaults(handler=_archive, archived=archived)
+    az_style(group, AZ_EXAMPLES["model"])
 
 
 def _create(args: argparse.Namespace) -> int:
