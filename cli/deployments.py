@@ -7,6 +7,8 @@
         --set instance_count=3
     flightdeck online-deployment update --name blue --endpoint-name product-recommender \
         --set scale_settings.min_instances=1 --set scale_settings.max_instances=3
+    flightdeck online-deployment update -n blue -e product-recommender \
+        --set request_settings.request_timeout_ms=3000 environment_variables.MODE=fast
     flightdeck online-deployment show --name blue --endpoint-name product-recommender
     flightdeck online-deployment list --endpoint-name product-recommender
     flightdeck online-deployment get-logs --name blue --endpoint-name product-recommender \
@@ -22,12 +24,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from typing import Any
 
 import yaml
 
 from cli import messages
 from cli.azargs import add_generic_update, add_no_wait, az_globals, not_meaningful, yaml_edit
+from cli.azexamples import AZ_EXAMPLES
+from cli.azhelp import az_style
 from cli.backends import backend_options, run_with_backend
 from cli.entities import deployment_dict
 from cli.output import emit, print_text, progress_line, say
@@ -36,8 +41,14 @@ from deploy.backend import Backend
 from deploy.errors import ConflictError, NotFoundError, SpecError, ValidationError
 from deploy.local.instances.servers import SERVER_ENV, SERVERS
 from deploy.rules import MAX_INSTANCES_PER_DEPLOYMENT
-from deploy.specs import load_deployment_spec
-from deploy.types import Deployment, DeploymentSpec
+from deploy.specs import (
+    SETTABLE_DEPLOYMENT_KEYS,
+    apply_overrides,
+    deployment_settings,
+    load_deployment_spec,
+    with_deployment_settings,
+)
+from deploy.types import Deployment, DeploymentSpec, ModelRef
 
 __all__ = ["register"]
 
@@ -128,6 +139,7 @@ def register(subparsers: Any) -> None:
         "inference-server, storage-initializer.",
     )
     logs.set_defaults(handler=_get_logs)
+    az_style(group, AZ_EXAMPLES["online-deployment"])
 
 
 def _not_here(parser: argparse.ArgumentParser) -> None:
@@ -209,11 +221,15 @@ def _update(args: argparse.Namespace) -> int:
         return 0
     if not args.name or not args.endpoint_name:
         raise ValidationError("Give --file F, or --name D --endpoint-name N --set key=value.")
-    if args.add or args.remove:
-        raise ValidationError(messages.set_not_supported(["--add/--remove"]))
     if args.server:
         raise ValidationError(messages.SERVER_NEEDS_FILE)
     rest, settings = split_scale_settings(args.set)
+    keys = _top_keys(rest, args.add, args.remove)
+    unknown = sorted(keys - set(SETTABLE_DEPLOYMENT_KEYS))
+    if unknown:
+        raise ValidationError(messages.set_not_supported(unknown))
+    if keys - {"instance_count"} or args.add or args.remove:
+        return _update_settings(args, rest, settings)
     count = _instance_count(rest) if rest or not settings else None
     if count is not None and not 1 <= count <= MAX_INSTANCES_PER_DEPLOYMENT:
         raise ValidationError(
@@ -233,6 +249,53 @@ def _update(args: argparse.Namespace) -> int:
 
     emit(args, deployment_dict(run_with_backend(args, scale)))
     return 0
+
+
+def _top_keys(items: list[str], adds: list[list[str]], removes: list[list[str]]) -> set[str]:
+    """The top-level YAML keys ``--set`` items and ``--add``/``--remove`` paths touch."""
+    paths = [item.partition("=")[0] for item in items] + [p[0] for p in adds + removes if p]
+    return {path.strip().split(".", 1)[0] for path in paths}
+
+
+def _update_settings(args: argparse.Namespace, rest: list[str], settings: dict[str, str]) -> int:
+    """``update --name --endpoint-name --set/--add/--remove`` on settings beyond the count:
+    az's generic update. The live deployment's settings are loaded, changed and checked
+    (azure-ai-ml's schema) before the deployment is updated with them; bad input changes
+    nothing."""
+
+    async def work(backend: Backend) -> Deployment:
+        live = await backend.get_deployment(args.endpoint_name, args.name)
+        data = apply_overrides(deployment_settings(live), rest, file="--set")
+        for item in rest:  # variables are text: as az hands them to the schema, not YAML's on=True
+            key, _, value = item.partition("=")
+            if key.strip().startswith(_VARIABLES):
+                data["environment_variables"][key.strip().removeprefix(_VARIABLES)] = value
+        data = yaml_edit(args)(data)
+        ref = _model_ref(live.model)
+        current = await backend.clone_deployment_spec(
+            args.endpoint_name, args.name, name=args.name, model=ref or ModelRef()
+        )
+        spec = with_deployment_settings(replace(current, model=ref), data)
+        if settings:
+            spec = replace(spec, autoscale=updated_policy(live.autoscale, settings))
+        return await backend.create_or_update_deployment(spec, progress=progress_line)
+
+    emit(args, deployment_dict(run_with_backend(args, work)))
+    return 0
+
+
+_VARIABLES = "environment_variables."
+
+
+def _model_ref(model: str | None) -> ModelRef | None:
+    """The live deployment's model (``name:version`` when registered, else a path) as a ref."""
+    if model is None:
+        return None
+    text = model.removeprefix("azureml:")
+    if text.startswith("/") or ":" not in text:
+        return ModelRef(path=text)
+    name, _, version = text.rpartition(":")
+    return ModelRef(name=name, version=version)
 
 
 def _instance_count(overrides: list[str]) -> int:

@@ -32,6 +32,8 @@ from cli.azargs import (
     not_meaningful,
     yaml_edit,
 )
+from cli.azexamples import AZ_EXAMPLES
+from cli.azhelp import az_style
 from cli.backends import backend_options, run_with_backend
 from cli.entities import credentials_dict, endpoint_dict
 from cli.metrics import add_metrics_verb
@@ -155,6 +157,7 @@ def register(subparsers: Any) -> None:
     invoke.set_defaults(handler=_invoke)
 
     add_metrics_verb(verbs, [backend_options()])
+    az_style(group, AZ_EXAMPLES["online-endpoint"])
 
 
 # ---------------------------------------------------------------- handlers

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from cli import messages
 from cli.azargs import UsageError
+from cli.azhelp import FlightdeckParser
 from cli.output import UsageErrorText, set_quiet
 from deploy.errors import FlightdeckError, NotFoundError
 
@@ -67,7 +68,7 @@ def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentP
     An import error of any of them propagates: a renamed or broken module must not
     make its verbs vanish without a word.
     """
-    parser = argparse.ArgumentParser(
+    parser = FlightdeckParser(
         prog="flightdeck",
         description="ChatOps for ML model endpoints: Azure ML managed online endpoints, "
         "and a local platform that behaves like them.",

@@ -72,8 +72,9 @@ def invoke_failed(status: int, deployment: str | None, body: str) -> str:
 def set_not_supported(keys: list[str]) -> str:
     """``online-deployment update --name ... --set k=v`` with keys it cannot change in place."""
     return (
-        f"--set {', '.join(keys)}: without --file only instance_count and scale_settings.* "
-        "can be set; "
+        f"--set {', '.join(keys)}: without --file only request_settings.*, liveness_probe.*, "
+        "readiness_probe.*, environment_variables.*, instance_type, instance_count and "
+        "scale_settings.* can be changed; "
         "to change anything else, edit the deployment's YAML and run "
         "`flightdeck online-deployment update --file ...`."
     )
@@ -143,9 +144,11 @@ MODEL_NEEDS = (
     "Give --file model.yml, or --name, --version and --path "
     "(as az ml model create: --path needs --name and --version)."
 )
-MODEL_ARCHIVE_UNSUPPORTED = (
-    "model archive/restore: the {backend} backend does not keep an archived flag."
-)
+MODEL_LIST_VIEWS = "--archived-only and --include-archived cannot be used together."
+MODEL_LABEL_UNKNOWN = "--label {label}: only 'latest' is known here."
+MODEL_VERSION_OR_LABEL = "Use --version or --label, not both."
+MODEL_NONE_ACTIVE = "Model '{name}' has no active version (every version is archived)."
+MODEL_NOT_REGISTERED = "Model '{name}' is not registered."
 UPDATE_NEEDS_SOMETHING = (
     "Nothing to update: give --traffic/-r, --mirror-traffic, --file, or --set/--add/--remove."
 )

@@ -5,8 +5,14 @@
     flightdeck model list [--name recommendation-model] [--max-results 10]
     flightdeck model show --name recommendation-model --version 1
 
-A deployment then uses ``model: azureml:recommendation-model:1``. ``archive`` and
-``restore`` are accepted and refused with one line: the platforms here keep no archived flag.
+    flightdeck model archive --name recommendation-model [--version 1]
+    flightdeck model restore --name recommendation-model [--version 1]
+
+A deployment then uses ``model: azureml:recommendation-model:1``. Archiving, as on Azure,
+hides a model from ``list`` (``--include-archived``, ``--archived-only`` show it) and from
+``--label latest``; ``show --version`` and deployments of ``azureml:name:version`` still find
+it. Without ``--version`` the model as a whole (every version) is archived, as az archives the
+model container; then no single version of it can be restored alone.
 """
 
 from __future__ import annotations
@@ -17,11 +23,14 @@ from typing import Any
 
 from cli import messages
 from cli.azargs import UsageError, add_generic_update, az_globals, not_meaningful, yaml_edit
-from cli.backends import backend_name, backend_options, run_with_backend
+from cli.azexamples import AZ_EXAMPLES
+from cli.azhelp import az_style
+from cli.backends import backend_options, run_with_backend
 from cli.entities import model_dict
 from cli.output import emit
-from deploy.errors import FlightdeckError, SpecError, ValidationError
+from deploy.errors import NotFoundError, SpecError, ValidationError
 from deploy.specs import apply_overrides, read_spec_file
+from deploy.types import RegisteredModel
 
 __all__ = ["register"]
 
@@ -99,12 +108,21 @@ def register(subparsers: Any) -> None:
     not_meaningful(show, "--registry-name", why=messages.REGISTRY_NOT_HERE)
     show.set_defaults(handler=_show)
 
-    for verb, what in (("archive", "Archive a model."), ("restore", "Restore an archived model.")):
+    for verb, what, archived in (
+        ("archive", "Archive a model.", True),
+        ("restore", "Restore an archived model.", False),
+    ):
         parser = verbs.add_parser(verb, parents=common, help=what)
         parser.add_argument("--name", "-n", required=True, help=_NAME)
-        parser.add_argument("--version", "-v", help=_VERSION)
-        parser.add_argument("--label", "-l", help="Label of the model.")
-        parser.set_defaults(handler=_archive)
+        parser.add_argument(
+            "--version", "-v",
+            help=f"Version of the model. Without it (and --label) the model as a whole "
+            f"(every version) is {'archived' if archived else 'restored'}.",
+        )  # fmt: skip
+        parser.add_argument("--label", "-l", help="Label of the model (latest: the newest).")
+        not_meaningful(parser, "--registry-name", why=messages.REGISTRY_NOT_HERE)
+        parser.set_defaults(handler=_archive, archived=archived)
+    az_style(group, AZ_EXAMPLES["model"])
 
 
 def _create(args: argparse.Namespace) -> int:
@@ -143,10 +161,13 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    if args.archived_only:
-        emit(args, [])  # nothing is ever archived here
-        return 0
+    if args.archived_only and args.include_archived:
+        raise UsageError(messages.MODEL_LIST_VIEWS)
     models = run_with_backend(args, lambda backend: backend.list_models())
+    if args.archived_only:
+        models = [m for m in models if m.archived]
+    elif not args.include_archived:
+        models = [m for m in models if not m.archived]
     chosen = [m for m in models if args.name is None or m.name == args.name]
     if args.max_results is not None:
         chosen = chosen[: max(0, args.max_results)]
@@ -156,21 +177,37 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     if args.version is None:
-        if args.label not in (None, "latest"):
-            raise ValidationError(f"--label {args.label}: only 'latest' is known here.")
-        models = run_with_backend(args, lambda backend: backend.list_models())
-        versions = [m for m in models if m.name == args.name]
-        if not versions:
-            from deploy.errors import NotFoundError
-
-            raise NotFoundError(f"Model '{args.name}' is not registered.")
-        newest = max(versions, key=lambda m: (m.created_at is not None, m.created_at, m.version))
-        emit(args, model_dict(newest))
+        emit(args, model_dict(_latest(args)))
         return 0
     model = run_with_backend(args, lambda backend: backend.get_model(args.name, args.version))
     emit(args, model_dict(model))
     return 0
 
 
+def _latest(args: argparse.Namespace) -> RegisteredModel:
+    """The newest active version of ``args.name`` (Azure's ``latest`` label skips archived)."""
+    if args.label not in (None, "latest"):
+        raise ValidationError(messages.MODEL_LABEL_UNKNOWN.format(label=args.label))
+    models = run_with_backend(args, lambda backend: backend.list_models())
+    versions = [m for m in models if m.name == args.name]
+    if not versions:
+        raise NotFoundError(messages.MODEL_NOT_REGISTERED.format(name=args.name))
+    active = [m for m in versions if not m.archived]
+    if not active:
+        raise NotFoundError(messages.MODEL_NONE_ACTIVE.format(name=args.name))
+    return max(active, key=lambda m: (m.created_at is not None, m.created_at, m.version))
+
+
 def _archive(args: argparse.Namespace) -> int:
-    raise FlightdeckError(messages.MODEL_ARCHIVE_UNSUPPORTED.format(backend=backend_name(args)))
+    """``model archive``/``restore``: prints nothing, as az."""
+    if args.version is not None and args.label is not None:
+        raise UsageError(messages.MODEL_VERSION_OR_LABEL)
+    version = args.version
+    if args.label is not None:
+        version = _latest(args).version
+    archived: bool = args.archived
+    run_with_backend(
+        args,
+        lambda backend: backend.set_model_archived(args.name, version, archived=archived),
+    )
+    return 0

@@ -170,6 +170,18 @@ class Backend(ABC):
     async def get_model(self, name: str, version: str) -> RegisteredModel:
         """One registered model version."""
 
+    @abstractmethod
+    async def set_model_archived(self, name: str, version: str | None, *, archived: bool) -> None:
+        """Archive (``archived=True``) or restore a model version, or every version at once.
+
+        As ``az ml model archive``: with ``version=None`` the model as a whole (Azure's model
+        container) is archived, and then no single version of it can be restored. An archived
+        version is still listed by ``list_models`` (with ``archived`` set; the caller hides
+        it) and a deployment of ``azureml:name:version`` still resolves it. ``NotFoundError``
+        when the model (version) is not registered, ``ValidationError`` restoring one version
+        of a model archived as a whole.
+        """
+
     # ------------------------------------------------------------ derived
 
     async def clone_deployment_spec(

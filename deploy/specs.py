@@ -22,6 +22,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from deploy.errors import SpecError
 from deploy.rules import MAX_INSTANCES_PER_DEPLOYMENT, validate_name
 from deploy.types import (
     AutoscalePolicy,
+    Deployment,
     DeploymentSpec,
     EndpointSpec,
     EnvironmentSpec,
@@ -42,9 +44,11 @@ from deploy.types import (
 
 __all__ = [
     "MAX_SPEC_BYTES",
+    "SETTABLE_DEPLOYMENT_KEYS",
     "SYSTEM_FOLDERS",
     "SpecEdit",
     "apply_overrides",
+    "deployment_settings",
     "deployment_spec_from_yaml",
     "endpoint_spec_from_yaml",
     "load_deployment_spec",
@@ -52,6 +56,7 @@ __all__ = [
     "probe_from_sdk",
     "read_spec_file",
     "request_settings_from_sdk",
+    "with_deployment_settings",
 ]
 
 #: The largest spec file read (1 MiB): a real one is a few KB, and YAML's parser holds far
@@ -177,6 +182,59 @@ def deployment_spec_from_yaml(data: Mapping[str, Any], *, file: Path) -> Deploym
         deployment_type="kubernetes" if _is_kubernetes(entity) else "managed",
         resources=_resources(body.get("resources"), file),
         cloud_settings=_cloud_settings(body, _DEPLOYMENT_CLOUD_KEYS),
+    )
+
+
+#: What ``online-deployment update --name D --endpoint-name E --set/--add/--remove`` can
+#: change without a file (``scale_settings.*`` is handled apart): az sets any property of the
+#: deployment it loaded; code, model and environment need their files, so ``--file`` there.
+SETTABLE_DEPLOYMENT_KEYS: tuple[str, ...] = (
+    "request_settings",
+    "liveness_probe",
+    "readiness_probe",
+    "environment_variables",
+    "instance_type",
+    "instance_count",
+)
+
+
+def deployment_settings(deployment: Deployment) -> dict[str, Any]:
+    """The settable parts of a live deployment, as its YAML spells them."""
+    return {
+        "request_settings": asdict(deployment.request_settings),
+        "liveness_probe": asdict(deployment.liveness_probe),
+        "readiness_probe": asdict(deployment.readiness_probe),
+        "environment_variables": dict(deployment.environment_variables),
+        "instance_type": deployment.instance_type,
+        "instance_count": deployment.instance_count,
+    }
+
+
+def with_deployment_settings(
+    spec: DeploymentSpec, data: Mapping[str, Any], *, origin: str = "--set"
+) -> DeploymentSpec:
+    """``spec`` with ``data``'s ``SETTABLE_DEPLOYMENT_KEYS`` (YAML-shaped), checked by
+    azure-ai-ml's deployment schema; ``SpecError`` naming ``origin`` and the key."""
+    from azure.ai.ml import load_online_deployment
+
+    body: dict[str, Any] = {"name": spec.name, "endpoint_name": spec.endpoint_name}
+    body |= {k: data[k] for k in SETTABLE_DEPLOYMENT_KEYS if data.get(k) is not None}
+    entity = _sdk_load(load_online_deployment, body, Path(origin))
+    count = int(entity.instance_count or 1)
+    if not 1 <= count <= MAX_INSTANCES_PER_DEPLOYMENT:
+        raise SpecError(
+            f"must be between 1 and {MAX_INSTANCES_PER_DEPLOYMENT}, not {count}",
+            file=origin,
+            key="instance_count",
+        )
+    return replace(
+        spec,
+        instance_type=entity.instance_type or spec.instance_type,
+        instance_count=count,
+        request_settings=request_settings_from_sdk(entity.request_settings),
+        liveness_probe=probe_from_sdk(entity.liveness_probe),
+        readiness_probe=probe_from_sdk(entity.readiness_probe),
+        environment_variables={k: str(v) for k, v in (entity.environment_variables or {}).items()},
     )
 
 

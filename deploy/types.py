@@ -286,6 +286,8 @@ class RegisteredModel:
     path: str
     description: str | None = None
     created_at: datetime | None = None
+    #: Hidden from ``model list`` unless asked for; deployments still resolve it (as Azure).
+    archived: bool = False
 
 
 # ---------------------------------------------------------------- metrics

@@ -40,7 +40,7 @@ from deploy.azure.metrics import read_snapshot
 from deploy.azure.settings import AzureSettings
 from deploy.azure.workspace import Workspace
 from deploy.backend import Backend
-from deploy.errors import ConflictError, NotFoundError, ValidationError
+from deploy.errors import ConflictError, FlightdeckError, NotFoundError, ValidationError
 from deploy.rules import validate_name, validate_traffic
 from deploy.specs import validate_policy
 from deploy.types import (
@@ -372,3 +372,6 @@ class AzureMLBackend(Backend):
 
     async def get_model(self, name: str, version: str) -> RegisteredModel:
         return await models.get_model(self._ws, name, version)
+
+    async def set_model_archived(self, name: str, version: str | None, *, archived: bool) -> None:
+        raise FlightdeckError(messages.MODEL_ARCHIVE_NOT_SUPPORTED)

@@ -37,6 +37,10 @@ ENDPOINT_NOT_FOUND = "Endpoint '{endpoint}' does not exist in workspace '{worksp
 DEPLOYMENT_NOT_FOUND = "Deployment '{deployment}' does not exist on endpoint '{endpoint}'."
 MODEL_PATH_MISSING = "Model path '{path}' does not exist."
 MODEL_NOT_FOUND = "Model '{name}:{version}' is not registered in workspace '{workspace}'."
+MODEL_ARCHIVE_NOT_SUPPORTED = (
+    "Archiving and restoring models is not supported by Flightdeck on Azure yet: "
+    "use `az ml model archive/restore` there."
+)
 
 DEPLOYMENT_FAILED = "Deployment '{deployment}' of '{endpoint}' failed: {detail}"
 DEPLOYMENT_HAS_TRAFFIC = (

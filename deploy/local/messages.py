@@ -155,6 +155,11 @@ MODEL_EXISTS = (
 )
 MODEL_NOT_FOUND = "Model {name}:{version} is not registered (versions of '{name}': {known})."
 DEPLOYMENT_MODEL_MISSING = "The model path '{path}' does not exist."
+MODEL_NAME_NOT_FOUND = "Model '{name}' is not registered."
+MODEL_RESTORE_WHOLE = (
+    "Model '{name}' is archived as a whole, so version {version} cannot be restored alone: "
+    "restore the model (without --version)."
+)
 
 # ---------------------------------------------------------------- instance outcomes
 INSTANCE_EXITED = "exited with code {code} before it was ready"

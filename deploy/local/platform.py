@@ -363,6 +363,9 @@ class Platform(Backend):
     async def get_model(self, name: str, version: str) -> RegisteredModel:
         return self._registry().get(name, version)
 
+    async def set_model_archived(self, name: str, version: str | None, *, archived: bool) -> None:
+        await self._registry().set_archived(name, version, archived=archived)
+
     # ------------------------------------------------------------ diagnostics
 
     def instance_pids(self, endpoint: str, deployment: str) -> dict[str, int]:

@@ -117,6 +117,7 @@ class MemoryBackend(Backend):
         self.models: dict[tuple[str, str], RegisteredModel] = {}
         #: Deployments kept in the Failed state, with the log lines of their failure.
         self.failed: dict[tuple[str, str], tuple[str, ...]] = {}
+        self.archived_models: set[str] = set()  # archived as a whole (az's model container)
         self._answers = Answers()
         self._turn = 0
 
@@ -490,11 +491,31 @@ class MemoryBackend(Backend):
 
     async def list_models(self) -> list[RegisteredModel]:
         self._check("list_models")
-        return [self.models[key] for key in sorted(self.models)]
+        return [self._model_view(self.models[key]) for key in sorted(self.models)]
 
     async def get_model(self, name: str, version: str) -> RegisteredModel:
         self._check("get_model")
         try:
-            return self.models[(name, version)]
+            return self._model_view(self.models[(name, version)])
         except KeyError:
             raise NotFoundError(msg.MODEL_NOT_FOUND.format(name=name, version=version)) from None
+
+    async def set_model_archived(self, name: str, version: str | None, *, archived: bool) -> None:
+        self._check("set_model_archived")
+        if not any(n == name for n, _ in self.models):
+            raise NotFoundError(msg.MODEL_NAME_NOT_FOUND.format(name=name))
+        if version is None:
+            (self.archived_models.add if archived else self.archived_models.discard)(name)
+            return
+        model = self.models.get((name, version))
+        if model is None:
+            raise NotFoundError(msg.MODEL_NOT_FOUND.format(name=name, version=version))
+        if not archived and name in self.archived_models:
+            raise ValidationError(msg.MODEL_RESTORE_WHOLE.format(name=name, version=version))
+        self.models[(name, version)] = replace(model, archived=archived)
+
+    def _model_view(self, model: RegisteredModel) -> RegisteredModel:
+        """``model`` archived when its whole model is."""
+        if model.name in self.archived_models and not model.archived:
+            return replace(model, archived=True)
+        return model

@@ -8,6 +8,11 @@ DEPLOYMENT_NOT_FOUND = "Deployment '{name}' does not exist on endpoint '{endpoin
 MODEL_NOT_FOUND = "Model {name}:{version} is not registered."
 MODEL_EXISTS = "Model {name}:{version} is registered already."
 MODEL_PATH_MISSING = "Model path '{path}' does not exist."
+MODEL_NAME_NOT_FOUND = "Model '{name}' is not registered."
+MODEL_RESTORE_WHOLE = (
+    "Model '{name}' is archived as a whole, so version {version} cannot be restored alone: "
+    "restore the model (without --version)."
+)
 AUTH_MODE_UNSUPPORTED = (
     "Endpoint '{name}': auth_mode '{mode}' is not available in memory; use key or aml_token."
 )

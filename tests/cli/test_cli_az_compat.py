@@ -134,3 +134,50 @@ def test_alias_install_never_replaces_a_real_az(tmp_path: Path) -> None:
     run_cli("alias", "install", "--dir", str(other), home=tmp_path).ok()  # its own: replaced
     run_cli("alias", "uninstall", "--dir", str(other), home=tmp_path).ok()
     assert not (other / "az").exists()
+
+
+def _sections(text: str) -> list[str]:
+    """The headings of an az-style help text: the lines that start in column 0."""
+    return [line for line in text.splitlines() if line and not line.startswith(" ")]
+
+
+def test_group_help_reads_like_az(tmp_path: Path) -> None:
+    result = run_cli("online-endpoint", "--help", home=tmp_path)
+    assert result.code == 0
+    assert _sections(result.stdout) == ["Group", "Commands:"]
+    lines = result.stdout.splitlines()
+    assert lines[2].startswith("    flightdeck online-endpoint : Manage Azure ML online endpoints")
+    commands = lines[lines.index("Commands:") + 1 :]
+    rows = {row.split(":")[0].strip(): row.split(":", 1)[1].strip() for row in commands if row}
+    verbs = {"create", "update", "show", "list", "delete", "get-credentials", "regenerate-keys"}
+    assert verbs | {"invoke"} <= set(rows)
+    assert rows["show"] == "Show details for an endpoint."
+    assert len({row.index(" : ") for row in commands if row}) == 1  # the colons line up
+
+
+def test_command_help_reads_like_az(tmp_path: Path) -> None:
+    result = run_cli("online-deployment", "show", "--help", home=tmp_path)
+    assert result.code == 0
+    text = result.stdout
+    assert _sections(text) == ["Command", "Arguments", "Global Arguments", "Examples"]
+    assert "    flightdeck online-deployment show : Show a deployment." in text
+    arguments = text.split("\nArguments\n")[1].split("\nGlobal Arguments\n")[0]
+    names = [line.split(" : ")[0].strip() for line in arguments.splitlines() if " : " in line]
+    # Required first, marked as az marks them; then the rest in alphabetical order.
+    assert names[:2] == ["--endpoint-name -e [Required]", "--name -n [Required]"]
+    assert names[2:] == sorted(names[2:])
+    global_ = text.split("\nGlobal Arguments\n")[1].split("\nExamples\n")[0]
+    flags = [line.split()[0] for line in global_.splitlines() if " : " in line]
+    for flag in ("--debug", "--help", "--only-show-errors", "--output", "--query", "--verbose"):
+        assert flag in flags
+    assert "Allowed values: json, jsonc, none, table, tsv, yaml, yamlc." in " ".join(
+        global_.split()
+    )
+    examples = text.split("\nExamples\n")[1]
+    assert "flightdeck online-deployment show --name my-deployment --endpoint-name" in examples
+
+
+def test_flightdeck_s_own_commands_keep_argparse_help(tmp_path: Path) -> None:
+    result = run_cli("local", "--help", home=tmp_path)
+    assert result.code == 0
+    assert result.stdout.startswith("usage: flightdeck local")

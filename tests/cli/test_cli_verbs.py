@@ -23,10 +23,12 @@ import pytest
 from deploy.local.control.client import create_local_backend
 from samples.product_recommender import reference_predict
 from tests.support.flightdeck_cli import (
+    REPO,
     ROW,
     CliResult,
     LocalPlatform,
     local_platform,
+    poll,
     write_deployment,
     write_endpoint,
     write_request,
@@ -185,6 +187,44 @@ def test_models_register_list_show(deployed: Deployed) -> None:
     assert deployed.state() == before
 
 
+def test_models_archive_and_restore_as_az(deployed: Deployed) -> None:
+    model_dir = Path(__file__).resolve().parents[2] / "examples" / "product-recommender"
+    for version in ("1", "2"):
+        deployed.cli(
+            "model", "create", "-n", "arch-model", "-v", version, "-p", str(model_dir / "model-v1")
+        ).ok()
+
+    def listed(*flags: str) -> list[str]:
+        models = deployed.cli("model", "list", "-n", "arch-model", *flags).ok().json()
+        return sorted(m["version"] for m in models)
+
+    archived = deployed.cli("model", "archive", "-n", "arch-model", "--version", "2").ok()
+    assert archived.stdout == ""  # az prints nothing
+    assert listed() == ["1"]
+    assert listed("--include-archived") == ["1", "2"]
+    assert listed("--archived-only") == ["2"]
+    # An archived version is still shown by version; ``latest`` is the newest active one.
+    shown = deployed.cli("model", "show", "-n", "arch-model", "-v", "2").ok().json()
+    assert shown["version"] == "2"
+    assert deployed.cli("model", "show", "-n", "arch-model").ok().json()["version"] == "1"
+    # The whole model (az's model container): every version, and no version alone comes back.
+    deployed.cli("model", "archive", "-n", "arch-model").ok()
+    assert listed() == []
+    assert listed("--archived-only") == ["1", "2"]
+    before = deployed.state()
+    alone = deployed.cli("model", "restore", "-n", "arch-model", "-v", "2")
+    assert "archived as a whole" in alone.error_line()
+    both = deployed.cli("model", "list", "--archived-only", "--include-archived")
+    assert "cannot be used together" in both.error_line(code=2)
+    unknown = deployed.cli("model", "archive", "-n", "never-registered")
+    assert "not registered" in unknown.error_line(code=3)
+    assert deployed.state() == before
+    deployed.cli("model", "restore", "-n", "arch-model").ok()
+    assert listed() == ["1"]
+    deployed.cli("model", "restore", "-n", "arch-model", "-v", "2").ok()
+    assert listed() == ["1", "2"]
+
+
 def test_an_endpoint_is_created_and_deleted(deployed: Deployed) -> None:
     spec = write_endpoint(deployed.specs, name="scratch-ep", auth_mode="aml_token")
     created = deployed.cli("online-endpoint", "create", "--file", str(spec)).ok().json()
@@ -198,6 +238,80 @@ def test_an_endpoint_is_created_and_deleted(deployed: Deployed) -> None:
     assert deleted.stdout == ""
     names = [e["name"] for e in deployed.cli("online-endpoint", "list").ok().json()]
     assert names == [EP]
+
+
+def test_no_wait_returns_at_once_and_show_reports_the_state_until_done(
+    deployed: Deployed,
+) -> None:
+    code = deployed.specs / "slow-init"
+    code.mkdir()
+    (code / "score.py").write_text(
+        "import json\nimport time\n\n\ndef init():\n    time.sleep(2)\n\n\n"
+        "def run(raw_data):\n    return json.loads(raw_data)\n",
+        encoding="utf-8",
+    )
+    spec = write_deployment(
+        deployed.specs, name="slow", file_name="slow.yml",
+        code_configuration={"code": str(code), "scoring_script": "score.py"},
+    )  # fmt: skip
+    show = ("online-deployment", "show", "-n", "slow", "-e", EP, "--query", "provisioning_state")
+
+    def state() -> str:
+        return str(deployed.cli(*show).ok().json())
+
+    def settles(what: str) -> None:
+        poll(lambda: state() == "Succeeded", timeout=60, what=what)
+
+    created = deployed.cli("online-deployment", "create", "-f", str(spec), "--no-wait").ok()
+    assert created.json()["provisioning_state"] == "Creating"
+    assert state() == "Creating"  # init sleeps 2 s: not ready yet
+    settles("the slow deployment to be created")
+    update = ("online-deployment", "update", "-n", "slow", "-e", EP, "--no-wait")
+    deployed.cli(*update, "--set", "instance_count=2").ok()
+    assert state() == "Updating"
+    settles("the slow deployment to scale")
+    shown = deployed.cli("online-deployment", "show", "-n", "slow", "-e", EP).ok().json()
+    assert shown["instance_count"] == 2
+    deployed.cli("online-deployment", "delete", "-n", "slow", "-e", EP, "-y", "--no-wait").ok()
+    poll(lambda: deployed.cli(*show).code == 3, timeout=60, what="the slow deployment to go")
+
+
+def _files(folder: str) -> list[str]:
+    root = Path(folder)
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if "__pycache__" not in p.parts)
+
+
+def test_update_without_a_file_sets_any_setting_as_az(deployed: Deployed) -> None:
+    update = ("online-deployment", "update", "-n", "blue", "-e", EP)
+    show = ("online-deployment", "show", "-n", "blue", "-e", EP)
+    before = deployed.cli(*show).ok().json()
+    changed = deployed.cli(
+        *update, "--set", "request_settings.request_timeout_ms=3000",
+        "environment_variables.FLIGHTDECK_TEST_MODE=on",
+    ).ok().json()  # fmt: skip
+    assert changed["request_settings"]["request_timeout_ms"] == 3000
+    assert changed["environment_variables"]["FLIGHTDECK_TEST_MODE"] == "on"
+    shown = deployed.cli(*show).ok().json()
+    assert shown["request_settings"]["request_timeout_ms"] == 3000
+    # Everything not named stays as it was: model, code, the other settings, the count.
+    for key in ("model", "instance_count", "instance_type", "liveness_probe"):
+        assert shown[key] == before[key], key
+    code, old_code = shown["code_configuration"], before["code_configuration"]
+    assert code["scoring_script"] == old_code["scoring_script"]
+    # The new version runs from its own copy of the same code (the old one's is swept).
+    assert _files(code["code"]) == _files(str(REPO / "scoring"))
+    for key in ("max_concurrent_requests_per_instance", "max_queue_wait_ms"):
+        assert shown["request_settings"][key] == before["request_settings"][key], key
+    timeout = before["request_settings"]["request_timeout_ms"]
+    restored = deployed.cli(
+        *update, "--remove", "environment_variables.FLIGHTDECK_TEST_MODE",
+        "--set", f"request_settings.request_timeout_ms={timeout}",
+    ).ok().json()  # fmt: skip
+    assert restored["environment_variables"] == before["environment_variables"]
+    assert restored["request_settings"] == before["request_settings"]
+    request = write_request(deployed.specs)
+    answer = deployed.cli("online-endpoint", "invoke", "-n", EP, "-r", str(request)).ok().json()
+    assert json.loads(answer)["batch_size"] == 1
 
 
 # ---------------------------------------------------------------- bad input
@@ -266,10 +380,14 @@ def test_bad_specs_change_nothing(deployed: Deployed) -> None:
     bad_sets = [
         ("instance_count=many", "whole number"),
         ("instance_count=0", "instance_count"),
-        ("request_settings.request_timeout_ms=10", "only instance_count"),
+        ("request_settings.request_timeout=10", "request_settings.request_timeout"),
+        ("request_settings.request_timeout_ms=soon", "Not a valid integer"),
+        ("model=azureml:other:1", "only request_settings.*"),
+        ("instance_count=2 code_configuration.scoring_script=x.py", "code_configuration"),
     ]
     for item, expected in bad_sets:
-        result = deployed.cli("online-deployment", "update", "-n", "blue", "-e", EP, "--set", item)
+        update = ("online-deployment", "update", "-n", "blue", "-e", EP, "--set", *item.split())
+        result = deployed.cli(*update)
         assert expected in result.error_line(), item
     missing_request = deployed.cli("online-endpoint", "invoke", "-n", EP, "-r", "/nope.json")
     assert "cannot be read" in missing_request.error_line()

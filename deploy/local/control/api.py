@@ -131,6 +131,7 @@ class ControlAPI:
         add("GET", "/models", self._list_models)
         add("GET", "/models/{name}/versions/{version}", self._get_model)
         add("PUT", "/models/{name}/versions/{version}", self._register_model)
+        add("PUT", "/models/{name}/archived", self._archive_model)
         return app
 
     async def start(self) -> int:
@@ -432,6 +433,17 @@ class ControlAPI:
             name, version, path, description=None if description is None else str(description)
         )
         return web.json_response(to_json(model))
+
+    async def _archive_model(self, request: web.Request) -> web.StreamResponse:
+        data = await _json(request)
+        version, archived = data.get("version"), data.get("archived")
+        if version is not None and not isinstance(version, str):
+            raise ValidationError("'version' must be a string or null.")
+        if not isinstance(archived, bool):
+            raise ValidationError("'archived' must be true or false.")
+        name = request.match_info["name"]
+        await self._backend.set_model_archived(name, version, archived=archived)
+        return web.json_response({"name": name, "version": version, "archived": archived})
 
 
 # ---------------------------------------------------------------- helpers

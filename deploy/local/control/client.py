@@ -229,6 +229,10 @@ class LocalBackend(Backend):
         result = await self._call("GET", _path("models", name, "versions", version))
         return from_json(RegisteredModel, result)
 
+    async def set_model_archived(self, name: str, version: str | None, *, archived: bool) -> None:
+        body = {"version": version, "archived": archived}
+        await self._call("PUT", _path("models", name, "archived"), json=body)
+
     # ------------------------------------------------------------ daemon
 
     async def daemon_status(self) -> dict[str, Any]:

@@ -90,6 +90,23 @@ class ModelRegistry:
                 raise
             return model
 
+    async def set_archived(self, name: str, version: str | None, *, archived: bool) -> None:
+        """Archive or restore ``name:version``, or with ``version=None`` the whole model.
+
+        ``NotFoundError`` when it is not registered; ``ValidationError`` restoring one
+        version of a model archived as a whole (as Azure refuses it).
+        """
+        async with self._lock:
+            if not any(m.name == name for m in self._store.models()):
+                raise NotFoundError(msg.MODEL_NAME_NOT_FOUND.format(name=name))
+            if version is None:
+                self._store.set_model_name_archived(name, archived)
+                return
+            self.get(name, version)
+            if not archived and self._store.model_archived(name):
+                raise ValidationError(msg.MODEL_RESTORE_WHOLE.format(name=name, version=version))
+            self._store.set_model_archived(name, version, archived)
+
     def versions(self) -> list[RegisteredModel]:
         """Every registered model version."""
         return self._store.models()

@@ -58,7 +58,11 @@ CREATE TABLE IF NOT EXISTS models (
     path TEXT NOT NULL,
     description TEXT,
     created_at REAL NOT NULL,
+    archived INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (name, version)
+);
+CREATE TABLE IF NOT EXISTS archived_models (
+    name TEXT PRIMARY KEY
 );
 CREATE TABLE IF NOT EXISTS processes (
     pid INTEGER PRIMARY KEY,
@@ -70,11 +74,28 @@ CREATE TABLE IF NOT EXISTS processes (
 """
 
 
-_TABLES = frozenset({"endpoints", "deployments", "models", "processes"})
+_TABLES = frozenset({"endpoints", "deployments", "models", "archived_models", "processes"})
+
+#: Columns added to a table after it first shipped: (table, column, definition). A state.db
+#: written before gets them with ``ALTER TABLE`` when it is opened (after the ``.bak`` copy).
+_ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("models", "archived", "INTEGER NOT NULL DEFAULT 0"),
+)
 
 
 class StateFileError(FlightdeckError):
     """``state.db`` exists but cannot be used (empty or not a database): nothing started."""
+
+
+def _missing_columns(db: sqlite3.Connection, tables: set[str]) -> list[tuple[str, str, str]]:
+    """The ``_ADDED_COLUMNS`` an existing table of ``db`` does not have yet."""
+    missing = []
+    for table, column, definition in _ADDED_COLUMNS:
+        if table in tables:
+            names = {str(row[1]) for row in db.execute(f"PRAGMA table_info({table})")}
+            if column not in names:
+                missing.append((table, column, definition))
+    return missing
 
 
 def _tables(db: sqlite3.Connection) -> set[str]:
@@ -153,7 +174,7 @@ class Store:
 
         Raises ``StateFileError`` naming the file and the cause when it exists but is
         empty (never started empty over it) or not a readable database. A copy
-        (``state.db.bak``) is kept before tables are added to an existing file.
+        (``state.db.bak``) is kept before tables or columns are added to an existing file.
         """
         path.parent.mkdir(parents=True, exist_ok=True)
         existed = path.exists()
@@ -162,13 +183,16 @@ class Store:
         db = sqlite3.connect(path, isolation_level=None)
         try:
             tables = _tables(db)
-            if existed and not tables >= _TABLES:  # about to add tables: keep a copy first
+            columns = _missing_columns(db, tables)
+            if existed and (not tables >= _TABLES or columns):  # about to change: keep a copy
                 backup = path.with_name(path.name + ".bak")
                 with sqlite3.connect(backup) as copy:
                     db.backup(copy)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
+            for table, column, definition in columns:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
             db.executescript(_SCHEMA)
             _add_missing_columns(db)
         except sqlite3.DatabaseError as exc:
@@ -283,20 +307,38 @@ class Store:
     # ------------------------------------------------------------ models
 
     def models(self) -> list[RegisteredModel]:
-        """Every registered model version, by name and version."""
-        rows = self._db.execute(
-            "SELECT name, version, path, description, created_at FROM models ORDER BY name, version"
-        ).fetchall()
+        """Every registered model version, by name and version (archived ones too).
+
+        A version is ``archived`` when it was archived itself or its model was as a whole.
+        """
+        rows = self._db.execute(_MODEL_SELECT + " ORDER BY m.name, m.version").fetchall()
         return [_model(row) for row in rows]
 
     def model(self, name: str, version: str) -> RegisteredModel | None:
         """One registered model version, or ``None``."""
         row = self._db.execute(
-            "SELECT name, version, path, description, created_at FROM models"
-            " WHERE name = ? AND version = ?",
-            (name, version),
+            _MODEL_SELECT + " WHERE m.name = ? AND m.version = ?", (name, version)
         ).fetchone()
         return None if row is None else _model(row)
+
+    def set_model_archived(self, name: str, version: str, archived: bool) -> None:
+        """Archive (or restore) one model version."""
+        self._db.execute(
+            "UPDATE models SET archived = ? WHERE name = ? AND version = ?",
+            (int(archived), name, version),
+        )
+
+    def model_archived(self, name: str) -> bool:
+        """Whether model ``name`` is archived as a whole (every version)."""
+        row = self._db.execute("SELECT 1 FROM archived_models WHERE name = ?", (name,)).fetchone()
+        return row is not None
+
+    def set_model_name_archived(self, name: str, archived: bool) -> None:
+        """Archive (or restore) model ``name`` as a whole, as az ml archives a model container."""
+        if archived:
+            self._db.execute("INSERT OR IGNORE INTO archived_models (name) VALUES (?)", (name,))
+        else:
+            self._db.execute("DELETE FROM archived_models WHERE name = ?", (name,))
 
     def put_model(self, model: RegisteredModel) -> None:
         """Insert a model version (``sqlite3.IntegrityError`` if it exists)."""
@@ -359,12 +401,20 @@ def _endpoint(row: tuple[Any, ...]) -> EndpointRecord:
     )
 
 
+_MODEL_SELECT = (
+    "SELECT m.name, m.version, m.path, m.description, m.created_at,"
+    " m.archived OR EXISTS (SELECT 1 FROM archived_models a WHERE a.name = m.name)"
+    " FROM models m"
+)
+
+
 def _model(row: tuple[Any, ...]) -> RegisteredModel:
-    name, version, path, description, created = row
+    name, version, path, description, created, archived = row
     return RegisteredModel(
         name=str(name),
         version=str(version),
         path=str(path),
         description=description,
         created_at=datetime.fromtimestamp(float(created), tz=UTC),
+        archived=bool(archived),
     )

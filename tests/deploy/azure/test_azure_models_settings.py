@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from deploy.azure import AzureMLBackend, AzureSettings, create_azure_backend
-from deploy.errors import ConflictError, NotFoundError, ValidationError
+from deploy.errors import ConflictError, FlightdeckError, NotFoundError, ValidationError
 from deploy.registry import create_backend
 from tests.support.fake_arm import FakeArm
 
@@ -122,3 +122,14 @@ def test_the_log_analytics_workspace_comes_from_the_mapping_then_the_environment
         {**base, "log_analytics_endpoint": "https://api.loganalytics.azure.cn"}, {}
     )
     assert sovereign.log_analytics_endpoint == "https://api.loganalytics.azure.cn"
+
+
+async def test_archive_and_restore_are_refused_clearly_and_send_nothing(
+    backend: AzureMLBackend, fake: FakeArm
+) -> None:
+    await backend.register_model("recommendation-model", "1", URI + "1/")
+    before = len(fake.calls)
+    for archived in (True, False):
+        with pytest.raises(FlightdeckError, match="not supported by Flightdeck on Azure yet"):
+            await backend.set_model_archived("recommendation-model", "1", archived=archived)
+    assert len(fake.calls) == before

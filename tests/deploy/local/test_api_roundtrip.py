@@ -188,3 +188,10 @@ async def test_model_methods_round_trip(served: Served, tmp_path: Path) -> None:
     assert model == _fake(served).models[("recommendation-model", "1")]
     assert await served.client.get_model("recommendation-model", "1") == model
     assert await served.client.list_models() == [model]
+    await served.client.set_model_archived("recommendation-model", "1", archived=True)
+    assert (await served.client.get_model("recommendation-model", "1")).archived
+    await served.client.set_model_archived("recommendation-model", None, archived=True)
+    assert _fake(served).archived_models == {"recommendation-model"}
+    await served.client.set_model_archived("recommendation-model", None, archived=False)
+    await served.client.set_model_archived("recommendation-model", "1", archived=False)
+    assert await served.client.list_models() == [model]

@@ -125,3 +125,53 @@ def _read(path: str) -> bytes:
 
 def _names(folder: str) -> list[str]:
     return sorted(p.name for p in Path(folder).iterdir())
+
+
+async def test_archived_versions_are_flagged_and_still_deploy(
+    platform: Platform, home: Path, tmp_path: Path
+) -> None:
+    for version in ("1", "2"):
+        source = model_folder(tmp_path / f"m{version}", {"weights.bin": version})
+        await platform.register_model("archivable-model", version, str(source))
+    await platform.set_model_archived("archivable-model", "1", archived=True)
+    flags = {m.version: m.archived for m in await platform.list_models()
+             if m.name == "archivable-model"}  # fmt: skip
+    assert flags == {"1": True, "2": False}
+    assert (await platform.get_model("archivable-model", "1")).archived
+    # As on Azure, azureml:name:version of an archived version still resolves.
+    await platform.create_or_update_endpoint(EndpointSpec(name="ep-archived"))
+    spec = deployment_spec(
+        "ep-archived", "blue", echo_code(tmp_path / "code"),
+        model=ModelRef(name="archivable-model", version="1"),
+    )  # fmt: skip
+    await platform.create_or_update_deployment(spec, progress=Progress())
+    status, body, _ = await score(platform, "ep-archived", deployment="blue")
+    assert status == 200
+    assert body["model_dir"] == str(home / "models" / "archivable-model" / "1")
+    await platform.set_model_archived("archivable-model", "1", archived=False)
+    assert not (await platform.get_model("archivable-model", "1")).archived
+
+
+async def test_archiving_a_whole_model_archives_every_version_until_it_is_restored(
+    platform: Platform, tmp_path: Path
+) -> None:
+    for version in ("1", "2"):
+        source = model_folder(tmp_path / f"w{version}", {"weights.bin": version})
+        await platform.register_model("whole-model", version, str(source))
+    await platform.set_model_archived("whole-model", None, archived=True)
+    versions = [m for m in await platform.list_models() if m.name == "whole-model"]
+    assert [m.archived for m in versions] == [True, True]
+    # Azure refuses restoring one version of a model archived as a whole; nothing changes.
+    with pytest.raises(ValidationError, match="archived as a whole"):
+        await platform.set_model_archived("whole-model", "2", archived=False)
+    assert (await platform.get_model("whole-model", "2")).archived
+    await platform.set_model_archived("whole-model", None, archived=False)
+    versions = [m for m in await platform.list_models() if m.name == "whole-model"]
+    assert [m.archived for m in versions] == [False, False]
+
+
+async def test_archiving_an_unknown_model_or_version_is_not_found(platform: Platform) -> None:
+    with pytest.raises(NotFoundError, match="Model 'no-such-model' is not registered"):
+        await platform.set_model_archived("no-such-model", None, archived=True)
+    with pytest.raises(NotFoundError, match=r"whole-model:9 is not registered.*: 1, 2\)"):
+        await platform.set_model_archived("whole-model", "9", archived=True)

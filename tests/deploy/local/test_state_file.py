@@ -58,3 +58,33 @@ def test_an_empty_state_db_is_a_state_file_error(tmp_path: Path) -> None:
     with pytest.raises(StateFileError, match="refusing to start"):
         Store.open(path)
     assert path.stat().st_size == 0
+
+
+def test_a_state_db_from_before_model_archiving_gets_the_column_after_a_backup(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.db"
+    with sqlite3.connect(path) as db:  # the models table as it first shipped
+        db.execute(
+            "CREATE TABLE models (name TEXT NOT NULL, version TEXT NOT NULL, path TEXT NOT NULL,"
+            " description TEXT, created_at REAL NOT NULL, PRIMARY KEY (name, version))"
+        )
+        db.execute("INSERT INTO models VALUES ('m', '1', '/models/m/1/x', NULL, 0)")
+    db.close()
+    store = Store.open(path)
+    try:
+        [model] = store.models()
+        assert (model.name, model.version, model.archived) == ("m", "1", False)
+        store.set_model_archived("m", "1", True)
+        assert [m.archived for m in store.models()] == [True]
+    finally:
+        store.close()
+    with sqlite3.connect(path.with_name("state.db.bak")) as backup:
+        columns = [row[1] for row in backup.execute("PRAGMA table_info(models)")]
+        assert "archived" not in columns
+    db = sqlite3.connect(path)
+    try:  # a second open changes nothing more and keeps the flag
+        Store.open(path).close()
+        assert db.execute("SELECT archived FROM models").fetchall() == [(1,)]
+    finally:
+        db.close()
