@@ -80,6 +80,7 @@ _TABLES = frozenset({"endpoints", "deployments", "models", "archived_models", "p
 #: written before gets them with ``ALTER TABLE`` when it is opened (after the ``.bak`` copy).
 _ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("models", "archived", "INTEGER NOT NULL DEFAULT 0"),
+    ("deployments", "failure", "TEXT"),
 )
 
 
@@ -194,7 +195,6 @@ class Store:
             for table, column, definition in columns:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
             db.executescript(_SCHEMA)
-            _add_missing_columns(db)
         except sqlite3.DatabaseError as exc:
             db.close()
             raise StateFileError(msg.STATE_UNREADABLE.format(path=path, cause=exc)) from None
@@ -378,13 +378,6 @@ class Store:
     def delete_process(self, pid: int) -> None:
         """Forget an instance process that has ended."""
         self._db.execute("DELETE FROM processes WHERE pid = ?", (pid,))
-
-
-def _add_missing_columns(db: sqlite3.Connection) -> None:
-    """Columns added since a table was first made (a state.db of an older Flightdeck)."""
-    columns = {str(row[1]) for row in db.execute("PRAGMA table_info(deployments)")}
-    if "failure" not in columns:
-        db.execute("ALTER TABLE deployments ADD COLUMN failure TEXT")
 
 
 def _endpoint(row: tuple[Any, ...]) -> EndpointRecord:
