@@ -109,3 +109,32 @@ def test_dry_run_and_live_traffic(platform: LocalPlatform) -> None:
     assert "--max-p99" in bad.error_line(), bad.stderr
     missing = platform.cli("capacity", EP, "-d", "nope", "--max-p99", "100", "--dry-run")
     assert "nope" in missing.error_line(), missing.stderr
+
+
+def test_scaling_measures_two_instances_and_restores_the_count(platform: LocalPlatform) -> None:
+    """``--scaling``: 1 instance, then 2, then back to 1. Sleeping does not need the CPU, so
+    two instances on this machine serve about twice one's 50 req/s."""
+    result = platform.cli(
+        "capacity", EP, "--deployment", "green", "--max-p99", "150ms",
+        "--start-rate", "10", "--max-rate", "300", "--step", "2s",
+        "--target-rate", "400", "--scaling", "--yes", "--json",
+    ).ok()  # fmt: skip
+    data = json.loads(result.stdout)
+    scaling = data["scaling"]
+    one, two = scaling["one_instance_rps"], scaling["two_instances_rps"]
+    assert abs(one - TRUTH) / TRUTH <= 0.15, data["steps"]
+    assert 1.6 <= scaling["factor"] <= 2.4, (one, two, scaling["steps_two_instances"])
+    assert scaling["model"] == "linear"
+    assert data["instances_measured"] == 1 and data["capacity_rps_per_instance"] == one
+    assert data["recommended_instance_count"] == math.ceil(400 * 1.3 / one - 1e-9)
+    assert scaling["steps_two_instances"][0]["offered_rps"] == one  # starts from 1's capacity
+    shown = platform.cli("online-deployment", "show", "--endpoint-name", EP, "--name", "green").ok()
+    assert shown.json()["instance_count"] == 1, "scaled back to what it was"
+
+
+def test_the_dry_run_says_what_scaling_does(platform: LocalPlatform) -> None:
+    dry = platform.cli(
+        "capacity", EP, "-d", "green", "--max-p99", "150ms", "--step", "2s", "--scaling",
+        "--max-rate", "200", "--dry-run",
+    ).ok()  # fmt: skip
+    assert "scales green to 1 instance, then 2" in dry.stdout, dry.stdout
