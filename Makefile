@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/local_platform.py
 	$(BIN)/python bench/bot_ack.py
 	$(BIN)/python bench/soak.py
+	$(BIN)/python bench/capacity_search.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -63,7 +63,7 @@ COST_UNPRICED = (
     "Cost: {sku} is not in the price table; add it under pricing: in the config"
     " (per hour, in {currency})"
 )
-PRICES_FROM = "prices: {source}, {as_of}"
+PRICES_FROM = "prices: {source}, as of {as_of}"
 KNEE_LINE = "At the knee: utilization {utilization}, CPU {cpu}"
 NOT_AVAILABLE = "not available"
 

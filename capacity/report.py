@@ -315,6 +315,6 @@ def to_dict(report: CapacityReport) -> dict[str, Any]:
                 monthly_cost=round(rec.monthly_cost, 2),
                 hourly_cost=round(rec.hourly_cost, 4),
                 currency=rec.currency,
-                prices_source=f"{report.prices.source}, {report.prices.as_of}",
+                prices_source=f"{report.prices.source}, as of {report.prices.as_of}",
             )
     return data
