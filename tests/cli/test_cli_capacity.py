@@ -126,6 +126,7 @@ def test_dry_run_and_live_traffic(platform: LocalPlatform) -> None:
     assert "nope" in missing.error_line(), missing.stderr
 
 
+@pytest.mark.slow(budget=300)
 def test_scaling_measures_two_instances_and_restores_the_count(platform: LocalPlatform) -> None:
     """``--scaling``: 1 instance, then 2, then back to 1. Sleeping does not need the CPU, so
     two instances on this machine serve about twice one's 50 req/s."""
