@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bot_ack.py
 	$(BIN)/python bench/soak.py
 	$(BIN)/python bench/environments.py
+	$(BIN)/python bench/capacity_search.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

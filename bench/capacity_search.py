@@ -8,6 +8,13 @@ time. ``flightdeck capacity --json`` (the real CLI) then searches with steps of 
 objective of 3 × the service time. The table gives the true and the found capacity, the
 error, the steps and how long the search took.
 
+The inference server takes some time of its own per request on top of the sleep; a
+deployment sleeping 0 ms (2 workers) measures it in the same run: a closed loop at
+concurrency 4 keeps both workers busy, so its throughput X0 gives the overhead
+t0 = 2 / X0 (an upper bound: the load generator shares the cores). The table shows the
+nominal truth (workers / sleep) and the truth with the overhead (workers / (sleep + t0)),
+and the error against each.
+
     PYTHONPATH=. .venv/bin/python bench/capacity_search.py
 """
 
@@ -25,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from samples.scripts import slow_score  # noqa: E402
 from tests.support.flightdeck_cli import (  # noqa: E402
+    LocalPlatform,
     local_platform,
     write_deployment,
     write_endpoint,
@@ -33,6 +41,27 @@ from tests.support.flightdeck_cli import (  # noqa: E402
 EP = "product-recommender"
 #: (service time ms, workers): true capacities 20, 50, 100 and 40 req/s.
 CASES = ((100, 2), (40, 2), (20, 2), (50, 2), (25, 1))
+
+
+def _overhead_ms(platform: LocalPlatform, specs: Path, code: Path, body: Path) -> float:
+    """The server's own time per request: 2 workers sleeping 0 ms, saturated by a closed
+    loop of concurrency 4; t0 = workers / throughput."""
+    spec = write_deployment(
+        specs,
+        name="overhead",
+        code_configuration={"code": str(code), "scoring_script": "score.py"},
+        environment_variables={"WORKER_COUNT": "2", "SAMPLE_DELAY_MS": "0"},
+        request_settings={"max_concurrent_requests_per_instance": 8, "request_timeout_ms": 5000},
+    )
+    platform.cli("online-deployment", "create", "--file", str(spec)).ok()
+    closed = platform.cli(
+        "loadtest", EP, "-d", "overhead", "--requests", "600", "--concurrency", "4",
+        "--request-file", str(body), "--json",
+    ).ok()  # fmt: skip
+    platform.cli(
+        "online-deployment", "delete", "--name", "overhead", "--endpoint-name", EP, "--yes"
+    )
+    return 2 / float(closed.json()["throughput_rps"]) * 1000
 
 
 def main() -> None:
@@ -48,6 +77,7 @@ def main() -> None:
         body.write_text('{"data": [1.0, 2.0, 3.0]}', encoding="utf-8")
         with local_platform(root / "home") as platform:
             platform.cli("online-endpoint", "create", "--file", str(write_endpoint(specs))).ok()
+            overhead_ms = _overhead_ms(platform, specs, code, body)
             for n, (delay_ms, workers) in enumerate(CASES):
                 name = f"case{n}"
                 spec = write_deployment(
@@ -65,6 +95,7 @@ def main() -> None:
                 )
                 platform.cli("online-deployment", "create", "--file", str(spec)).ok()
                 truth = workers / (delay_ms / 1000)
+                honest = workers / ((delay_ms + overhead_ms) / 1000)
                 started = time.monotonic()
                 result = platform.cli(
                     "capacity", EP, "-d", name, "--max-p99", f"{3 * delay_ms}ms",
@@ -79,8 +110,10 @@ def main() -> None:
                         f"{delay_ms} ms",
                         str(workers),
                         f"{truth:.0f}",
+                        f"{honest:.1f}",
                         f"{found:.1f}",
                         f"{(found - truth) / truth:+.1%}",
+                        f"{(found - honest) / honest:+.1%}",
                         data["limited_by"],
                         str(len(data["steps"])),
                         f"{seconds:.0f} s",
@@ -93,12 +126,16 @@ def main() -> None:
         "service",
         "workers",
         "true req/s",
+        "with overhead",
         "found req/s",
         "error",
+        "error (overhead)",
         "limited by",
         "steps",
         "search",
     )
+    print(f"inference server overhead t0 = {overhead_ms:.1f} ms per request (0 ms sleep case)")
+    print()
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
     print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")

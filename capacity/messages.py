@@ -47,7 +47,9 @@ ANSWER_NONE = (
 )
 ANSWER_TARGET = "; for {target:g} req/s with {headroom:g}% headroom: {count} × {sku}"
 ANSWER_COST = ", about {cost}/month"
-TARGET_FROM_PEAK = "the target is the peak of the last 7 days ({rate:.1f} req/s)"
+TARGET_FROM_PEAK = (
+    "The target is the busiest minute of the last {window} ({rate:.1f} req/s, all deployments)."
+)
 AUTOSCALE_LINE = (
     "Autoscale: min {min}, max {max}, target utilization {target}% (the knee is at"
     " {knee:.0f}% utilization)"
@@ -61,7 +63,7 @@ COST_UNPRICED = (
     "Cost: {sku} is not in the price table; add it under pricing: in the config"
     " (per hour, in {currency})"
 )
-PRICES_FROM = "prices: {source}, {as_of}"
+PRICES_FROM = "prices: {source}, as of {as_of}"
 KNEE_LINE = "At the knee: utilization {utilization}, CPU {cpu}"
 NOT_AVAILABLE = "not available"
 
@@ -86,11 +88,24 @@ KNEE_BY_429 = (
 )
 CPU_BOUND = "; it is CPU-bound at {cpu}: more workers will not help, more instances will"
 SCALING = "Scaling: {one:.0f} req/s on 1 instance, {two:.0f} req/s on 2 ({factor:.2f}×)."
-SCALING_FLAT = (
-    " On one machine the instances share its cores, so capacity does not grow with"
-    " instances here; the recommendation assumes Azure's separate instances and uses the"
-    " 1-instance figure per instance."
+SCALING_MODEL = {
+    "linear": " Capacity grows with instances: the count uses {one:.0f} req/s per instance.",
+    "measured": (
+        " A second instance added only {gain:.0f} req/s here ({efficiency:.0%} of linear):"
+        " the count assumes each instance past the first adds that much, not {one:.0f} req/s."
+    ),
+    "flat": (
+        " A second instance added next to nothing: on one machine the instances share its"
+        " cores, so more instances will not serve more here. The count assumes separate"
+        " machines, as Azure's instances are, at {one:.0f} req/s each."
+    ),
+}
+SCALING_SKIPPED_CAPPED = (
+    "Scaling not measured: 1 instance already served --max-rate; raise --max-rate to see"
+    " what 2 serve."
 )
+SCALING_SKIPPED_NONE = "Scaling not measured: nothing passed on 1 instance."
+TWO_INSTANCES_TABLE = "On 2 instances:"
 GENERATOR_LATE = (
     "The load generator sent {late:.0%} of the requests late at {rate:g} req/s: the figure"
     " may be limited by this machine, not the deployment."

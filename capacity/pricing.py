@@ -19,10 +19,11 @@ __all__ = ["DEFAULT_PRICES", "HOURS_PER_MONTH", "PriceTable", "format_money"]
 #: Hours in a month, as the Azure pricing calculator counts them.
 HOURS_PER_MONTH = 730
 
-#: Pay-as-you-go list prices of Linux virtual machines in East US, USD per hour, the prices
-#: managed online endpoints bill per instance. Written down 2026-11 from
-#: https://azure.microsoft.com/pricing/details/virtual-machines/linux/ ; prices change and
-#: differ by region and agreement: override them under ``pricing:`` in the config.
+#: Approximate pay-as-you-go list prices of Linux virtual machines in East US, USD per hour
+#: (managed online endpoints bill per instance at about the VM's price), as of 2026-11, after
+#: https://azure.microsoft.com/pricing/details/virtual-machines/linux/ . Not checked against
+#: Microsoft's current price list (it could not be read from here); prices change and differ
+#: by region and agreement: override them under ``pricing:`` in the config.
 DEFAULT_PRICES: Mapping[str, float] = MappingProxyType(
     {
         "Standard_DS1_v2": 0.073,
@@ -38,7 +39,10 @@ DEFAULT_PRICES: Mapping[str, float] = MappingProxyType(
         "Standard_NC6s_v3": 3.06,
     }
 )
-DEFAULT_SOURCE = "Azure Linux VM pay-as-you-go list prices, East US"
+DEFAULT_SOURCE = (
+    "approximate Azure Linux VM pay-as-you-go list prices, East US, unverified; set yours"
+    " under pricing:"
+)
 DEFAULT_AS_OF = "2026-11"
 DEFAULT_CURRENCY = "USD"
 

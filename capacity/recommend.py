@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 from capacity import messages
 from capacity.pricing import HOURS_PER_MONTH, PriceTable
-from capacity.search import SearchOutcome
+from capacity.search import SearchOutcome, Step
 
-__all__ = ["AutoscaleAdvice", "DeploymentFacts", "Recommendation", "knee_utilization", "recommend"]
+__all__ = [
+    "AutoscaleAdvice",
+    "DeploymentFacts",
+    "Recommendation",
+    "Scaling",
+    "ScalingModel",
+    "knee_utilization",
+    "recommend",
+]
 
 #: Azure's limit of instances per deployment.
 AZURE_MAX_INSTANCES = 50
@@ -22,6 +31,58 @@ AZURE_MAX_INSTANCES = 50
 PRODUCTION_MIN = 3
 #: CPU at the knee above this: the model is CPU-bound (more workers will not help).
 CPU_BOUND_PERCENT = 80.0
+#: Two instances serving at least this share of twice one instance's capacity: linear.
+LINEAR_EFFICIENCY = 0.8
+#: A second instance adding less than this share of the first's capacity: flat (one machine).
+FLAT_GAIN = 0.1
+
+#: How the instance count follows from a scaling measurement: ``linear`` (per-instance
+#: capacity × count), ``measured`` (each instance past the first adds what the second added),
+#: ``flat`` (the second added next to nothing: the count assumes separate machines).
+ScalingModel = Literal["linear", "measured", "flat"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scaling:
+    """Capacity measured on 1 and on 2 instances (the local platform's ``--scaling``)."""
+
+    one_rps: float
+    two_rps: float
+    #: The 2-instance search's steps.
+    two_steps: tuple[Step, ...] = ()
+
+    @property
+    def factor(self) -> float:
+        """How many times the 1-instance capacity 2 instances serve."""
+        return self.two_rps / self.one_rps if self.one_rps else 0.0
+
+    @property
+    def efficiency(self) -> float:
+        """The 2-instance capacity over twice the 1-instance one (1.0: linear)."""
+        return self.factor / 2
+
+    @property
+    def gain_rps(self) -> float:
+        """What the second instance added (req/s)."""
+        return self.two_rps - self.one_rps
+
+    @property
+    def model(self) -> ScalingModel:
+        """Linear at ``LINEAR_EFFICIENCY`` or better; flat when the second instance added
+        less than ``FLAT_GAIN`` of the first's capacity; else the measured gain is used."""
+        if self.efficiency >= LINEAR_EFFICIENCY:
+            return "linear"
+        if self.factor - 1 < FLAT_GAIN:
+            return "flat"
+        return "measured"
+
+    def instances_for(self, rate: float) -> int:
+        """Instances to serve ``rate`` req/s: linear and flat divide by the 1-instance
+        capacity (flat: as separate machines would, which the answer says); measured
+        counts the first instance's capacity and then the second's gain for each more."""
+        if self.model != "measured" or rate <= self.one_rps:
+            return max(1, math.ceil(rate / self.one_rps - 1e-9))
+        return 1 + math.ceil((rate - self.one_rps) / self.gain_rps - 1e-9)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,19 +142,27 @@ def recommend(
     headroom: float,
     prices: PriceTable,
     per_instance_rps: float | None = None,
+    scaling: Scaling | None = None,
 ) -> Recommendation | None:
     """The recommendation, or ``None`` when nothing passed (no capacity to divide by).
 
     ``per_instance_rps`` defaults to capacity / instances measured (a scaling measurement may
-    give a better figure). Instances: ceil(target × (1 + headroom) / per instance). The
+    give a better figure). Instances: ceil(target × (1 + headroom) / per instance), or with
+    ``scaling`` (1 and 2 instances measured) its ``instances_for`` that rate. The
     autoscale target is the knee's utilization divided by (1 + headroom), so the autoscaler
     adds instances before any reaches its knee; max is the headroom count (the peak), min the
     production minimum of three, or fewer when fewer suffice.
     """
+    if scaling is not None and scaling.one_rps > 0:
+        per_instance_rps = scaling.one_rps
     per_instance = per_instance_rps or outcome.capacity_rps / max(facts.instances, 1)
     if per_instance <= 0:
         return None
-    count = max(1, math.ceil(target_rps * (1 + headroom) / per_instance - 1e-9))
+    need = target_rps * (1 + headroom)
+    if scaling is not None and scaling.one_rps > 0:
+        count = scaling.instances_for(need)
+    else:
+        count = max(1, math.ceil(need / per_instance - 1e-9))
     knee = knee_utilization(outcome, facts)
     target_util = 70 if knee is None else max(10, min(90, math.floor(knee / (1 + headroom))))
     autoscale = AutoscaleAdvice(

@@ -15,37 +15,20 @@ from base.durations import format_duration
 from capacity import messages
 from capacity.measure import StepProgress
 from capacity.pricing import PriceTable, format_money
-from capacity.recommend import DeploymentFacts, Recommendation, knee_utilization
+from capacity.recommend import DeploymentFacts, Recommendation, Scaling, knee_utilization
 from capacity.search import Objective, SearchOutcome, SearchPlan, Step
 
 __all__ = [
     "CapacityReport",
     "Scaling",
     "answer",
+    "render_all_steps",
     "render_plan",
     "render_step_progress",
     "render_steps",
     "render_text",
     "to_dict",
 ]
-
-
-@dataclass(frozen=True, kw_only=True)
-class Scaling:
-    """Capacity on 1 and on 2 instances (the local platform's scaling measurement)."""
-
-    one_rps: float
-    two_rps: float
-
-    @property
-    def factor(self) -> float:
-        """How many times the 1-instance capacity 2 instances serve."""
-        return self.two_rps / self.one_rps if self.one_rps else 0.0
-
-    @property
-    def flat(self) -> bool:
-        """True when a second instance adds less than half an instance's capacity."""
-        return self.factor < 1.5
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,7 +42,11 @@ class CapacityReport:
     prices: PriceTable
     recommendation: Recommendation | None = None
     target_from_peak: bool = False
+    #: The window the peak was read over (when ``target_from_peak``).
+    peak_window: timedelta | None = None
     scaling: Scaling | None = None
+    #: Why scaling was asked for but not measured (e.g. one instance already served --max-rate).
+    scaling_skipped: str | None = None
     seconds: float | None = None
 
     @property
@@ -186,11 +173,19 @@ def details(report: CapacityReport) -> list[str]:
     if report.scaling is not None:
         s = report.scaling
         text = messages.SCALING.format(one=s.one_rps, two=s.two_rps, factor=s.factor)
-        lines.append(text + (messages.SCALING_FLAT if s.flat else ""))
+        lines.append(
+            text
+            + messages.SCALING_MODEL[s.model].format(
+                one=s.one_rps, gain=s.gain_rps, efficiency=s.efficiency
+            )
+        )
+    elif report.scaling_skipped:
+        lines.append(report.scaling_skipped)
     rec = report.recommendation
     if rec is not None:
         if report.target_from_peak:
-            lines.append(messages.TARGET_FROM_PEAK.format(rate=rec.target_rps))
+            window = window_words(report.peak_window or timedelta(days=7))
+            lines.append(messages.TARGET_FROM_PEAK.format(rate=rec.target_rps, window=window))
         a = rec.autoscale
         lines.append(
             messages.AUTOSCALE_LINE.format(
@@ -222,13 +217,32 @@ def details(report: CapacityReport) -> list[str]:
     return lines
 
 
+def window_words(window: timedelta) -> str:
+    """``7 days``, ``day``, ``hour``, ``30 minutes``: what follows "the last"."""
+    seconds = round(window.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            n = seconds // size
+            return unit if n == 1 else f"{n} {unit}s"
+    return format_duration(window)
+
+
 def _prices_note(prices: PriceTable) -> str:
     return f" ({messages.PRICES_FROM.format(source=prices.source, as_of=prices.as_of)})"
 
 
+def render_all_steps(report: CapacityReport) -> str:
+    """The table of steps; with a scaling measurement, the 2-instance table under it."""
+    text = render_steps(report.outcome.steps)
+    if report.scaling is not None and report.scaling.two_steps:
+        two = render_steps(report.scaling.two_steps)
+        text += f"\n\n{messages.TWO_INSTANCES_TABLE}\n{two}"
+    return text
+
+
 def render_text(report: CapacityReport) -> str:
-    """The answer, its details and the table of steps."""
-    return "\n".join([answer(report), *details(report), "", render_steps(report.outcome.steps)])
+    """The answer, its details and the table(s) of steps."""
+    return "\n".join([answer(report), *details(report), "", render_all_steps(report)])
 
 
 def _step_dict(step: Step) -> dict[str, Any]:
@@ -275,12 +289,18 @@ def to_dict(report: CapacityReport) -> dict[str, Any]:
             "one_instance_rps": report.scaling.one_rps,
             "two_instances_rps": report.scaling.two_rps,
             "factor": round(report.scaling.factor, 3),
+            "efficiency": round(report.scaling.efficiency, 3),
+            "model": report.scaling.model,
+            "steps_two_instances": [_step_dict(s) for s in report.scaling.two_steps],
         }
     rec = report.recommendation
     if rec is not None:
         data.update(
             target_rps=rec.target_rps,
             target_from_peak=report.target_from_peak,
+            peak_window_seconds=(
+                report.peak_window.total_seconds() if report.peak_window is not None else None
+            ),
             headroom=rec.headroom,
             recommended_instance_count=rec.instance_count,
             recommended_autoscale={
@@ -295,6 +315,6 @@ def to_dict(report: CapacityReport) -> dict[str, Any]:
                 monthly_cost=round(rec.monthly_cost, 2),
                 hourly_cost=round(rec.hourly_cost, 4),
                 currency=rec.currency,
-                prices_source=f"{report.prices.source}, {report.prices.as_of}",
+                prices_source=f"{report.prices.source}, as of {report.prices.as_of}",
             )
     return data

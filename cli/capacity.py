@@ -55,12 +55,17 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--deployment", "-d", required=True, help="the deployment to measure")
     parser.add_argument("--max-p99", required=True, help="the P99 objective, e.g. 200ms")
     parser.add_argument("--max-error-rate", help="error budget, e.g. 0.1%% (default 0.1%%)")
-    parser.add_argument("--target-rate", help="req/s to size for (default: last hour's peak)")
+    parser.add_argument("--target-rate", help="req/s to size for (default: last 7 days' peak)")
     parser.add_argument("--max-rate", help="the ramp's highest rate (req/s)")
     parser.add_argument("--start-rate", help="the ramp's first rate (default: config, 10)")
     parser.add_argument("--step", help="how long each step lasts, e.g. 10s (default: config)")
     parser.add_argument("--request-file", help="the body (JSON); default: the swagger sample")
     parser.add_argument("--scoring-uri", help="send here instead of the endpoint's scoring URI")
+    parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help="local platform: measure on 1 and 2 instances, then restore the count",
+    )
     parser.add_argument("--dry-run", action="store_true", help="show the plan, send nothing")
     parser.add_argument("--yes", action="store_true", help="load a deployment with live traffic")
     parser.add_argument("--json", action="store_true", help="print the answer as JSON")
@@ -86,6 +91,7 @@ def _capacity(args: argparse.Namespace) -> int:
         start_rate=args.start_rate or str(settings.capacity.start_rate),
         step=args.step or str(settings.capacity.step),
         dry_run=args.dry_run,
+        scaling=args.scaling,
     )
     try:
         body = read_request_file(args.request_file) if args.request_file else None
@@ -132,14 +138,19 @@ def _capacity(args: argparse.Namespace) -> int:
                 "dry_run": True,
                 "ramp_rps": result.plan.ramp(),
                 "max_steps": result.plan.max_steps,
-                "max_seconds": result.plan.max_seconds,
+                "max_seconds": result.max_seconds,
+                "scaling": result.request.scaling,
                 "max_rate": result.plan.max_rate,
                 "live_traffic_percent": result.live_weight,
                 "plan": plan_text,
             }
             print_text(json.dumps(data, indent=2, sort_keys=True))
         else:
-            print_text(plan_text + ("\n" + result.live_warning() if result.live_weight else ""))
+            if result.live_weight:
+                plan_text += "\n" + result.live_warning()
+            elif result.request.scaling:
+                plan_text += "\n" + result.scaling_note()
+            print_text(plan_text)
         return 0
     if args.chart:
         chart = Path(args.chart)

@@ -17,7 +17,7 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import ClassVar
 
@@ -29,12 +29,15 @@ from capacity import (
     LoadStepper,
     Objective,
     PriceTable,
+    Scaling,
+    SearchOutcome,
     SearchPlan,
     Step,
     StepProgress,
     recommend,
     search,
 )
+from capacity import messages as capacity_messages
 from commands import messages
 from commands.args import is_help, parse_args
 from commands.errors import UsageError
@@ -56,6 +59,8 @@ __all__ = [
     "measure",
     "p99_ms",
     "parse",
+    "peak_rate",
+    "peak_window",
     "prepare",
     "step_seconds",
 ]
@@ -69,13 +74,14 @@ _OPTIONS = {
     "--start-rate",
     "--step",
 }
-_FLAGS = {"--dry-run"}
+_FLAGS = {"--dry-run", "--scaling"}
 DEFAULT_START_RATE = 10.0
 DEFAULT_STEP = 10.0
 #: When neither --max-rate nor a lower cap is given, the ramp stops here (req/s).
 DEFAULT_MAX_RATE = 2000.0
-#: The backend's metrics window is at most an hour: the peak is read over the last hour.
-PEAK_WINDOW = timedelta(minutes=60)
+#: The peak is read over the last 7 days, or the longest window the backend keeps (a day on
+#: the local platform).
+PEAK_WINDOW = timedelta(days=7)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,6 +107,8 @@ class CapacityRequest:
     #: Seconds.
     step: float = DEFAULT_STEP
     dry_run: bool = False
+    #: Measure on 1 and on 2 instances (the local platform only), then restore the count.
+    scaling: bool = False
 
     def objective(self) -> Objective:
         """The P99 objective and error budget."""
@@ -179,6 +187,7 @@ def build_request(
     start_rate: str | None = None,
     step: str | None = None,
     dry_run: bool = False,
+    scaling: bool = False,
 ) -> CapacityRequest:
     """The checked request from option texts (the slash command's and the CLI's);
     ``ValidationError`` naming the option."""
@@ -196,6 +205,7 @@ def build_request(
         start_rate=_rate(start_rate, "--start-rate") or DEFAULT_START_RATE,
         step=DEFAULT_STEP if step is None else step_seconds(step),
         dry_run=dry_run,
+        scaling=scaling,
     )
     try:
         if request.max_rate is not None and request.start_rate > request.max_rate:
@@ -232,6 +242,7 @@ def parse(text: str) -> CapacityHelp | CapacityRequest:
             start_rate=option("--start-rate"),
             step=option("--step"),
             dry_run="--dry-run" in args.flags,
+            scaling="--scaling" in args.flags,
         )
     except ValidationError as exc:
         raise UsageError(exc.message, help_text=HELP) from None
@@ -264,17 +275,33 @@ class Prepared:
         """Percent of live (or mirrored) traffic the deployment takes."""
         return live_weight(self.endpoint, self.request.deployment)
 
+    @property
+    def max_seconds(self) -> float:
+        """The longest the search loads the deployment (twice the plan's with ``--scaling``)."""
+        return self.plan.max_seconds * (2 if self.request.scaling else 1)
+
     def live_warning(self) -> str:
         """What loading a live deployment means."""
-        return messages.CAPACITY_LIVE.format(
+        text = messages.CAPACITY_LIVE.format(
             deployment=self.request.deployment,
             endpoint=self.request.endpoint,
             weight=self.live_weight,
             max_rate=self.plan.max_rate,
-            seconds=format_duration(timedelta(seconds=round(self.plan.max_seconds))),
+            seconds=format_duration(timedelta(seconds=round(self.max_seconds))),
+        )
+        if self.request.scaling:
+            text += " " + self.scaling_note()
+        return text
+
+    def scaling_note(self) -> str:
+        """What ``--scaling`` does to the instance count."""
+        return messages.CAPACITY_SCALING_PLAN.format(
+            deployment=self.request.deployment, count=self.deployment.instance_count
         )
 
-    def facts(self, *, cpu_percent: float | None = None) -> DeploymentFacts:
+    def facts(
+        self, *, cpu_percent: float | None = None, instances: int | None = None
+    ) -> DeploymentFacts:
         """What the report needs to know of the deployment."""
         dep = self.deployment
         raw_workers = dep.environment_variables.get("WORKER_COUNT", "1")
@@ -282,7 +309,8 @@ class Prepared:
         return DeploymentFacts(
             name=dep.name,
             instance_type=dep.instance_type,
-            instances=max(dep.ready_instances, 1) if dep.instances else dep.instance_count,
+            instances=instances
+            or (max(dep.ready_instances, 1) if dep.instances else dep.instance_count),
             worker_count=max(workers, 1),
             max_concurrent=dep.request_settings.max_concurrent_requests_per_instance,
             cpu_percent=cpu_percent,
@@ -333,6 +361,12 @@ async def prepare(
     deployment = await backend.get_deployment(request.endpoint, request.deployment)
     if deployment.instances and deployment.ready_instances == 0:
         raise ValidationError(messages.CAPACITY_NO_READY.format(deployment=request.deployment))
+    if request.scaling and not backend.loopback_only:
+        raise ValidationError(messages.CAPACITY_SCALING_LOCAL_ONLY)
+    if request.scaling and deployment.autoscale is not None:
+        raise ValidationError(
+            messages.CAPACITY_SCALING_AUTOSCALE.format(deployment=request.deployment)
+        )
     prepared = Prepared(
         request=request,
         plan=plan,
@@ -366,11 +400,16 @@ async def _cpu_during(backend: Backend, prepared: Prepared, seconds: float) -> f
     return max(seen) if seen else None
 
 
+def peak_window(backend: Backend) -> timedelta:
+    """The window the peak is read over: 7 days, or less when the backend keeps less."""
+    return min(PEAK_WINDOW, backend.metrics_retention)
+
+
 async def peak_rate(backend: Backend, endpoint: str) -> float | None:
-    """The endpoint's busiest minute of the last hour (RequestsPerMinute over all its
+    """The endpoint's busiest minute of ``peak_window`` (RequestsPerMinute over all its
     deployments, per second); ``None`` without metrics or traffic."""
     try:
-        snapshot = await backend.metrics(endpoint, PEAK_WINDOW)
+        snapshot = await backend.metrics(endpoint, peak_window(backend))
     except FlightdeckError:
         return None
     per_minute: dict[object, int] = {}
@@ -393,8 +432,10 @@ async def measure(
     on_step: Callable[[Step], Awaitable[None]] | None = None,
 ) -> CapacityReport:
     """Run the search and build the report; the target is ``--target-rate``, else the peak of
-    the last hour's metrics (read before the search loads the deployment). ``on_step`` is
-    awaited with each step once judged (the Slack message shows the table so far)."""
+    the longest metrics window the backend keeps, up to 7 days (read before the search loads
+    the deployment). ``on_step`` is awaited with each step once judged (the Slack message
+    shows the table so far). With ``--scaling`` the deployment is scaled to 1 instance, then
+    to 2, searched on each, and always scaled back to its count before."""
     request = prepared.request
     target = request.target_rate
     from_peak = False
@@ -404,21 +445,36 @@ async def measure(
     stepper = prepared.stepper(
         progress=progress, progress_interval=progress_interval, cancel=cancel
     )
+
+    async def run(plan: SearchPlan) -> SearchOutcome:
+        try:
+            return await search(
+                plan,
+                measure=stepper.measure,
+                cancelled=lambda: cancel is not None and cancel.is_set(),
+                on_step=on_step,
+            )
+        except (CapacityError, LoadTestError) as exc:
+            raise ValidationError(_sentence(str(exc))) from None
+
     started = time.monotonic()
-    try:
-        outcome = await search(
-            prepared.plan,
-            measure=stepper.measure,
-            cancelled=lambda: cancel is not None and cancel.is_set(),
-            on_step=on_step,
-        )
-    except (CapacityError, LoadTestError) as exc:
-        raise ValidationError(_sentence(str(exc))) from None
+    scaling: Scaling | None = None
+    skipped: str | None = None
+    instances: int | None = None
+    if request.scaling:
+        outcome, scaling, skipped = await _measure_scaling(backend, prepared, run)
+        instances = 1
+    else:
+        outcome = await run(prepared.plan)
     seconds = time.monotonic() - started
-    facts = prepared.facts(cpu_percent=await _cpu_during(backend, prepared, seconds))
+    facts = prepared.facts(
+        cpu_percent=await _cpu_during(backend, prepared, seconds), instances=instances
+    )
     rec = None
     if target is not None:
-        rec = recommend(outcome, facts, target_rps=target, headroom=headroom, prices=prices)
+        rec = recommend(
+            outcome, facts, target_rps=target, headroom=headroom, prices=prices, scaling=scaling
+        )
     return CapacityReport(
         endpoint=request.endpoint,
         facts=facts,
@@ -427,5 +483,45 @@ async def measure(
         prices=prices,
         recommendation=rec,
         target_from_peak=from_peak,
+        peak_window=peak_window(backend) if from_peak else None,
+        scaling=scaling,
+        scaling_skipped=skipped,
         seconds=seconds,
     )
+
+
+def second_plan(plan: SearchPlan, one_rps: float) -> SearchPlan:
+    """The 2-instance search: from the 1-instance capacity (which should pass) up."""
+    return replace(plan, start_rate=min(one_rps, plan.max_rate))
+
+
+async def _measure_scaling(
+    backend: Backend,
+    prepared: Prepared,
+    run: Callable[[SearchPlan], Awaitable[SearchOutcome]],
+) -> tuple[SearchOutcome, Scaling | None, str | None]:
+    """Search on 1 instance, then on 2; the count is restored whatever happens."""
+    endpoint, name = prepared.request.endpoint, prepared.request.deployment
+    before = (await backend.get_deployment(endpoint, name)).instance_count
+    current = before
+    try:
+        if current != 1:
+            await backend.scale(endpoint, name, 1)
+            current = 1
+        one = await run(prepared.plan)
+        if one.cancelled:
+            return one, None, None
+        if one.capacity_rps <= 0:
+            return one, None, capacity_messages.SCALING_SKIPPED_NONE
+        if one.limited_by == "rate_cap":
+            return one, None, capacity_messages.SCALING_SKIPPED_CAPPED
+        await backend.scale(endpoint, name, 2)
+        current = 2
+        two = await run(second_plan(prepared.plan, one.capacity_rps))
+        if two.cancelled:
+            return replace(one, cancelled=True, steps=one.steps + two.steps), None, None
+        scaling = Scaling(one_rps=one.capacity_rps, two_rps=two.capacity_rps, two_steps=two.steps)
+        return one, scaling, None
+    finally:
+        if current != before:
+            await backend.scale(endpoint, name, before)

@@ -7,7 +7,7 @@ reply = render_finished(report, chart=png, user="<@U1>")
 
 from __future__ import annotations
 
-from capacity import CapacityReport, Step, answer, render_steps
+from capacity import CapacityReport, Step, answer, render_all_steps, render_steps
 from capacity.report import details
 from commands import actions, messages
 from commands.blocks import actions as actions_row
@@ -45,6 +45,8 @@ def render_dry_run(prepared: Prepared) -> Reply:
     text = render_plan(prepared.plan)
     if prepared.live_weight:
         text += "\n" + prepared.live_warning()
+    elif prepared.request.scaling:
+        text += "\n" + prepared.scaling_note()
     return Reply(text=title, blocks=(section(escape(title)), section(escape(text))))
 
 
@@ -122,7 +124,7 @@ def render_finished(
         header(title),
         section(escape(sentence)),
         context(" ".join(notes)),
-        code_block("\n".join([*details(report), "", render_steps(report.outcome.steps)])),
+        code_block("\n".join([*details(report), "", render_all_steps(report)])),
     )
     return Reply(text=sentence, blocks=blocks, file=attachment)
 

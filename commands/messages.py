@@ -448,11 +448,14 @@ CAPACITY_HELP = """\
 */capacity*: what a deployment serves at its P99 objective, and how many instances a target \
 rate needs, with autoscale and cost (deployers only: it loads the deployment).
 `/capacity <endpoint> <deployment> --max-p99 200ms [--max-error-rate 0.1%] [--target-rate 500] \
-[--max-rate 2000] [--start-rate 10] [--step 10s] [--dry-run]`
+[--max-rate 2000] [--start-rate 10] [--step 10s] [--scaling] [--dry-run]`
     open-loop steps of rising rate, each held for --step (default 10s), then bisection, find \
 the highest rate with P99 within --max-p99 and errors (5xx, 408, 424, 429) within \
 --max-error-rate (default 0.1%).
-    --target-rate (else the last hour's peak): instances with headroom, autoscale, cost.
+    --target-rate (else the busiest minute of the last 7 days, or of what the platform \
+keeps): instances with headroom, autoscale, cost.
+    --scaling (local platform): measure on 1 and on 2 instances, then restore the count; \
+the count follows the measured scaling.
     --dry-run: the steps, their most load and time; nothing is sent.
 A deployment with live traffic asks for a confirmation first."""
 CAPACITY_NO_TARGET = (
@@ -486,3 +489,16 @@ CAPACITY_CONFIRM = "Run on live traffic"
 CAPACITY_CONFIRM_NOT_YOURS = "Only the user who asked for this search can start it."
 CAPACITY_CONFIRM_GONE = "This search was started or has expired; run /capacity again."
 CAPACITY_NO_READY = "{deployment} has no ready instance: nothing to measure."
+CAPACITY_SCALING_PLAN = (
+    "--scaling scales {deployment} to 1 instance, then 2, searching on each (twice the"
+    " steps), and back to its {count} afterwards, whatever happens."
+)
+CAPACITY_SCALING_LOCAL_ONLY = (
+    "`--scaling` is for the local platform, where instances share one machine; Azure's"
+    " instances are separate machines, so their capacity is per instance × instances."
+)
+CAPACITY_SCALING_AUTOSCALE = (
+    "{deployment} autoscales: `--scaling` sets its instance count, which the autoscaler would"
+    " change back. Turn autoscale off first (`/scale <endpoint> <deployment> --autoscale off`)"
+    " or run without `--scaling`."
+)

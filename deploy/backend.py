@@ -48,6 +48,9 @@ class Backend(ABC):
     #: True when scoring URIs must be loopback addresses (load tests check it).
     loopback_only: ClassVar[bool] = False
 
+    #: The longest window ``metrics`` answers for: an hour unless the platform keeps more.
+    metrics_retention: ClassVar[timedelta] = timedelta(minutes=60)
+
     # ------------------------------------------------------------ endpoints
 
     @abstractmethod
@@ -98,7 +101,8 @@ class Backend(ABC):
 
     @abstractmethod
     async def metrics(self, endpoint: str, window: timedelta) -> MetricsSnapshot:
-        """Per-deployment, per-minute metrics for the last ``window`` (1 to 60 minutes)."""
+        """Per-deployment, per-minute metrics for the last ``window`` (1 minute to
+        ``metrics_retention``)."""
 
     # ------------------------------------------------------------ deployments
 

@@ -65,6 +65,8 @@ class AzureMLBackend(Backend):
 
     name: ClassVar[str] = "azure"
     loopback_only: ClassVar[bool] = False
+    #: Azure Monitor answers one-minute points for up to 30 days (the stand-in enforces it).
+    metrics_retention: ClassVar[timedelta] = timedelta(days=30)
 
     def __init__(
         self,
@@ -223,8 +225,13 @@ class AzureMLBackend(Backend):
 
     async def metrics(self, endpoint: str, window: timedelta) -> MetricsSnapshot:
         minutes = window.total_seconds() / 60
-        if not 1 <= minutes <= 60:
-            raise ValidationError(messages.BAD_WINDOW.format(minutes=format_number(minutes)))
+        longest = self.metrics_retention.total_seconds() / 60
+        if not 1 <= minutes <= longest:
+            raise ValidationError(
+                messages.BAD_WINDOW.format(
+                    minutes=format_number(minutes), longest=format_number(longest)
+                )
+            )
         deployments = await self._ws.deployment_names(endpoint, self._no_endpoint(endpoint))
         now = datetime.fromtimestamp(self._clock(), tz=UTC)
         # Whole minutes, the current one included (Azure's points start on the minute).

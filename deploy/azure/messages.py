@@ -49,7 +49,7 @@ DEPLOYMENT_HAS_TRAFFIC = (
 )
 NO_KEYS = "Endpoint '{endpoint}' uses {auth_mode} authentication: it has no keys to regenerate."
 BAD_KEY_TYPE = "Key type must be 'primary' or 'secondary', not '{key_type}'."
-BAD_WINDOW = "A metrics window is between 1 and 60 minutes, not {minutes}."
+BAD_WINDOW = "A metrics window is between 1 and {longest} minutes, not {minutes}."
 BAD_LINES = "Ask for at least one log line, not {lines}."
 BAD_INSTANCE_COUNT = "Instance count must be between 1 and {most}, not {count}."
 AUTOSCALE_OVERRIDES = (

@@ -17,7 +17,7 @@ KEYS_NEED_KEY_AUTH = (
     "(get-credentials gives a fresh token)."
 )
 KEY_TYPE_INVALID = "Key type '{key_type}' is not valid: use primary or secondary."
-METRICS_WINDOW = "A metrics window is 1 to 60 minutes, not {minutes}."
+METRICS_WINDOW = "A metrics window is 1 to {longest} minutes, not {minutes}."
 PLATFORM_NOT_STARTED = "The local platform is not started."
 
 # ---------------------------------------------------------------- errors: deployments

@@ -38,6 +38,7 @@ from deploy.local.control.identity import TokenEndpoint, identity_mode
 from deploy.local.instances.logs import DeploymentLogs
 from deploy.local.instances.processes import end_leftovers, invoke_endpoint
 from deploy.local.metrics.autoscaler import ScaleTarget
+from deploy.local.metrics.recorder import RETENTION_MINUTES
 from deploy.local.state.home import Home
 from deploy.local.state.live import (
     DeployedVersion,
@@ -89,6 +90,8 @@ class Platform(Backend):
 
     name: ClassVar[str] = "local"
     loopback_only: ClassVar[bool] = True
+    #: The metrics recorder keeps a day of minutes.
+    metrics_retention: ClassVar[timedelta] = timedelta(minutes=RETENTION_MINUTES)
 
     def __init__(
         self,
@@ -262,8 +265,13 @@ class Platform(Backend):
 
     async def metrics(self, endpoint: str, window: timedelta) -> MetricsSnapshot:
         minutes = window.total_seconds() / 60
-        if not 1 <= minutes <= 60:
-            raise ValidationError(msg.METRICS_WINDOW.format(minutes=format_number(minutes)))
+        longest = self.metrics_retention.total_seconds() / 60
+        if not 1 <= minutes <= longest:
+            raise ValidationError(
+                msg.METRICS_WINDOW.format(
+                    minutes=format_number(minutes), longest=format_number(longest)
+                )
+            )
         self._state(endpoint)
         end = datetime.fromtimestamp(self._clock(), tz=UTC)
         start = end - window

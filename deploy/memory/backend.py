@@ -94,6 +94,8 @@ class MemoryBackend(Backend):
     """Endpoints, deployments and models in dictionaries (registered as ``memory``)."""
 
     name: ClassVar[str] = "memory"
+    #: As Azure Monitor: one-minute points for up to 30 days.
+    metrics_retention: ClassVar[timedelta] = timedelta(days=30)
 
     def __init__(
         self,
@@ -330,8 +332,13 @@ class MemoryBackend(Backend):
     async def metrics(self, endpoint: str, window: timedelta) -> MetricsSnapshot:
         self._check("metrics")
         minutes = window.total_seconds() / 60
-        if not 1 <= minutes <= 60:
-            raise ValidationError(msg.METRICS_WINDOW.format(minutes=format_number(minutes)))
+        longest = self.metrics_retention.total_seconds() / 60
+        if not 1 <= minutes <= longest:
+            raise ValidationError(
+                msg.METRICS_WINDOW.format(
+                    minutes=format_number(minutes), longest=format_number(longest)
+                )
+            )
         self._endpoint(endpoint)
         # Whole minutes, the current one included, as Azure Monitor's points are.
         end = minute_of(self._now()) + timedelta(minutes=1)

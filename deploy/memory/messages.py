@@ -25,7 +25,7 @@ KEYS_NEED_KEY_AUTH = (
     "Endpoint '{name}' uses auth_mode '{mode}': it has no keys to regenerate "
     "(get-credentials gives a fresh token)."
 )
-METRICS_WINDOW = "A metrics window is 1 to 60 minutes, not {minutes}."
+METRICS_WINDOW = "A metrics window is 1 to {longest} minutes, not {minutes}."
 INSTANCE_COUNT_INVALID = "instance_count must be between 1 and {limit}, not {count}."
 TOO_MANY_DEPLOYMENTS = "Endpoint '{endpoint}' has {count} deployments already; the most is {limit}."
 TAKES_TRAFFIC = "Deployment '{name}' takes traffic: set its traffic to 0 first."

@@ -10,6 +10,7 @@ in the message's thread; non-deployers are refused and nothing is posted.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from tests.bot.harness import (
     message_text,
     running_bot,
 )
-from tests.bot.test_loadtest_slack import FAST_PROBES, updates
+from tests.bot.test_loadtest_slack import FAST_PROBES, until, updates
 from tests.deploy.local.platform_kit import running_platform
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow(budget=60)]
@@ -108,3 +109,34 @@ async def test_non_deployers_are_refused(bot: RunningBot) -> None:
     await bot.settle()
     assert "deploy" in bot.last_ephemeral(CAROL)
     assert bot.channel() == []
+
+
+async def test_cancel_between_steps_stops_and_restores_the_instances(
+    bot: RunningBot, platform: Platform
+) -> None:
+    """--scaling on a deployment of 2 instances scales it to 1 for the first search; Cancel,
+    clicked once the first step is in the table, stops the search before the next step, the
+    message says cancelled, and blue is back on its 2 instances."""
+    await platform.scale(EP, "blue", 2)
+    try:
+        await bot.slash("/capacity", SEARCH.replace("1s", "2s") + " --scaling", user=ALICE)
+        await bot.settle()
+        (warning,) = bot.stub.ephemerals(ALICE)
+        assert "scales blue to 1 instance, then 2" in message_text(warning)
+        await bot.click(warning, actions.CAPACITY_CONFIRM, user=ALICE)
+        await until(lambda: any(" pass" in message_text(m) for m in updates(bot)))
+        assert (await platform.get_deployment(EP, "blue")).instance_count == 1
+        running = copy.deepcopy(bot.channel()[0])
+        assert buttons(running) == [actions.CAPACITY_CANCEL]
+        assert (await bot.click(running, actions.CAPACITY_CANCEL, user=BOB)).status == 200
+        await bot.settle(60)
+        text = message_text(bot.channel()[0])
+        assert "Capacity of blue on product-recommender: cancelled, partial results" in text
+        assert "Cancelled by <@U0BOB>." in text and buttons(bot.channel()[0]) == []
+        # At most the step running at the click finished after it: nothing more was sent.
+        rows = [line for line in text.splitlines() if line.strip()[:1].isdigit()]
+        assert 1 <= len(rows) <= 2, text
+        assert "On 2 instances" not in text
+        assert (await platform.get_deployment(EP, "blue")).instance_count == 2, "restored"
+    finally:
+        await platform.scale(EP, "blue", 1)

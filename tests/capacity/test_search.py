@@ -13,15 +13,18 @@ from capacity import (
     InvalidSearchError,
     Objective,
     PriceTable,
+    Scaling,
     SearchPlan,
     Step,
     answer,
     recommend,
     render_capacity_chart,
     render_plan,
+    render_text,
     search,
     to_dict,
 )
+from capacity.report import window_words
 from capacity.search import SearchOutcome
 
 OBJECTIVE = Objective(max_p99_ms=200, max_error_rate=0.001)
@@ -174,3 +177,54 @@ def test_prices_are_overridden_from_the_config() -> None:
     euros = PriceTable.default().with_overrides({"Standard_DS3_v2": 0.27}, currency="EUR")
     assert euros.hourly("Standard_F4s_v2") is None and euros.currency == "EUR"
     assert PriceTable.default().hourly("Standard_XYZ") is None
+
+
+async def test_the_count_follows_the_measured_scaling() -> None:
+    outcome = await _outcome(96)
+    facts, prices = _facts(), PriceTable.default()
+    need = 500 * 1.3
+
+    def count(two_rps: float) -> int:
+        scaling = Scaling(one_rps=96, two_rps=two_rps)
+        rec = recommend(
+            outcome, facts, target_rps=500, headroom=0.3, prices=prices, scaling=scaling
+        )
+        assert rec is not None
+        return rec.instance_count
+
+    # Near-linear (at least 80% of 2×): per instance × count, as without a measurement.
+    assert Scaling(one_rps=96, two_rps=180).model == "linear"
+    assert count(180) == math.ceil(need / 96) == 7
+    # Below 80%: the first instance's 96, then each more adds what the second added (44).
+    assert Scaling(one_rps=96, two_rps=140).model == "measured"
+    assert count(140) == 1 + math.ceil((need - 96) / 44) == 14
+    # Flat (the second added under 10%): the answer says so; the count assumes separate
+    # machines rather than an impossible number.
+    flat = Scaling(one_rps=96, two_rps=100)
+    assert flat.model == "flat" and count(100) == 7
+    report = CapacityReport(
+        endpoint="ep", facts=facts, objective=OBJECTIVE, outcome=outcome, prices=prices,
+        scaling=flat,
+        recommendation=recommend(
+            outcome, facts, target_rps=500, headroom=0.3, prices=prices, scaling=flat
+        ),
+    )  # fmt: skip
+    text = render_text(report)
+    assert "96 req/s on 1 instance, 100 req/s on 2 (1.04×)" in text
+    assert "more instances will not serve more here" in text
+    scaling = to_dict(report)["scaling"]
+    assert (scaling["model"], scaling["factor"]) == ("flat", pytest.approx(1.042, abs=1e-3))
+
+
+def test_the_peak_is_read_over_the_longest_window_each_backend_keeps() -> None:
+    from datetime import timedelta
+
+    from commands.capacity import peak_window
+    from deploy.azure.backend import AzureMLBackend
+    from deploy.local.control.client import LocalBackend
+    from deploy.local.platform import Platform
+    from deploy.memory.backend import MemoryBackend
+
+    assert peak_window(AzureMLBackend) == peak_window(MemoryBackend) == timedelta(days=7)  # type: ignore[arg-type]
+    assert peak_window(Platform) == peak_window(LocalBackend) == timedelta(days=1)  # type: ignore[arg-type]
+    assert window_words(timedelta(days=7)) == "7 days" and window_words(timedelta(days=1)) == "day"

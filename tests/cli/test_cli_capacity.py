@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from samples.scripts import slow_score
+from samples.scripts import busy_score, slow_score
 from tests.support.flightdeck_cli import (
     LocalPlatform,
     local_platform,
@@ -31,6 +31,7 @@ DELAY_MS = 40
 WORKERS = 2
 TRUTH = WORKERS / (DELAY_MS / 1000)  # 50 req/s
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+CPU_MS = 10
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +55,20 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform
             },
         )
         running.cli("online-deployment", "create", "--file", str(green), "--all-traffic").ok()
+        busy_code = root / "busy"
+        busy_code.mkdir()
+        shutil.copy(Path(busy_score.__file__), busy_code / "score.py")
+        busy = write_deployment(
+            specs,
+            name="busy",
+            code_configuration={"code": str(busy_code), "scoring_script": "score.py"},
+            environment_variables={"WORKER_COUNT": "2", "SAMPLE_CPU_MS": str(CPU_MS)},
+            request_settings={
+                "max_concurrent_requests_per_instance": 8,
+                "request_timeout_ms": 5000,
+            },
+        )
+        running.cli("online-deployment", "create", "--file", str(busy)).ok()
         yield running
 
 
@@ -109,3 +124,59 @@ def test_dry_run_and_live_traffic(platform: LocalPlatform) -> None:
     assert "--max-p99" in bad.error_line(), bad.stderr
     missing = platform.cli("capacity", EP, "-d", "nope", "--max-p99", "100", "--dry-run")
     assert "nope" in missing.error_line(), missing.stderr
+
+
+@pytest.mark.slow(budget=300)
+def test_scaling_measures_two_instances_and_restores_the_count(platform: LocalPlatform) -> None:
+    """``--scaling``: 1 instance, then 2, then back to 1. Sleeping does not need the CPU, so
+    two instances on this machine serve about twice one's 50 req/s."""
+    result = platform.cli(
+        "capacity", EP, "--deployment", "green", "--max-p99", "150ms",
+        "--start-rate", "10", "--max-rate", "300", "--step", "2s",
+        "--target-rate", "400", "--scaling", "--yes", "--json",
+    ).ok()  # fmt: skip
+    data = json.loads(result.stdout)
+    scaling = data["scaling"]
+    one, two = scaling["one_instance_rps"], scaling["two_instances_rps"]
+    assert abs(one - TRUTH) / TRUTH <= 0.15, data["steps"]
+    assert 1.6 <= scaling["factor"] <= 2.4, (one, two, scaling["steps_two_instances"])
+    assert scaling["model"] == "linear"
+    assert data["instances_measured"] == 1 and data["capacity_rps_per_instance"] == one
+    assert data["recommended_instance_count"] == math.ceil(400 * 1.3 / one - 1e-9)
+    assert scaling["steps_two_instances"][0]["offered_rps"] == one  # starts from 1's capacity
+    shown = platform.cli("online-deployment", "show", "--endpoint-name", EP, "--name", "green").ok()
+    assert shown.json()["instance_count"] == 1, "scaled back to what it was"
+
+
+def test_the_dry_run_says_what_scaling_does(platform: LocalPlatform) -> None:
+    dry = platform.cli(
+        "capacity", EP, "-d", "green", "--max-p99", "150ms", "--step", "2s", "--scaling",
+        "--max-rate", "200", "--dry-run",
+    ).ok()  # fmt: skip
+    assert "scales green to 1 instance, then 2" in dry.stdout, dry.stdout
+
+
+@pytest.mark.slow(budget=300)
+def test_finds_a_cpu_bound_capacity_measured_directly(platform: LocalPlatform) -> None:
+    """A model that burns 10 ms of CPU an answer: its capacity is whatever the cores left to
+    it allow (this machine is shared), so the truth is measured in the same run, before and
+    after the search, as the throughput of a closed loop that keeps both workers busy. The
+    objective (P99 ≤ 300 ms) leaves room for the service time's spread on shared cores, so
+    the knee sits near saturation; the search must land within 15% of the truth."""
+
+    def saturated() -> float:
+        closed = platform.cli(
+            "loadtest", EP, "-d", "busy", "--requests", "300", "--concurrency", "4", "--json"
+        ).ok()
+        return float(closed.json()["throughput_rps"])
+
+    before = saturated()
+    result = platform.cli(
+        "capacity", EP, "-d", "busy", "--max-p99", f"{30 * CPU_MS}ms",
+        "--start-rate", "20", "--max-rate", "400", "--step", "2s", "--json",
+    ).ok()  # fmt: skip
+    truth = (before + saturated()) / 2
+    data = json.loads(result.stdout)
+    found = data["capacity_rps"]
+    assert abs(found - truth) / truth <= 0.15, (found, truth, before, data["steps"])
+    assert data["limited_by"] in ("latency", "errors")

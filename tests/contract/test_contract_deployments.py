@@ -154,7 +154,7 @@ async def test_metrics_count_the_scoring_requests(blue_green: ContractCase) -> N
     assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
     assert snapshot.deployments["green"].window.requests >= 1
     with pytest.raises(ValidationError):
-        await backend.metrics(ENDPOINT, timedelta(minutes=61))
+        await backend.metrics(ENDPOINT, backend.metrics_retention + timedelta(minutes=1))
 
 
 async def test_deleting_deployments_follows_the_traffic_rule(blue_green: ContractCase) -> None:

@@ -24,6 +24,7 @@ from deploy.errors import BackendUnavailableError, FlightdeckError, OutcomeUnkno
 from deploy.local.control import messages as messages
 from deploy.local.control.wire import decode_error, decode_invoke
 from deploy.local.metrics.autoscale_policy import ScaleDecision
+from deploy.local.metrics.recorder import RETENTION_MINUTES
 from deploy.local.state.home import Home, process_alive
 from deploy.types import (
     AutoscalePolicy,
@@ -58,6 +59,8 @@ class LocalBackend(Backend):
 
     name: ClassVar[str] = "local"
     loopback_only: ClassVar[bool] = True
+    #: The daemon's metrics recorder keeps a day of minutes.
+    metrics_retention: ClassVar[timedelta] = timedelta(minutes=RETENTION_MINUTES)
 
     def __init__(self, *, control_url: str, token: str, no_wait: bool = False) -> None:
         """``no_wait``: long operations return once the daemon accepted them (``az ml
