@@ -3,6 +3,7 @@ the real ``flightdeck`` entry point and a daemon (a tmp home, free ports)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,9 +46,10 @@ def _server_lines(platform: LocalPlatform) -> tuple[bool, bool]:
 
 def _scores(platform: LocalPlatform, specs: Path) -> None:
     request = write_request(specs)
+    # As az ml: the model's answer as a JSON string.
     answer = platform.cli("online-endpoint", "invoke", "-n", EP, "-r", str(request)).ok().json()
     expected = reference_predict("v1", np.array([ROW], dtype=np.float32))
-    np.testing.assert_allclose(np.array(answer["predictions"]), expected, rtol=1e-5)
+    np.testing.assert_allclose(np.array(json.loads(answer)["predictions"]), expected, rtol=1e-5)
 
 
 def test_create_and_update_pick_the_server(platform: LocalPlatform, specs: Path) -> None:

@@ -73,7 +73,8 @@ def test_demo_and_a_cli_flow_run_from_the_installed_wheel(
             cwd=elsewhere, env=env,
         ).ok()  # fmt: skip
         green = reference_predict("v2", np.array([ROW], dtype=np.float32))
-        np.testing.assert_allclose(np.array(json.loads(invoked.stdout)["predictions"]), green, 1e-5)
+        answer = json.loads(json.loads(invoked.stdout))  # as az ml: the answer as a JSON string
+        np.testing.assert_allclose(np.array(answer["predictions"]), green, 1e-5)
         assert not (elsewhere / "examples").exists() and REPO not in elsewhere.parents
 
 
