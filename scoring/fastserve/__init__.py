@@ -7,7 +7,8 @@ and for reading the next requests, or runs on the event loop when the script dec
 ``FASTSERVE_INLINE = True`` (see :mod:`.app`).
 
 It ships inside the scoring folder and imports only the standard library, httptools, orjson
-(optional) and, when a script uses them, inference-schema and azureml-inference-server-http. Start it as::
+(optional) and, when a script uses them, inference-schema and azureml-inference-server-http.
+Start it as::
 
     python -m scoring.fastserve --entry_script score.py --port 5001     # from the repository
     python fastserve --entry_script score.py                            # from the code folder

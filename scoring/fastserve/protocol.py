@@ -160,10 +160,11 @@ class Connection(asyncio.Protocol):
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._refuse(400, msg.UPGRADE_UNSUPPORTED)
-        except _HeadTooLarge:
-            self._refuse(431, msg.HEAD_TOO_LARGE)
-        except httptools.HttpParserError:
-            self._refuse(400, msg.BAD_REQUEST)
+        except httptools.HttpParserError:  # a callback's exception arrives wrapped in one
+            too_large = self._head_size > HEAD_LIMIT
+            self._refuse(
+                431 if too_large else 400, msg.HEAD_TOO_LARGE if too_large else msg.BAD_REQUEST
+            )
 
     # --- httptools callbacks -------------------------------------------------------------
 

@@ -7,8 +7,9 @@ An AST scan (nothing is imported): every ``import``/``from`` statement, and ever
   sibling modules, onnxruntime, numpy, inference_schema and azureml_inference_server_http,
   what an Azure environment for the script installs (DESIGN.md, "scoring/");
 - ``scoring/fastserve/``: those, its own package, and its documented extras: httptools (the
-  HTTP parser) and orjson (JSON bodies; optional, json is used without it). flask comes with azureml-inference-server-http and
-  is taken only inside a function, for a ``@rawhttp`` run(): fastserve starts without it.
+  HTTP parser) and orjson (JSON bodies; optional, json is used without it). flask comes with
+  azureml-inference-server-http and is taken only inside a function, for a ``@rawhttp``
+  run(): fastserve starts without it.
 
 That scoring/ imports none of our packages is also an import-linter contract (pyproject.toml,
 ``lint-imports`` in ``make test``); import-linter forbids named packages, so the allow-list of
