@@ -30,9 +30,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
 from email.utils import formatdate
 from http import HTTPStatus
+from typing import cast
 from urllib.parse import unquote
 
 import httptools
