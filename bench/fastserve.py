@@ -14,6 +14,13 @@ measured) and are measured in turn, ``--repeat`` rounds, so that other load on t
 falls on all of them alike; the table shows each one's run with the median req/s per core.
 Prints a markdown table.
 
+A second table gives the in-process limits on the server's core, measured in a child
+process pinned to CPU 0 in every round (between the servers' runs, so that the load of the
+moment falls on them too): ``InferenceSession.run`` on the request's row, the JSON body
+parsed (orjson) and turned into the array and run, and ``score.run()`` as fastserve calls it
+(through its decorators, from the parsed body, its answer encoded as JSON); beside each, the
+share of it that the best fastserve row reaches in req/s per core.
+
 Usage::
 
     python bench/fastserve.py [--seconds 5] [--repeat 3] [--concurrency 20 64]
@@ -244,10 +251,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="measured time per run")
     parser.add_argument("--repeat", type=int, default=3, help="runs per cell (median shown)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[20, 64])
+    parser.add_argument("--limits-child", nargs=2, metavar=("SCRIPT", "MODEL_DIR"),
+                        help=argparse.SUPPRESS)  # fmt: skip
     args = parser.parse_args(argv)
+    if args.limits_child:
+        print(json.dumps(_limits_here(Path(args.limits_child[0]), args.limits_child[1])))
+        return 0
     os.sched_setaffinity(0, {CLIENT_CPU})
     rows: list[str] = []
     baseline: dict[int, float] = {}
+    best_fastserve = 0.0
+    limits: dict[str, list[float]] = {}
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-fastserve-") as folder:
         tmp = Path(folder)
@@ -262,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
                 for _ in range(args.repeat):
                     for index, server in enumerate(servers):
                         runs[index].append(asyncio.run(_measure(server, concurrency, args.seconds)))
+                    for name, rate in _limits(script, models / "model-v1").items():
+                        limits.setdefault(name, []).append(rate)
             finally:
                 for server in servers:
                     server.stop()
@@ -269,8 +285,87 @@ def main(argv: list[str] | None = None) -> int:
                 run = sorted(measured, key=lambda r: r.per_core)[len(measured) // 2]
                 baseline.setdefault(concurrency, run.per_core)
                 rows.append(_row(setup, concurrency, run, baseline[concurrency]))
+                if setup.label == "fastserve":
+                    best_fastserve = max(best_fastserve, run.per_core)
     print(_table(rows, load_before, os.getloadavg()[0], args))
+    print()
+    print(_limits_table(limits, best_fastserve))
     return 0
+
+
+LIMIT_CALLS = 20_000
+
+
+def _limits(script: Path, model_dir: Path) -> dict[str, float]:
+    """The in-process limits, measured in a child process pinned to the server's core."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("AZUREML_", "FLIGHTDECK_"))}
+    environ["AZUREML_MODEL_DIR"] = str(model_dir)
+    done = subprocess.run(
+        [sys.executable, __file__, "--limits-child", str(script), str(model_dir)],
+        env=environ, capture_output=True, text=True, check=True,
+        preexec_fn=lambda: os.sched_setaffinity(0, {SERVER_CPU}),
+    )  # fmt: skip
+    rates: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return rates
+
+
+def _limits_here(script: Path, model_dir: str) -> dict[str, float]:
+    """Calls per second of each in-process path (in this process: the child's)."""
+    import importlib.util
+    import logging
+
+    import numpy as np
+    import orjson
+
+    logging.disable(logging.INFO)
+    os.environ["AZUREML_MODEL_DIR"] = model_dir
+    sys.path.insert(0, str(script.parent))
+    spec = importlib.util.spec_from_file_location("entry_module", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.init()
+    to_batch = sys.modules["input_rows"].to_batch  # score.py's sibling, imported by it
+    model = module._model
+    session, name = model.session, model.input.name
+    outputs = list(model.output_names)
+    row = np.asarray([[1.0, 2.0, 3.0, 4.0, 5.0]], dtype=np.float32)
+
+    def session_run() -> object:
+        return session.run(outputs, {name: row})
+
+    def parse_and_run() -> object:
+        return session.run(outputs, {name: to_batch(orjson.loads(BODY)["data"], model.input)})
+
+    def score_run() -> object:
+        return json.dumps(module.run(**orjson.loads(BODY))).encode()
+
+    paths = {
+        "InferenceSession.run": session_run,
+        "JSON parse + array + InferenceSession.run": parse_and_run,
+        "score.run() (decorated; JSON in and out)": score_run,
+    }
+    rates: dict[str, float] = {}
+    for label, call in paths.items():
+        for _ in range(1000):
+            call()
+        started = time.perf_counter()
+        for _ in range(LIMIT_CALLS):
+            call()
+        rates[label] = LIMIT_CALLS / (time.perf_counter() - started)
+    return rates
+
+
+def _limits_table(limits: dict[str, list[float]], fastserve: float) -> str:
+    lines = [
+        "| in-process limit (one core) | calls/s (median) | fastserve req/s per core | share |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, rates in limits.items():
+        rate = sorted(rates)[len(rates) // 2]
+        share = fastserve / rate if rate else 0.0
+        lines.append(f"| {label} | {rate:,.0f} | {fastserve:,.0f} | {share:.0%} |")
+    return "\n".join(lines)
 
 
 def _row(setup: Setup, concurrency: int, run: Run, baseline: float) -> str:

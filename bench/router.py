@@ -1,9 +1,11 @@
 """Benchmark: the scoring router's cost, through it against straight to one instance.
 
-Two upstreams, each measured straight and through the router in the same run:
+Three upstreams, each measured straight and through the router in the same run:
 
 - ``azmlinfsrv``: one real azmlinfsrv instance (one worker) serving a trivial score.py,
   what the local platform runs;
+- ``fastserve``: one fastserve instance (one worker thread) serving the same score.py,
+  what a deployment with ``FLIGHTDECK_SERVER: fast`` runs;
 - ``aiohttp``: a trivial aiohttp server (about 10 x faster than Flask), so that the
   router's own cost shows instead of hiding behind the model server's.
 
@@ -47,6 +49,7 @@ import aiohttp  # noqa: E402
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 
+from tests.scoring.compat.servers import start_fastserve  # noqa: E402
 from tests.support.azmlinfsrv import start_azmlinfsrv  # noqa: E402
 
 KEY = "bench-key-0123456789"
@@ -276,42 +279,49 @@ def _table(cells: list[Cell]) -> str:
     return "\n".join(lines)
 
 
+#: The issue's targets: (upstream, the most the router may cost at saturation in % of
+#: requests/s, the most it may add at P50 at concurrency 1 in ms).
+TARGETS = (("fastserve", 10.0, 0.15), ("azmlinfsrv", 10.0, 0.25))
+
+
 def _verdict(cells: list[Cell]) -> list[str]:
-    """The issue's targets, read on the real instance (azmlinfsrv).
+    """The targets, read on the real instances (azmlinfsrv, fastserve).
 
     Throughput is the instance's capacity through the router, measured at the highest
     concurrency (a saturating load); the added latency is read at concurrency 1 (no
     queueing). At concurrency 1 requests/s is only 1 / latency, so that cell is the
-    latency target's, not a throughput figure: the 1 ms P50 allowance could not fit
-    in a 10 % requests/s budget there for any model answering in under 9 ms.
+    latency target's, not a throughput figure.
     """
     by_key = {(c.upstream, c.concurrency, c.path): c for c in cells}
-    real = sorted(c.concurrency for c in cells if c.upstream == "azmlinfsrv" and c.path == "router")
-    if not real:
-        return []
     verdict = []
-    loaded, unloaded = real[-1], real[0]
-    straight = by_key[("azmlinfsrv", loaded, "straight")]
-    routed = by_key[("azmlinfsrv", loaded, "router")]
-    cost = 100.0 * (1 - routed.per_second / straight.per_second)
-    met = "met" if cost < 10.0 else "MISSED"
-    verdict.append(
-        f"Throughput at concurrency {loaded} (saturating): the router costs {max(cost, 0.0):.1f} % "
-        f"({routed.per_second:,.0f} against {straight.per_second:,.0f} req/s); "
-        f"target under 10 %: {met}."
-    )
-    straight = by_key[("azmlinfsrv", unloaded, "straight")]
-    routed = by_key[("azmlinfsrv", unloaded, "router")]
-    added = routed.percentile(50) - straight.percentile(50)
-    met = "met" if added < 1.0 else "MISSED"
-    verdict.append(
-        f"Added latency at concurrency {unloaded}: {added:+.2f} ms at P50 "
-        f"({added / straight.percentile(50):+.0%}); target under 1 ms: {met}."
-    )
+    for upstream, max_cost, max_added in TARGETS:
+        real = sorted(c.concurrency for c in cells if c.upstream == upstream and c.path == "router")
+        if not real:
+            continue
+        loaded, unloaded = real[-1], real[0]
+        straight = by_key[(upstream, loaded, "straight")]
+        routed = by_key[(upstream, loaded, "router")]
+        cost = 100.0 * (1 - routed.per_second / straight.per_second)
+        met = "met" if cost < max_cost else "MISSED"
+        verdict.append(
+            f"{upstream}: throughput at concurrency {loaded} (saturating): the router costs "
+            f"{max(cost, 0.0):.1f} % ({routed.per_second:,.0f} against "
+            f"{straight.per_second:,.0f} req/s); target under {max_cost:g} %: {met}."
+        )
+        straight = by_key[(upstream, unloaded, "straight")]
+        routed = by_key[(upstream, unloaded, "router")]
+        added = routed.percentile(50) - straight.percentile(50)
+        met = "met" if added <= max_added else "MISSED"
+        verdict.append(
+            f"{upstream}: added latency at concurrency {unloaded}: {added:+.2f} ms at P50 "
+            f"({added / straight.percentile(50):+.0%}); target at most {max_added:g} ms: {met}."
+        )
     return verdict
 
 
-def _machine(cpus: tuple[int | None, int | None], router_cpu: str) -> str:
+def _machine(
+    cpus: tuple[int | None, int | None], router_cpu: str, load: tuple[float, float]
+) -> str:
     model = platform.processor() or platform.machine()
     with open("/proc/cpuinfo", encoding="utf-8") as info:
         for line in info:
@@ -326,7 +336,8 @@ def _machine(cpus: tuple[int | None, int | None], router_cpu: str) -> str:
         pinning = f"load generator on CPU {cpus[0]}, router and upstreams on CPU {cpus[1]}"
     return (
         f"Machine: {model}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"aiohttp {aiohttp.__version__}; {pinning}."
+        f"aiohttp {aiohttp.__version__}; {pinning}; load average {load[0]:.2f} before, "
+        f"{load[1]:.2f} after; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."
     )
 
 
@@ -353,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     pin = [] if cpus[0] is None else ["--cpu"]
     _pin(cpus[0])
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-router-") as tmp:
         folder = Path(tmp)
         (folder / "score.py").write_text(SCRIPT)
@@ -362,14 +374,26 @@ def main(argv: list[str] | None = None) -> int:
             model_dir=folder / "model",
             log_path=folder / "azmlinfsrv.log",
         )
+        fastserve = start_fastserve(
+            entry_script=folder / "score.py",
+            model_dir=folder / "model",
+            log_path=folder / "fastserve.log",
+            cwd=folder,
+        )
         fast, fast_port = _spawn(["--role", "upstream", *pin, *([str(cpus[1])] if pin else [])])
         router = None
         try:
             if cpus[1] is not None:
-                master = psutil.Process(server.process.pid)
-                for process in [master, *master.children(recursive=True)]:
-                    process.cpu_affinity([cpus[1]])
-            upstreams = {"azmlinfsrv": server.base_url, "aiohttp": f"http://127.0.0.1:{fast_port}"}
+                for pid in (server.process.pid, fastserve.process.pid):
+                    master = psutil.Process(pid)
+                    for process in [master, *master.children(recursive=True)]:
+                        for thread in process.threads():  # every thread: affinity is per thread
+                            os.sched_setaffinity(thread.id, {cpus[1]})
+            upstreams = {
+                "azmlinfsrv": server.base_url,
+                "fastserve": fastserve.base_url,
+                "aiohttp": f"http://127.0.0.1:{fast_port}",
+            }
             router_on = cpus[0] if args.router_cpu == "client" else cpus[1]
             router_args = ["--role", "router", *pin, *([str(router_on)] if pin else [])]
             for name, url in upstreams.items():
@@ -387,10 +411,11 @@ def main(argv: list[str] | None = None) -> int:
             if router is not None:
                 _stop(router)
             _stop(fast)
+            fastserve.stop()
             server.stop()
     print(_table(cells))
     print()
-    print(_machine(cpus, args.router_cpu))
+    print(_machine(cpus, args.router_cpu, (load_before, os.getloadavg()[0])))
     return 1 if any(c.errors for c in cells) else 0
 
 

@@ -38,7 +38,8 @@ DEFAULT_PORT = 5001
 SCHEMA = "https://azuremlschemas.azureedge.net/latest/environment.schema.json"
 #: What fastserve and the project's score.py import (versions from Flightdeck's own pins).
 RUNTIME_PACKAGES = (
-    "aiohttp", "numpy", "onnxruntime", "inference-schema", "azureml-inference-server-http",
+    "httptools", "orjson", "numpy", "onnxruntime", "inference-schema",
+    "azureml-inference-server-http",
 )  # fmt: skip
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,254}$")
 

@@ -40,6 +40,8 @@ _TYPES: dict[str, tuple[type[np.generic], Kind]] = {
 }
 _SHOWN_CHARS = 40
 _NUMBER_TYPES = {int, float}
+_FLOAT64 = np.dtype(np.float64)
+_FLOAT_MAX: dict[np.dtype[Any], float] = {}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,7 +147,12 @@ def _check_widths(rows: list[list[Any]], single: bool, width: int | None) -> Non
 
 
 def _plain_numbers(rows: list[list[Any]], dtype: np.dtype[Any]) -> NDArray[Any] | None:
-    """The common case in a few vectorized steps: only numbers, all in range; else None."""
+    """The common case in a few vectorized steps: only numbers, all in range; else None.
+
+    One float64 array and, for a narrower type, one reduction that skips NaN (``fmax``;
+    NaN passes as it is), and ±Infinity or a finite value beyond the type's range sends the
+    rows to the value-by-value path, which keeps infinities and names the value out of range.
+    """
     for row in rows:
         if not {type(value) for value in row} <= _NUMBER_TYPES:
             return None
@@ -153,10 +160,18 @@ def _plain_numbers(rows: list[list[Any]], dtype: np.dtype[Any]) -> NDArray[Any] 
         wide = np.asarray(rows, dtype=np.float64)
     except OverflowError:  # an integer beyond float64
         return None
-    finite = np.abs(wide[np.isfinite(wide)])
-    if finite.size and finite.max() > float(np.finfo(dtype).max):
+    if dtype == _FLOAT64:
+        return wide
+    if wide.size and np.fmax.reduce(np.abs(wide), axis=None) > _float_max(dtype):
         return None
-    return wide.astype(dtype, copy=False)
+    return wide.astype(dtype)
+
+
+def _float_max(dtype: np.dtype[Any]) -> float:
+    largest = _FLOAT_MAX.get(dtype)
+    if largest is None:
+        largest = _FLOAT_MAX[dtype] = float(np.finfo(dtype).max)
+    return largest
 
 
 def _bounds(dtype: np.dtype[Any]) -> tuple[float, float]:

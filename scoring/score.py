@@ -43,6 +43,11 @@ logger = logging.getLogger("azmlinfsrv.score")
 
 _model: LoadedModel | None = None
 
+# Read by fastserve (ignored by azmlinfsrv) after init(): True declares run() fast and
+# thread-safe, so fastserve calls it on its event loop instead of handing it to a worker
+# thread. init() sets it unless micro-batching is on (a batching run() waits for company).
+FASTSERVE_INLINE = False
+
 # Samples for the swagger document (GET /swagger.json): the sample product recommender.
 _INPUT_SAMPLE = np.array([[1.0, 2.0, 3.0, 4.0, 5.0]], dtype=np.float32)
 _OUTPUT_SAMPLE = {"predictions": [[0.31, 0.69]], "latency_ms": 0.05, "batch_size": 1}
@@ -50,8 +55,9 @@ _OUTPUT_SAMPLE = {"predictions": [[0.31, 0.69]], "latency_ms": 0.05, "batch_size
 
 def init() -> None:
     """Load the ONNX model under AZUREML_MODEL_DIR once per worker; log what was loaded."""
-    global _model
+    global _model, FASTSERVE_INLINE
     _model = load_model(os.environ)
+    FASTSERVE_INLINE = not _model.batching.enabled
     logger.info(_model.describe())
 
 

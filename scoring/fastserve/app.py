@@ -1,9 +1,10 @@
-"""The HTTP side: azmlinfsrv's routes and headers on an aiohttp low-level server.
+"""The routes: azmlinfsrv's, answered for :mod:`.protocol`'s connections.
 
 =================== ===================================================================
 ``GET /``           liveness: ``Healthy`` (answered on the event loop, never queued
                     behind run())
-``GET|POST /score`` run() in a worker thread (``WORKER_COUNT`` threads)
+``GET|POST /score`` run() in a worker thread (``WORKER_COUNT`` threads), or on the event
+                    loop when the script declares itself fast (``FASTSERVE_INLINE``)
 ``OPTIONS /score``  empty 200
 ``GET /swagger.json`` ``?version=2|3|3.1``
 anything else       404 / 405 with azmlinfsrv's JSON message
@@ -12,26 +13,33 @@ anything else       404 / 405 with azmlinfsrv's JSON message
 Every answer on these routes carries ``x-request-id`` and ``x-ms-request-id`` (and
 ``x-ms-client-request-id`` when sent), computed from the request as azmlinfsrv does.
 
+**Inline run().** A script whose module sets ``FASTSERVE_INLINE = True`` (at import or in
+init()) declares that run() is fast (well under a millisecond) and thread-safe: /score is
+then answered on the event loop, without the hand-over to a worker thread and back (about
+100 µs a request). While such a run() runs, nothing else is answered, the liveness route
+included, and ``SCORING_TIMEOUT_MS`` cannot interrupt it; ``FASTSERVE_INLINE=false`` in the
+environment sends every run() to the threads whatever the script declares.
+
 Usage::
 
-    handler = ScoringApp(config=config, scorer=scorer, swagger=docs, pool=pool, access_log=log)
-    server = aiohttp.web.Server(handler.handle)
+    app = ScoringApp(config=config, scorer=scorer, swagger=docs, pool=pool, access_log=log)
+    server = HttpServer(handler=app.answer)
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
-import uuid
-
-from aiohttp import web
-from multidict import CIMultiDict, CIMultiDictProxy
+from collections.abc import Mapping
+from urllib.parse import parse_qsl
 
 from . import messages as msg
 from .access_log import AccessLog
 from .config import ServerConfig
 from .inputs import Incoming
+from .protocol import Deliver, Request
 from .replies import FAILED_HEADER, TEXT_TYPE, Reply, error_reply
 from .scorer import Scorer
 from .swagger import SwaggerDocs
@@ -43,6 +51,8 @@ HEADER_LIMIT = 100
 _SCORE_METHODS = frozenset({"GET", "POST", "OPTIONS", "HEAD"})
 _GET_METHODS = frozenset({"GET", "HEAD"})
 _HEALTHY = msg.HEALTHY.encode()
+_UUID_KEEP = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_UUID_V4 = (0x4000 << 64) | (0x8000 << 48)
 
 
 class ScoringApp:
@@ -56,6 +66,7 @@ class ScoringApp:
         swagger: SwaggerDocs,
         pool: WorkerPool,
         access_log: AccessLog | None,
+        inline: bool = False,
     ) -> None:
         self._config = config
         self._scorer = scorer
@@ -63,59 +74,93 @@ class ScoringApp:
         self._pool = pool
         self._access_log = access_log
         self._timeout_s = config.scoring_timeout_ms / 1000
+        self._inline = inline
+        self._raw = scorer.script.style == "raw"  # only @rawhttp needs the server's address
         self.in_flight = 0
 
-    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
-        """The aiohttp handler."""
+    def answer(self, request: Request, deliver: Deliver) -> None:
+        """Answer ``request`` through ``deliver``: at once, or when run() is done."""
         started = time.perf_counter()
         path = request.path
+        method = request.method
         if path == "/score":
-            if request.method not in _SCORE_METHODS:
-                return _response(error_reply(405, msg.METHOD_NOT_ALLOWED))
+            if method not in _SCORE_METHODS:
+                deliver(error_reply(405, msg.METHOD_NOT_ALLOWED))
+                return
             ids, refused = _request_ids(request.headers)
-            reply = refused or await self._score(request)
+            if refused is None:
+                self._score(request, ids, started, deliver)
+                return
+            reply = refused
         elif path == "/":
-            if request.method not in _GET_METHODS:
-                return _response(error_reply(405, msg.METHOD_NOT_ALLOWED))
+            if method not in _GET_METHODS:
+                deliver(error_reply(405, msg.METHOD_NOT_ALLOWED))
+                return
             ids, refused = _request_ids(request.headers)
             reply = refused or Reply(status=200, body=_HEALTHY, content_type=TEXT_TYPE)
         elif path == "/swagger.json":
-            if request.method not in _GET_METHODS:
-                return _response(error_reply(405, msg.METHOD_NOT_ALLOWED))
+            if method not in _GET_METHODS:
+                deliver(error_reply(405, msg.METHOD_NOT_ALLOWED))
+                return
             ids, refused = _request_ids(request.headers)
-            reply = refused or self._swagger_reply(request.query.get("version"))
+            reply = refused or self._swagger_reply(_query_value(request.query_string, "version"))
         else:
-            return _response(error_reply(404, msg.NOT_FOUND))
+            deliver(error_reply(404, msg.NOT_FOUND))
+            return
+        deliver(self._finish(request, ids, reply, started))
+
+    def _finish(
+        self, request: Request, ids: list[tuple[str, str]], reply: Reply, started: float
+    ) -> Reply:
+        """Add the request-id, version and trace headers; log the access line."""
         reply.headers.extend(ids)
         if self._config.server_version_header:
             reply.headers.append(("x-ms-server-version", self._config.server_version_header))
-        trace = request.headers.get("TraceId")
+        trace = request.headers.get("traceid")
         if trace is not None:
             reply.headers.append(("TraceId", trace))
-        if path != "/" and self._access_log is not None:
+        if request.path != "/" and self._access_log is not None:
+            path = request.path
             if request.query_string:
                 path += f"?{request.query_string}"
             elapsed_ms = (time.perf_counter() - started) * 1000
             self._access_log.record(request.method, path, reply.status, elapsed_ms, len(reply.body))
-        return _response(reply)
+        return reply
 
-    async def _score(self, request: web.BaseRequest) -> Reply:
-        if request.headers.get("Expect", "").lower() == "100-continue":
-            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # as gunicorn does
-        raw = self._scorer.script.style == "raw"  # only @rawhttp needs the server's address
+    def _score(
+        self, request: Request, ids: list[tuple[str, str]], started: float, deliver: Deliver
+    ) -> None:
+        headers = request.headers
         incoming = Incoming(
             method=request.method,
             path=request.path,
             query_string=request.query_string,
-            headers=request.headers,
-            body=await request.content.read(),
-            remote=(request.remote or "") if raw else "",
-            server_host=request.host.rsplit(":", 1)[0] if raw else "",
-            server_port=_local_port(request) if raw else 0,
+            headers=headers,
+            body=request.body,
+            remote=request.peer if self._raw else "",
+            server_host=headers.get("host", "").rsplit(":", 1)[0] if self._raw else "",
+            server_port=request.local_port if self._raw else 0,
         )
+        if self._inline:
+            try:
+                reply = self._scorer.score(incoming)
+            except Exception:  # a bug, or run()'s output is not JSON: azmlinfsrv answers the same
+                logger.exception(msg.UNHANDLED.format(method=request.method, path=request.path))
+                reply = error_reply(500, msg.INTERNAL_ERROR)
+            deliver(self._finish(request, ids, reply, started))
+            return
         self.in_flight += 1
+        future = self._pool.submit(self._scorer.score, incoming, limit_s=self._timeout_s)
+
+        def done(future: asyncio.Future[Reply]) -> None:
+            self.in_flight -= 1
+            deliver(self._finish(request, ids, self._outcome(request, future), started))
+
+        future.add_done_callback(done)
+
+    def _outcome(self, request: Request, future: asyncio.Future[Reply]) -> Reply:
         try:
-            return await self._pool.call(self._scorer.score, incoming, limit_s=self._timeout_s)
+            return future.result()
         except TimeoutError:
             logger.error(msg.RUN_TIMED_OUT.format(timeout_ms=self._config.scoring_timeout_ms))
             text = msg.RUN_TIMEOUT.format(timeout_ms=self._config.scoring_timeout_ms)
@@ -123,15 +168,13 @@ class ScoringApp:
         except Exception:  # a bug, or run()'s output is not JSON: azmlinfsrv answers the same
             logger.exception(msg.UNHANDLED.format(method=request.method, path=request.path))
             return error_reply(500, msg.INTERNAL_ERROR)
-        finally:
-            self.in_flight -= 1
 
     def _swagger_reply(self, version: str | None) -> Reply:
         status, body = self._swagger.answer(version)
         return Reply(status=status, body=body, headers=[(FAILED_HEADER, "False")])
 
 
-def _request_ids(headers: CIMultiDictProxy[str]) -> tuple[list[tuple[str, str]], Reply | None]:
+def _request_ids(headers: Mapping[str, str]) -> tuple[list[tuple[str, str]], Reply | None]:
     """azmlinfsrv's request-id headers, or a 431 answer when one is too long."""
     request_id = headers.get("x-request-id") or _new_request_id()
     if len(request_id) > HEADER_LIMIT:
@@ -153,18 +196,16 @@ def _request_ids(headers: CIMultiDictProxy[str]) -> tuple[list[tuple[str, str]],
 
 def _new_request_id() -> str:
     """A random (version 4) UUID, from :mod:`random`: ``uuid4()`` reads os.urandom, a system
-    call that hands the GIL to the worker threads on every request."""
-    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+    call that hands the GIL to the worker threads on every request. Formatted by hand
+    (``str(uuid.UUID(...))`` costs several times more), with the version and variant bits."""
+    bits = (random.getrandbits(128) & _UUID_KEEP) | _UUID_V4
+    text = f"{bits:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
-def _response(reply: Reply) -> web.Response:
-    headers: CIMultiDict[str] = CIMultiDict(reply.headers)
-    if reply.content_type is not None:
-        headers["Content-Type"] = reply.content_type
-    return web.Response(status=reply.status, body=reply.body, headers=headers)
-
-
-def _local_port(request: web.BaseRequest) -> int:
-    transport = request.transport
-    sockname = transport.get_extra_info("sockname") if transport is not None else None
-    return int(sockname[1]) if isinstance(sockname, tuple) and len(sockname) > 1 else 0
+def _query_value(query_string: str, name: str) -> str | None:
+    """The first value of ``name`` in the query string (decoded), or None."""
+    for key, value in parse_qsl(query_string, keep_blank_values=True):
+        if key == name:
+            return value
+    return None

@@ -21,6 +21,10 @@ flag                             variable                         default
 (none)                           ``FASTSERVE_ACCESS_LOG``         ``true``: one line per
                                                                   /score and /swagger.json
 (none)                           ``FASTSERVE_PROCESSES``          ``1``; ``auto``: one per core
+(none)                           ``FASTSERVE_INLINE``             ``true``: run() on the event
+                                                                  loop if the script declares
+                                                                  ``FASTSERVE_INLINE = True``;
+                                                                  ``false``: always in threads
 ================================ ================================ ===========================
 
 ``WORKER_COUNT`` is the number of run() calls in flight at once: threads of one process here,
@@ -70,6 +74,7 @@ class ServerConfig:
     server_version_header: str | None = None
     access_log: bool = True
     processes: int = 1
+    inline: bool = True
     unused_options: tuple[str, ...] = ()
 
     @classmethod
@@ -112,6 +117,7 @@ class ServerConfig:
             server_version_header=_server_version(environ),
             access_log=_switch(environ, "FASTSERVE_ACCESS_LOG", True),
             processes=_processes(environ),
+            inline=_switch(environ, "FASTSERVE_INLINE", True),
             unused_options=unused,
         )
 

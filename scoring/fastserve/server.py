@@ -25,8 +25,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from aiohttp import web
-
 from . import __version__
 from . import messages as msg
 from .access_log import AccessLog
@@ -34,6 +32,7 @@ from .app import ScoringApp
 from .config import ServerConfig
 from .errors import FastserveError, StartupError
 from .processes import CHILD_ENV, supervise
+from .protocol import HttpServer
 from .scorer import Scorer
 from .swagger import SwaggerDocs
 from .user_script import UserScript
@@ -116,11 +115,19 @@ async def serve(config: ServerConfig, script: UserScript) -> int:
     docs = SwaggerDocs.build(run=script.user_run, config=config)
     loop = asyncio.get_running_loop()
     access_log = AccessLog(stream=sys.stdout, loop=loop) if config.access_log else None
+    inline = config.inline and script.declares_inline()
+    if inline:
+        logger.info(msg.RUN_INLINE)
     app = ScoringApp(
-        config=config, scorer=Scorer(script), swagger=docs, pool=pool, access_log=access_log
+        config=config,
+        scorer=Scorer(script),
+        swagger=docs,
+        pool=pool,
+        access_log=access_log,
+        inline=inline,
     )
-    server = web.Server(app.handle, access_log=None)
-    listener = await loop.create_server(server, sock=sock, backlog=_BACKLOG)
+    server = HttpServer(handler=app.answer)
+    listener = await loop.create_server(server.connection, sock=sock, backlog=_BACKLOG)
     logger.info(msg.LISTENING.format(host=config.host, port=sock.getsockname()[1]))
     stop: asyncio.Future[str] = loop.create_future()
 
@@ -133,7 +140,8 @@ async def serve(config: ServerConfig, script: UserScript) -> int:
     name = await stop
     logger.info(msg.STOPPING.format(signal=name, pending=app.in_flight))
     listener.close()
-    await server.shutdown(timeout=float(os.environ.get("FASTSERVE_GRACE_S", _GRACE_S)))
+    grace_s = float(os.environ.get("FASTSERVE_GRACE_S", _GRACE_S))
+    await server.shutdown(grace_s=grace_s, in_flight=lambda: app.in_flight)
     pool.close()
     if access_log is not None:
         access_log.flush()

@@ -36,6 +36,7 @@ logger = logging.getLogger("fastserve")
 
 InputStyle = Literal["raw", "object", "string"]
 HEADERS_PARAMETER = "request_headers"
+INLINE_ATTRIBUTE = "FASTSERVE_INLINE"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +49,7 @@ class UserScript:
     style: InputStyle
     parameters: tuple[inspect.Parameter, ...]
     takes_headers: bool
+    module: ModuleType | None = None
 
     @classmethod
     def load(cls, path: str | Path) -> UserScript:
@@ -75,7 +77,13 @@ class UserScript:
             style=style,
             parameters=parameters,
             takes_headers=takes_headers,
+            module=module,
         )
+
+    def declares_inline(self) -> bool:
+        """Whether the script set ``FASTSERVE_INLINE = True`` (read after init(), which may
+        set it): run() is fast and thread-safe, and may run on the event loop."""
+        return getattr(self.module, INLINE_ATTRIBUTE, False) is True
 
     @property
     def first_parameter(self) -> str:

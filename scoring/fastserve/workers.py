@@ -14,6 +14,7 @@ Usage::
 
     pool = WorkerPool(count=4)
     reply = await pool.call(scorer.score, incoming, limit_s=3600.0)
+    future = pool.submit(scorer.score, incoming, limit_s=3600.0)   # the same, no coroutine
     pool.close()
 """
 
@@ -52,16 +53,20 @@ class WorkerPool:
 
     async def call(self, function: Callable[[Any], T], argument: Any, *, limit_s: float) -> T:
         """``function(argument)`` in a worker thread; TimeoutError after ``limit_s`` seconds."""
+        return await self.submit(function, argument, limit_s=limit_s)
+
+    def submit(
+        self, function: Callable[[Any], T], argument: Any, *, limit_s: float
+    ) -> asyncio.Future[T]:
+        """As :meth:`call`, without a coroutine: the future of ``function(argument)``."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         if not self._waiting:
             loop.call_soon(self._hand_over, loop)
         self._waiting.append((function, argument, future))
         expiry = loop.call_later(limit_s, self._expire, future)
-        try:
-            return await future
-        finally:
-            expiry.cancel()
+        future.add_done_callback(lambda _: expiry.cancel())
+        return future
 
     def close(self) -> None:
         """Let every thread finish its current job and stop (queued jobs still run)."""

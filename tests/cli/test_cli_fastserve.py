@@ -47,7 +47,8 @@ def test_writes_a_build_context(environment: tuple[Path, dict[str, Any]]) -> Non
     assert dockerfile.startswith("# Written by") and "FROM mcr.microsoft.com/azureml/" in dockerfile
     requirements = (out / "requirements.txt").read_text().split()
     assert any(line.startswith("onnxruntime") for line in requirements)
-    assert any(line.startswith("aiohttp") for line in requirements)
+    assert any(line.startswith("httptools") for line in requirements)
+    assert any(line.startswith("orjson") for line in requirements)
 
 
 def test_azure_ai_ml_loads_the_environment(environment: tuple[Path, dict[str, Any]]) -> None:

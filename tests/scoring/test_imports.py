@@ -6,9 +6,10 @@ An AST scan (nothing is imported): every ``import``/``from`` statement, and ever
 - ``scoring/*.py`` (score.py and its helper modules): only the standard library, their
   sibling modules, onnxruntime, numpy, inference_schema and azureml_inference_server_http,
   what an Azure environment for the script installs (DESIGN.md, "scoring/");
-- ``scoring/fastserve/``: those, its own package, and its documented extra, aiohttp (with
-  multidict and yarl, which come with it). flask comes with azureml-inference-server-http and
-  is taken only inside a function, for a ``@rawhttp`` run(): fastserve starts without it.
+- ``scoring/fastserve/``: those, its own package, and its documented extras: httptools (the
+  HTTP parser) and orjson (JSON bodies; optional, json is used without it). flask comes with
+  azureml-inference-server-http and is taken only inside a function, for a ``@rawhttp``
+  run(): fastserve starts without it.
 
 That scoring/ imports none of our packages is also an import-linter contract (pyproject.toml,
 ``lint-imports`` in ``make test``); import-linter forbids named packages, so the allow-list of
@@ -30,8 +31,8 @@ FASTSERVE_DIR = SCORING_DIR / "fastserve"
 SCRIPT_PACKAGES = frozenset(
     {"onnxruntime", "numpy", "inference_schema", "azureml_inference_server_http"}
 )
-#: fastserve's documented extra: aiohttp and the two packages it brings.
-FASTSERVE_EXTRA = frozenset({"aiohttp", "multidict", "yarl"})
+#: fastserve's documented extras: the HTTP parser and the JSON parser.
+FASTSERVE_EXTRA = frozenset({"httptools", "orjson"})
 #: Allowed in fastserve only inside a function (a lazy import, when a script needs it).
 FASTSERVE_LAZY = frozenset({"flask"})
 _DYNAMIC = {("importlib", "import_module"), ("", "__import__"), ("", "import_module")}
@@ -106,7 +107,7 @@ def test_score_py_and_its_helpers_import_only_what_an_azure_environment_has() ->
     }
 
 
-def test_fastserve_imports_only_those_and_aiohttp() -> None:
+def test_fastserve_imports_only_those_httptools_and_orjson() -> None:
     files = sorted(FASTSERVE_DIR.rglob("*.py"))
     assert FASTSERVE_DIR / "server.py" in files
     allowed = SCRIPT_PACKAGES | FASTSERVE_EXTRA | {"fastserve"}
@@ -121,7 +122,7 @@ def test_fastserve_imports_only_those_and_aiohttp() -> None:
             or (item.lazy and item.top in FASTSERVE_LAZY)
         )
     ]
-    assert wrong == [], "fastserve ships in the code folder: stdlib, aiohttp and the script's"
+    assert wrong == [], "fastserve ships in the code folder: stdlib, its extras and the script's"
     tops = {item.top for item in found}
-    assert {"aiohttp", "multidict", "azureml_inference_server_http"} <= tops
+    assert {"httptools", "orjson", "azureml_inference_server_http"} <= tops
     assert any(item.relative for item in found)

@@ -119,3 +119,11 @@ def test_unsupported_model_inputs_are_named(onnx_type: str, shape: list[Any], me
 
 def test_describe_shows_the_signature() -> None:
     assert FLOATS.describe() == "features: float32 [N, 5]"
+
+
+def test_a_value_beyond_float32_is_named_even_beside_nan() -> None:
+    spec = InputSpec.from_node(name="features", onnx_type="tensor(float)", shape=["N", 3])
+    with pytest.raises(BadRequest, match=r"data\[1\]"):
+        to_batch([float("nan"), 1e39, 2.0], spec)
+    batch = to_batch([float("nan"), float("inf"), 2.0], spec)
+    assert np.isnan(batch[0, 0]) and np.isinf(batch[0, 1]) and batch.dtype == np.float32

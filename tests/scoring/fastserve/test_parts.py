@@ -7,9 +7,11 @@ import io
 import re
 import threading
 import time
+import uuid
 
 import pytest
 from fastserve.access_log import AccessLog
+from fastserve.app import _new_request_id
 from fastserve.config import ServerConfig
 from fastserve.errors import ConfigError
 from fastserve.inputs import Incoming
@@ -103,3 +105,11 @@ def test_rawhttp_environ_carries_the_request() -> None:
     assert environ["REQUEST_METHOD"] == "POST" and environ["QUERY_STRING"] == "a=1"
     assert environ["CONTENT_TYPE"] == "text/plain" and environ["HTTP_X_CUSTOM_ID"] == "7"
     assert environ["CONTENT_LENGTH"] == "3" and environ["wsgi.input"].read() == b"xyz"
+
+
+def test_generated_request_ids_are_distinct_version_4_uuids() -> None:
+    ids = [_new_request_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
