@@ -79,7 +79,24 @@ async def _wait(state: RetryState, sleep: Sleep, seconds: float) -> None:
     state.increment_current_attempt()
 
 
-class ServerErrorRetry(AsyncServerErrorRetryHandler):
+class _BackingOff(AsyncRetryHandler):
+    """Waits the policy's back-off through the policy's ``sleep`` (a fake one in tests)."""
+
+    _sleep: Sleep
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        seconds = self.interval_calculator.calculate_sleep_duration(state.current_attempt)
+        await _wait(state, self._sleep, seconds)
+
+
+class ServerErrorRetry(_BackingOff, AsyncServerErrorRetryHandler):
     """Any 5xx (500, 502, 503, 504, ...), with a JSON body or an HTML page."""
 
     def __init__(self, policy: RetryPolicy) -> None:
@@ -96,35 +113,13 @@ class ServerErrorRetry(AsyncServerErrorRetryHandler):
     ) -> bool:
         return response is not None and 500 <= response.status_code < 600
 
-    async def prepare_for_next_attempt_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        seconds = self.interval_calculator.calculate_sleep_duration(state.current_attempt)
-        await _wait(state, self._sleep, seconds)
 
-
-class ConnectionErrorRetry(AsyncConnectionErrorRetryHandler):
+class ConnectionErrorRetry(_BackingOff, AsyncConnectionErrorRetryHandler):
     """Refused, reset and dropped connections."""
 
     def __init__(self, policy: RetryPolicy) -> None:
         super().__init__(max_retry_count=policy.retries, interval_calculator=_backoff(policy))
         self._sleep = policy.sleep
-
-    async def prepare_for_next_attempt_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        seconds = self.interval_calculator.calculate_sleep_duration(state.current_attempt)
-        await _wait(state, self._sleep, seconds)
 
 
 class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
