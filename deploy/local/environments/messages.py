@@ -75,7 +75,8 @@ MLFLOW_NO_CODE = (
     "No-code MLflow deployment: Flightdeck's MLflow scoring script serves the model in {folder}"
 )
 MLFLOW_MODEL_ENVIRONMENT = (
-    "Environment from the model's own dependencies ({source}), mlflow as mlflow-skinny"
+    "Environment from the model's own dependencies ({source}), mlflow as mlflow-skinny "
+    "(with numpy<3 and pandas<3, which mlflow brings, where the model does not list them)"
 )
 MLFLOW_NO_MLMODEL = (
     "model {path}: type mlflow_model, but there is no MLmodel file in it (nor in one folder "

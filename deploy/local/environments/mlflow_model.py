@@ -5,8 +5,11 @@ Azure generates the scoring script and builds the environment from the model's o
 dependencies. Here the scoring script is ``scoring/mlflow_nocode/score.py`` (shipped with
 Flightdeck, copied into the generation's ``code/`` like any code folder), and the
 environment is the deployment's when it gives one, else the model's ``conda.yaml`` (or
-its ``requirements.txt``), with ``mlflow`` installed as ``mlflow-skinny``, which has all
-that loading and predicting needs.
+its ``requirements.txt``), with ``mlflow`` installed as ``mlflow-skinny``. mlflow-skinny
+leaves out the data packages that ``mlflow`` brings and that loading and predicting need
+(pandas, numpy), so those are added with mlflow's own caps unless the model lists them: a
+model whose conda.yaml says only ``mlflow`` (as azureml-examples' ncd sample's does) then
+finds pandas, as it would on Azure.
 
     if is_mlflow_no_code(spec):
         check_mlflow_model(spec)
@@ -17,7 +20,7 @@ that loading and predicting needs.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -91,7 +94,8 @@ def mlflow_folder(model_dir: Path, *, shown: str | None = None) -> Path:
 
 def model_environment(folder: Path) -> EnvironmentSpec:
     """The environment an MLflow model asks for: its conda.yaml, else its requirements.txt
-    (as a conda file's pip list); ``mlflow`` becomes ``mlflow-skinny``."""
+    (as a conda file's pip list); ``mlflow`` becomes ``mlflow-skinny``, plus the data
+    packages full mlflow would have brought (``MLFLOW_DATA_PACKAGES``) that it does not list."""
     conda_path, requirements_path = folder / "conda.yaml", folder / "requirements.txt"
     if conda_path.is_file():
         try:
@@ -107,18 +111,42 @@ def model_environment(folder: Path) -> EnvironmentSpec:
         return EnvironmentSpec(conda_file=_skinny_conda(data))
     if requirements_path.is_file():
         lines = requirements_path.read_text(encoding="utf-8").splitlines()
-        pip = [_skinny(line.strip()) for line in lines if line.strip()]
+        pip = _skinny_pip([line.strip() for line in lines if line.strip()], listed=())
         return EnvironmentSpec(conda_file={"dependencies": [{"pip": pip}]})
     raise ValidationError(msg.MLFLOW_NO_ENVIRONMENT.format(path=folder))
 
 
+#: What ``mlflow`` requires and ``mlflow-skinny`` does not, that loading a model with
+#: ``mlflow.pyfunc`` and predicting need (mlflow 2.x and 3.x: ``numpy<3``, ``pandas<3``).
+MLFLOW_DATA_PACKAGES = ("numpy<3", "pandas<3")
+
+
 def _skinny_conda(data: dict[str, Any]) -> dict[str, Any]:
+    entries = data.get("dependencies") or []
+    listed = [_name(str(e).replace("=", "==", 1)) for e in entries if not isinstance(e, dict)]
     dependencies = []
-    for entry in data.get("dependencies") or []:
+    for entry in entries:
         if isinstance(entry, dict) and isinstance(entry.get("pip"), list):
-            entry = {**entry, "pip": [_skinny(str(item)) for item in entry["pip"]]}
+            entry = {**entry, "pip": _skinny_pip([str(item) for item in entry["pip"]], listed)}
         dependencies.append(entry)
     return {**data, "dependencies": dependencies}
+
+
+def _skinny_pip(lines: list[str], listed: Sequence[str | None]) -> list[str]:
+    """``lines`` with mlflow as mlflow-skinny and, when there was mlflow, the data packages
+    it would have brought that neither ``lines`` nor ``listed`` (conda packages) name."""
+    skinny = [_skinny(line) for line in lines]
+    if skinny == lines:
+        return lines
+    names = {*listed, *(_name(line) for line in lines)}
+    return skinny + [extra for extra in MLFLOW_DATA_PACKAGES if _name(extra) not in names]
+
+
+def _name(line: str) -> str | None:
+    try:
+        return canonicalize_name(Requirement(line).name)
+    except InvalidRequirement:
+        return None
 
 
 def _skinny(line: str) -> str:
