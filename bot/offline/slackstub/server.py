@@ -111,6 +111,8 @@ class SlackStub:
         self.calls: list[ApiCall] = []
         #: Calls answered 429 (method, channel), in order.
         self.throttled: list[tuple[str, str]] = []
+        #: Indexes of the recorded Web API calls that were carried out (answered ``ok``).
+        self._done: set[int] = set()
         #: Calls the workspace refused (method, error), in order.
         self.refused: list[tuple[str, str]] = []
         self._response_urls: dict[str, _ResponseUrl] = {}
@@ -252,6 +254,12 @@ class SlackStub:
         """The recorded calls of these methods, in order."""
         return [call for call in self.calls if call.method in methods]
 
+    def done_calls(self, *methods: str) -> list[ApiCall]:
+        """The Web API calls of these methods that were carried out: not throttled (429),
+        refused with an error, or answered by an injected fault. A call retried after a 429
+        is recorded twice and done once."""
+        return [call for call in self.calls_to(*methods) if call.index in self._done]
+
     def channel_messages(self, channel: str) -> list[StubMessage]:
         """The channel's messages as shown now, oldest first."""
         found = [m for (c, _), m in self.messages.items() if c == channel]
@@ -280,8 +288,10 @@ class SlackStub:
 
     # ------------------------------------------------------------ routes
 
-    async def _record(self, method: str, body: Mapping[str, Any], token: str | None) -> None:
-        self.calls.append(ApiCall(index=len(self.calls), method=method, body=body, token=token))
+    async def _record(self, method: str, body: Mapping[str, Any], token: str | None) -> ApiCall:
+        call = ApiCall(index=len(self.calls), method=method, body=body, token=token)
+        self.calls.append(call)
+        return call
 
     async def _fault(self, method: str, request: web.Request) -> web.StreamResponse | None:
         """The injected fault's answer for this call, if one is due (``None`` after a slow
@@ -324,7 +334,7 @@ class SlackStub:
         body = await read_body(request)
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ").strip() or body.pop("token", None)
-        await self._record(method, body, token)
+        call = await self._record(method, body, token)
         expected = self.app_token if method == "apps.connections.open" else self.token
         if method == "apps.connections.open" and not (token or "").startswith("xapp-"):
             return web.json_response({"ok": False, "error": "not_allowed_token_type"})
@@ -351,6 +361,7 @@ class SlackStub:
             )
         try:
             answer = handler(body)
+            self._done.add(call.index)
         except Refusal as refusal:
             answer = refusal.answer()
             self.refused.append((method, refusal.error))

@@ -13,7 +13,7 @@ from aiohttp import WSMsgType, web
 
 __all__ = ["SocketModeStandIn"]
 
-Recorder = Callable[[str, Mapping[str, Any], str | None], Awaitable[None]]
+Recorder = Callable[[str, Mapping[str, Any], str | None], Awaitable[object]]
 
 
 class SocketModeStandIn:
