@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/router.py
 	$(BIN)/python bench/loadgen.py
 	$(BIN)/python bench/fastserve.py
+	$(BIN)/python bench/fastserve.py --batching
 	$(BIN)/python bench/local_platform.py
 	$(BIN)/python bench/bot_ack.py
 	$(BIN)/python bench/soak.py

@@ -21,9 +21,17 @@ parsed (orjson) and turned into the array and run, and ``score.run()`` as fastse
 (through its decorators, from the parsed body, its answer encoded as JSON); beside each, the
 share of it that the best fastserve row reaches in req/s per core.
 
+``--batching`` measures micro-batching instead, on two models: the sample recommender (its
+run ~10 µs) and samples/mlp_ranker.py (128 -> 3 x 1024 -> 2, its run ~135 µs a row alone,
+~50 µs a row in a batch), at concurrency 1, 20 and 64. fastserve (WORKER_COUNT=64) with
+batching off, with the default settings (adaptive: batch only what queues), and azmlinfsrv on
+the MLP for reference; "vs off" compares each row with batching off in the same run, and
+"spread" is the (max - min) / median of req/s per core over the rounds: the run-to-run noise.
+
 Usage::
 
     python bench/fastserve.py [--seconds 5] [--repeat 3] [--concurrency 20 64]
+    python bench/fastserve.py --batching [--seconds 3] [--repeat 3] [--concurrency 1 20 64]
 """
 
 from __future__ import annotations
@@ -46,7 +54,7 @@ if str(REPO) not in sys.path:
 
 import psutil  # noqa: E402
 
-from samples import product_recommender  # noqa: E402
+from samples import mlp_ranker, product_recommender  # noqa: E402
 from tests.scoring.helpers import copy_scoring_alone  # noqa: E402
 from tests.support.azmlinfsrv import (  # noqa: E402
     HOST,
@@ -61,10 +69,18 @@ CLIENT_CPU = 1
 MAX_REQUESTS_PER_RUN = 500_000
 WARMUP_S = 0.5
 BODY = json.dumps({"data": [[1.0, 2.0, 3.0, 4.0, 5.0]]}).encode()
-REQUEST = (
-    f"POST /score HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
-    f"Content-Length: {len(BODY)}\r\n\r\n"
-).encode() + BODY
+
+
+def score_request(body: bytes) -> bytes:
+    """The bytes of one ``POST /score`` with ``body``."""
+    head = (
+        f"POST /score HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+REQUEST = score_request(BODY)
 
 
 @dataclass(frozen=True)
@@ -143,7 +159,7 @@ class _Client(asyncio.Protocol):
             self.transport.close()
             return
         self.sent_at = time.perf_counter()
-        self.transport.write(REQUEST)
+        self.transport.write(self.load.request)
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -168,8 +184,8 @@ class _Client(asyncio.Protocol):
 class _Load:
     """``concurrency`` closed-loop clients until ``stop_at`` or the request cap."""
 
-    def __init__(self, port: int, concurrency: int, stop_at: float) -> None:
-        self.port, self.stop_at, self.open = port, stop_at, concurrency
+    def __init__(self, port: int, concurrency: int, stop_at: float, request: bytes) -> None:
+        self.port, self.stop_at, self.open, self.request = port, stop_at, concurrency, request
         self.latencies: list[float] = []
         self.errors = 0
         self.recording = False
@@ -204,10 +220,12 @@ class _Load:
             self.reconnect()
 
 
-async def _measure(server: AzmlinfsrvProcess, concurrency: int, seconds: float) -> Run:
+async def _measure(
+    server: AzmlinfsrvProcess, concurrency: int, seconds: float, request: bytes = REQUEST
+) -> Run:
     processes = [psutil.Process(server.process.pid)]
     processes += processes[0].children(recursive=True)
-    load = _Load(server.port, concurrency, time.perf_counter() + WARMUP_S + seconds)
+    load = _Load(server.port, concurrency, time.perf_counter() + WARMUP_S + seconds, request)
     for _ in range(concurrency):
         asyncio.get_running_loop().create_task(load.connect())
     await asyncio.sleep(WARMUP_S)  # a fixed warm-up period, not a wait for a condition
@@ -250,7 +268,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="measured time per run")
     parser.add_argument("--repeat", type=int, default=3, help="runs per cell (median shown)")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[20, 64])
+    parser.add_argument("--concurrency", type=int, nargs="+", default=None,
+                        help="default: 20 64 (1 20 64 with --batching)")  # fmt: skip
+    parser.add_argument("--batching", action="store_true",
+                        help="measure micro-batching on the sample model and the MLP")  # fmt: skip
     parser.add_argument("--limits-child", nargs=2, metavar=("SCRIPT", "MODEL_DIR"),
                         help=argparse.SUPPRESS)  # fmt: skip
     args = parser.parse_args(argv)
@@ -258,6 +279,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(_limits_here(Path(args.limits_child[0]), args.limits_child[1])))
         return 0
     os.sched_setaffinity(0, {CLIENT_CPU})
+    if args.batching:
+        args.concurrency = args.concurrency or [1, 20, 64]
+        print(batching_table(args))
+        return 0
+    args.concurrency = args.concurrency or [20, 64]
     rows: list[str] = []
     baseline: dict[int, float] = {}
     best_fastserve = 0.0
@@ -291,6 +317,100 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(_limits_table(limits, best_fastserve))
     return 0
+
+
+@dataclass(frozen=True)
+class Model:
+    """A model for the batching table: its name, how to write it, one request's body."""
+
+    name: str
+    write: Callable[[Path], Path]  # writes the model below a folder; returns AZUREML_MODEL_DIR
+    body: bytes
+
+
+def _write_sample(folder: Path) -> Path:
+    product_recommender.write_models(folder)
+    return folder / "model-v1"
+
+
+def _write_mlp(folder: Path) -> Path:
+    mlp_ranker.write_model(folder / "mlp")
+    return folder / "mlp"
+
+
+BATCHING_MODELS = (
+    Model("sample recommender", _write_sample, BODY),
+    Model("MLP 128-3x1024-2", _write_mlp,
+          json.dumps({"data": mlp_ranker.example_rows(1).tolist()}).encode()),
+)  # fmt: skip
+BATCH_THREADS = "64"
+
+
+def batching_setups(model: Model) -> list[Setup]:
+    """The rows for one model: batching off first (the baseline of "vs off")."""
+    cells = [
+        Setup("fastserve, batching off", f"WORKER_COUNT={BATCH_THREADS}, MAX_ROWS=0", fastserve,
+              {"WORKER_COUNT": BATCH_THREADS, "FLIGHTDECK_BATCH_MAX_ROWS": "0"}),
+        Setup("fastserve, default", f"WORKER_COUNT={BATCH_THREADS} (adaptive, ≤64 rows, no wait)",
+              fastserve, {"WORKER_COUNT": BATCH_THREADS}),
+    ]  # fmt: skip
+    if model.body is not BODY:  # azmlinfsrv for reference where the model dominates
+        cells.append(Setup("azmlinfsrv", "WORKER_COUNT=1", azmlinfsrv, {"WORKER_COUNT": "1"}))
+    return cells
+
+
+def batching_table(args: argparse.Namespace) -> str:
+    """Micro-batching off against the default, per model and concurrency (interleaved rounds)."""
+    load_before = os.getloadavg()[0]
+    lines = [
+        "| model | server | settings | conc. | req/s | req/s per core | vs off | spread | "
+        "P50 ms | P99 ms | P50 vs off | P99 vs off |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    with tempfile.TemporaryDirectory(prefix="bench-batching-") as folder:
+        tmp = Path(folder)
+        script = copy_scoring_alone(tmp / "code")
+        for model in BATCHING_MODELS:
+            model_dir = model.write(tmp / "models")
+            request = score_request(model.body)
+            for concurrency in args.concurrency:
+                cells = batching_setups(model)
+                servers = [_start(setup, script, model_dir, tmp) for setup in cells]
+                runs: list[list[Run]] = [[] for _ in cells]
+                try:  # interleaved: each round measures every server once, in turn
+                    for _ in range(args.repeat):
+                        for index, server in enumerate(servers):
+                            run = asyncio.run(_measure(server, concurrency, args.seconds, request))
+                            runs[index].append(run)
+                finally:
+                    for server in servers:
+                        server.stop()
+                off: Run | None = None
+                for setup, measured in zip(cells, runs, strict=True):
+                    rates = sorted(r.per_core for r in measured)
+                    run = sorted(measured, key=lambda r: r.per_core)[len(measured) // 2]
+                    off = off or run
+                    spread = (rates[-1] - rates[0]) / run.per_core if run.per_core else 0.0
+                    lines.append(
+                        f"| {model.name} | {setup.label} | {setup.settings} | {concurrency} | "
+                        f"{run.per_second:,.0f} | {run.per_core:,.0f} | "
+                        f"{_ratio(run.per_core, off.per_core)} | {spread:.0%} | "
+                        f"{run.percentile(50):.2f} | {run.percentile(99):.2f} | "
+                        f"{_ratio(run.percentile(50), off.percentile(50))} | "
+                        f"{_ratio(run.percentile(99), off.percentile(99))} |"
+                    )
+    note = (
+        f"\nMachine: {_cpu_model()}, {os.cpu_count()} cores; server pinned to CPU {SERVER_CPU}, "
+        f"load generator to CPU {CLIENT_CPU}; {args.seconds:g} s per run, median of "
+        f"{args.repeat} interleaved rounds; load average {load_before:.2f} before, "
+        f"{os.getloadavg()[0]:.2f} after; Python {sys.version.split()[0]}; "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."
+    )
+    return "\n".join(lines) + "\n" + note
+
+
+def _ratio(value: float, baseline: float) -> str:
+    return f"{value / baseline:.2f}x" if baseline else "-"
 
 
 LIMIT_CALLS = 20_000

@@ -1,19 +1,30 @@
 """Dynamic micro-batching: concurrent predictions coalesced into one InferenceSession.run.
 
-When several threads score at once (fastserve runs run() in ``WORKER_COUNT`` threads), their
-rows are queued; the batcher's thread takes the first, waits up to ``max_wait`` for more (or
-until ``max_rows`` rows are queued), stacks them into one batch, runs the model once, and
-hands each caller its own rows of every output. Calls that arrive while a batch runs make
-up the next one. Off by default; a server that calls run() one
-at a time (azmlinfsrv: one request per worker process) gains nothing from it.
+Adaptive (with no wait, the default): a call that finds nothing queued and no batch running
+is run at once, in the caller's own thread, as if batching were off (no hand-over, no wait). Calls that arrive while
+a run is going queue; the batcher's thread takes what is queued (waiting up to ``max_wait``
+for more, or until ``max_rows`` rows are queued), stacks it into one batch, runs the model
+once, and hands each caller its own rows of every output. So batches form only when
+requests queue, and their size follows the load.
 
-=================================== ================================================ =======
-variable                            meaning                                          default
-=================================== ================================================ =======
-``FLIGHTDECK_BATCH_MAX_ROWS``       rows per coalesced run; 0 or 1 turns batching off ``0``
-``FLIGHTDECK_BATCH_MAX_WAIT_MS``    how long to wait for more rows once one call is  ``0``
-                                    queued (0: batch only what is queued already)
-=================================== ================================================ =======
+================================ ================================================ ===============
+variable                         meaning                                          default
+================================ ================================================ ===============
+``FLIGHTDECK_BATCH_MAX_ROWS``    rows per coalesced run; 0 or 1 turns batching    ``64`` under
+                                 off                                              fastserve with
+                                                                                  threads, else
+                                                                                  ``0``
+``FLIGHTDECK_BATCH_MAX_WAIT_MS`` how long to wait for more rows once one call is  ``0``
+                                 queued (0: batch only what is queued already)
+================================ ================================================ ===============
+
+The default follows the server. fastserve exports ``FASTSERVE_THREADS`` (its
+``WORKER_COUNT``): above 1, run() is called from several threads of one process, where calls
+can meet, so batching is on (64 rows, no wait). azmlinfsrv calls run() one request at a time
+per worker process, where no two calls ever meet: off. With no wait, a lone request is never
+delayed, which is why this default is never slower (see the README's micro-batching
+benchmark); a wait above 0 delays every lone request by up to that much, so it is never a
+default. Set either variable to override (``FLIGHTDECK_BATCH_MAX_ROWS=0`` turns it off).
 
 Only calls whose rows have the same element type and width share a batch. Every output's
 first dimension must be the batch (as for ``[N, K]`` models); a model that answers otherwise
@@ -45,6 +56,9 @@ logger = logging.getLogger("azmlinfsrv.batching")
 
 ENV_MAX_ROWS = "FLIGHTDECK_BATCH_MAX_ROWS"
 ENV_MAX_WAIT_MS = "FLIGHTDECK_BATCH_MAX_WAIT_MS"
+#: Set by fastserve: how many threads may call run() at once (its WORKER_COUNT).
+ENV_SERVER_THREADS = "FASTSERVE_THREADS"
+DEFAULT_MAX_ROWS = 64
 BAD_NUMBER = "{env}={value!r} is not a whole number >= 0"
 NOT_SPLITTABLE = (
     "micro-batching needs every output's first dimension to be the batch: output {index} has "
@@ -79,9 +93,11 @@ class BatchSettings:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> BatchSettings:
-        """Read the variables; ValueError names the one with a bad value."""
+        """Read the variables (defaults: see the module's table); ValueError names the one
+        with a bad value."""
+        threaded = _whole(environ, ENV_SERVER_THREADS, 1) > 1
         return cls(
-            max_rows=_whole(environ, ENV_MAX_ROWS, 0),
+            max_rows=_whole(environ, ENV_MAX_ROWS, DEFAULT_MAX_ROWS if threaded else 0),
             max_wait_s=_whole(environ, ENV_MAX_WAIT_MS, 0) / 1000,
         )
 
@@ -125,22 +141,42 @@ class _Call:
 class MicroBatcher:
     """Thread-safe: :meth:`run` from many threads; one model run per coalesced batch.
 
-    The batches are made and run by one thread of the batcher's own, never by a caller's:
-    a caller interrupted while it waits (fastserve's timeout) cannot leave the batcher half
-    way through a batch.
+    With no wait (``max_wait_s=0``), a call that finds the batcher idle (nothing queued, no
+    run going) runs alone in its own thread, at once; with a wait, every call is batched. The others are batched and run by one thread of the batcher's own,
+    never by a caller's: a caller interrupted while it waits (fastserve's timeout) cannot
+    leave the batcher half way through a batch. A lone call interrupted at the wrong moment
+    can at worst leave its mark set, and then every call goes through the batcher thread:
+    slower at low load, never wrong, never stuck.
     """
 
     def __init__(self, *, run_batch: RunBatch, max_rows: int, max_wait_s: float) -> None:
         self._run_batch = run_batch
         self._max_rows = max_rows
         self._max_wait_s = max_wait_s
+        self._adaptive = max_wait_s == 0  # with a wait, every call waits for company
         self._calls: queue.SimpleQueue[_Call] = queue.SimpleQueue()
         self._held: _Call | None = None  # taken from the queue, left for the next batch
-        self.batches = 0  # runs made, for tests and logs
+        self._state = threading.Lock()  # guards the two flags below
+        self._lone_running = False  # a caller runs its rows alone, in its own thread
+        self._batch_running = False  # the batcher thread is collecting or running a batch
+        self.batches = 0  # coalesced runs made by the batcher thread, for tests and logs
+        self.lone_runs = 0  # runs made alone in a caller's thread
         threading.Thread(target=self._serve, name="micro-batcher", daemon=True).start()
 
     def run(self, rows: NDArray[Any]) -> Outputs:
         """The outputs for ``rows`` (a 2-D batch), computed together with concurrent calls."""
+        with self._state:
+            alone = self._adaptive and not (
+                self._lone_running or self._batch_running or self._calls.qsize()
+            )
+            if alone:
+                self._lone_running = True
+        if alone:
+            try:
+                self.lone_runs += 1
+                return list(self._run_batch(rows))
+            finally:
+                self._lone_running = False
         call = _Call(rows)
         self._calls.put(call)
         call.ready.acquire()
@@ -151,15 +187,21 @@ class MicroBatcher:
 
     def _serve(self) -> None:
         while True:
-            taken = self._collect()
-            self._answer(taken)
+            first = self._held or self._calls.get()
+            self._held = None
+            with self._state:
+                self._batch_running = True
+            try:
+                taken = self._collect(first)
+                self._answer(taken)
+            finally:
+                with self._state:
+                    self._batch_running = False
             for call in taken:
                 call.ready.release()
 
-    def _collect(self) -> list[_Call]:
+    def _collect(self, first: _Call) -> list[_Call]:
         """The next batch: the first call, then those that fit until full or time is up."""
-        first = self._held or self._calls.get()
-        self._held = None
         taken, rows = [first], len(first.rows)
         deadline = time.monotonic() + self._max_wait_s
         while rows < self._max_rows:

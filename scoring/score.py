@@ -45,8 +45,10 @@ _model: LoadedModel | None = None
 
 # Read by fastserve (ignored by azmlinfsrv) after init(): True declares run() fast and
 # thread-safe, so fastserve calls it on its event loop instead of handing it to a worker
-# thread. init() sets it unless micro-batching is on (a batching run() waits for company).
-FASTSERVE_INLINE = False
+# thread. With micro-batching on and no wait, init() sets "alone": run() on the loop when a
+# request comes alone, to the threads when several are ready, where they coalesce. With a
+# wait above 0, False: a batching run() that waits for company must not hold the loop.
+FASTSERVE_INLINE: bool | str = False
 
 # Samples for the swagger document (GET /swagger.json): the sample product recommender.
 _INPUT_SAMPLE = np.array([[1.0, 2.0, 3.0, 4.0, 5.0]], dtype=np.float32)
@@ -57,7 +59,11 @@ def init() -> None:
     """Load the ONNX model under AZUREML_MODEL_DIR once per worker; log what was loaded."""
     global _model, FASTSERVE_INLINE
     _model = load_model(os.environ)
-    FASTSERVE_INLINE = not _model.batching.enabled
+    batching = _model.batching
+    if not batching.enabled:
+        FASTSERVE_INLINE = True
+    else:
+        FASTSERVE_INLINE = "alone" if batching.max_wait_s == 0 else False
     logger.info(_model.describe())
 
 

@@ -4,7 +4,8 @@
 ``GET /``           liveness: ``Healthy`` (answered on the event loop, never queued
                     behind run())
 ``GET|POST /score`` run() in a worker thread (``WORKER_COUNT`` threads), or on the event
-                    loop when the script declares itself fast (``FASTSERVE_INLINE``)
+                    loop when the script declares itself fast (``FASTSERVE_INLINE``, always
+                    or when the request comes alone)
 ``OPTIONS /score``  empty 200
 ``GET /swagger.json`` ``?version=2|3|3.1``
 anything else       404 / 405 with azmlinfsrv's JSON message
@@ -19,6 +20,12 @@ then answered on the event loop, without the hand-over to a worker thread and ba
 100 µs a request). While such a run() runs, nothing else is answered, the liveness route
 included, and ``SCORING_TIMEOUT_MS`` cannot interrupt it; ``FASTSERVE_INLINE=false`` in the
 environment sends every run() to the threads whatever the script declares.
+
+**Inline when alone.** A script that sets ``FASTSERVE_INLINE = "alone"`` (the project's
+score.py with micro-batching on and no wait) has /score requests gathered for one turn of the
+event loop: a request that comes alone, with no run() busy in the threads, is answered inline
+as above; requests that come together, or while others run, go to the threads, where a
+batching run() coalesces them. A lone request pays no hand-over; a crowd gets the batching.
 
 Usage::
 
@@ -43,6 +50,7 @@ from .protocol import Deliver, Request
 from .replies import FAILED_HEADER, TEXT_TYPE, Reply, error_reply
 from .scorer import Scorer
 from .swagger import SwaggerDocs
+from .user_script import InlineMode
 from .workers import WorkerPool
 
 logger = logging.getLogger("fastserve")
@@ -53,6 +61,7 @@ _GET_METHODS = frozenset({"GET", "HEAD"})
 _HEALTHY = msg.HEALTHY.encode()
 _UUID_KEEP = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
 _UUID_V4 = (0x4000 << 64) | (0x8000 << 48)
+_Gathered = tuple[Request, list[tuple[str, str]], float, Deliver, Incoming]
 
 
 class ScoringApp:
@@ -66,7 +75,7 @@ class ScoringApp:
         swagger: SwaggerDocs,
         pool: WorkerPool,
         access_log: AccessLog | None,
-        inline: bool = False,
+        inline: InlineMode = "never",
     ) -> None:
         self._config = config
         self._scorer = scorer
@@ -74,7 +83,9 @@ class ScoringApp:
         self._pool = pool
         self._access_log = access_log
         self._timeout_s = config.scoring_timeout_ms / 1000
-        self._inline = inline
+        self._inline = inline == "always"
+        self._alone = inline == "alone"
+        self._gathered: list[_Gathered] = []  # /score requests of this loop turn ("alone")
         self._raw = scorer.script.style == "raw"  # only @rawhttp needs the server's address
         self.in_flight = 0
 
@@ -142,13 +153,47 @@ class ScoringApp:
             server_port=request.local_port if self._raw else 0,
         )
         if self._inline:
-            try:
-                reply = self._scorer.score(incoming)
-            except Exception:  # a bug, or run()'s output is not JSON: azmlinfsrv answers the same
-                logger.exception(msg.UNHANDLED.format(method=request.method, path=request.path))
-                reply = error_reply(500, msg.INTERNAL_ERROR)
-            deliver(self._finish(request, ids, reply, started))
+            self._score_inline(request, ids, started, deliver, incoming)
             return
+        if self._alone:
+            if not self._gathered:
+                asyncio.get_running_loop().call_soon(self._dispatch_gathered)
+            self._gathered.append((request, ids, started, deliver, incoming))
+            return
+        self._score_in_thread(request, ids, started, deliver, incoming)
+
+    def _dispatch_gathered(self) -> None:
+        """End of the loop turn: a lone request inline, several (or with company) to threads."""
+        gathered, self._gathered = self._gathered, []
+        if len(gathered) == 1 and self.in_flight == 0:
+            self._score_inline(*gathered[0])
+            return
+        for request in gathered:
+            self._score_in_thread(*request)
+
+    def _score_inline(
+        self,
+        request: Request,
+        ids: list[tuple[str, str]],
+        started: float,
+        deliver: Deliver,
+        incoming: Incoming,
+    ) -> None:
+        try:
+            reply = self._scorer.score(incoming)
+        except Exception:  # a bug, or run()'s output is not JSON: azmlinfsrv answers the same
+            logger.exception(msg.UNHANDLED.format(method=request.method, path=request.path))
+            reply = error_reply(500, msg.INTERNAL_ERROR)
+        deliver(self._finish(request, ids, reply, started))
+
+    def _score_in_thread(
+        self,
+        request: Request,
+        ids: list[tuple[str, str]],
+        started: float,
+        deliver: Deliver,
+        incoming: Incoming,
+    ) -> None:
         self.in_flight += 1
         future = self._pool.submit(self._scorer.score, incoming, limit_s=self._timeout_s)
 

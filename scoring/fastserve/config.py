@@ -23,13 +23,15 @@ flag                             variable                         default
 (none)                           ``FASTSERVE_PROCESSES``          ``1``; ``auto``: one per core
 (none)                           ``FASTSERVE_INLINE``             ``true``: run() on the event
                                                                   loop if the script declares
-                                                                  ``FASTSERVE_INLINE = True``;
+                                                                  ``FASTSERVE_INLINE = True``
+                                                                  (or ``"alone"``: when alone);
                                                                   ``false``: always in threads
 ================================ ================================ ===========================
 
 ``WORKER_COUNT`` is the number of run() calls in flight at once: threads of one process here,
-where azmlinfsrv starts that many processes. ``FASTSERVE_PROCESSES`` starts that many server
-processes on the port (see :mod:`.processes`), each with ``WORKER_COUNT`` threads.
+where azmlinfsrv starts that many processes; the script sees it as ``FASTSERVE_THREADS`` too.
+``FASTSERVE_PROCESSES`` starts that many server processes on the port (see
+:mod:`.processes`), each with ``WORKER_COUNT`` threads.
 ``--health_port``, ``--config_file``, ``--appinsights_instrumentation_key`` and
 ``--access_control_allow_origins`` are accepted so that command lines carry over; fastserve
 logs that it does not use them.
@@ -132,6 +134,9 @@ class ServerConfig:
             "AML_APP_ROOT": self.app_root,
             "AZUREML_ENTRY_SCRIPT": self.entry_script,
             "WORKER_COUNT": str(self.worker_count),
+            # fastserve's own: run() may be called from this many threads at once (the
+            # project's score.py turns micro-batching on by default when it is above 1)
+            "FASTSERVE_THREADS": str(self.worker_count),
         }
         if self.model_dir is not None:
             exported["AZUREML_MODEL_DIR"] = self.model_dir

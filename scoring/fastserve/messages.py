@@ -83,6 +83,11 @@ RUN_INLINE = (
     "The script declares FASTSERVE_INLINE = True: run() runs on the event loop, not in worker "
     "threads (FASTSERVE_INLINE=false to use threads)"
 )
+RUN_INLINE_ALONE = (
+    "The script declares FASTSERVE_INLINE = 'alone': run() runs on the event loop when a "
+    "request comes alone, in worker threads when several are ready (FASTSERVE_INLINE=false to "
+    "use threads always)"
+)
 RUN_EXCEPTION = "run() raised an exception"
 RUN_TIMED_OUT = (
     "run() did not finish within SCORING_TIMEOUT_MS={timeout_ms}: answered 500; the call goes "

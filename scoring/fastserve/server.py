@@ -115,9 +115,11 @@ async def serve(config: ServerConfig, script: UserScript) -> int:
     docs = SwaggerDocs.build(run=script.user_run, config=config)
     loop = asyncio.get_running_loop()
     access_log = AccessLog(stream=sys.stdout, loop=loop) if config.access_log else None
-    inline = config.inline and script.declares_inline()
-    if inline:
-        logger.info(msg.RUN_INLINE)
+    inline = script.inline_mode() if config.inline else "never"
+    if inline == "alone" and config.worker_count == 1:
+        inline = "always"  # one thread: calls never meet there, so the loop serves them all
+    if inline != "never":
+        logger.info(msg.RUN_INLINE if inline == "always" else msg.RUN_INLINE_ALONE)
     app = ScoringApp(
         config=config,
         scorer=Scorer(script),

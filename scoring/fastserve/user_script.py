@@ -35,6 +35,7 @@ from .errors import StartupError
 logger = logging.getLogger("fastserve")
 
 InputStyle = Literal["raw", "object", "string"]
+InlineMode = Literal["never", "always", "alone"]
 HEADERS_PARAMETER = "request_headers"
 INLINE_ATTRIBUTE = "FASTSERVE_INLINE"
 
@@ -80,10 +81,17 @@ class UserScript:
             module=module,
         )
 
-    def declares_inline(self) -> bool:
-        """Whether the script set ``FASTSERVE_INLINE = True`` (read after init(), which may
-        set it): run() is fast and thread-safe, and may run on the event loop."""
-        return getattr(self.module, INLINE_ATTRIBUTE, False) is True
+    def inline_mode(self) -> InlineMode:
+        """What the script set in ``FASTSERVE_INLINE`` (read after init(), which may set it):
+        ``True`` (``"always"``): run() is fast and thread-safe, and may run on the event loop;
+        ``"alone"``: the same for a request that comes alone, while requests that come
+        together go to the threads (a run() that coalesces concurrent calls); else never."""
+        declared = getattr(self.module, INLINE_ATTRIBUTE, False)
+        if declared is True:
+            return "always"
+        if declared == "alone":
+            return "alone"
+        return "never"
 
     @property
     def first_parameter(self) -> str:

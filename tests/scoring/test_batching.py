@@ -1,9 +1,13 @@
 """scoring/batching.py: concurrent calls coalesced into one run, each caller answered with its
-own rows; what cannot be stacked is not; errors reach every caller of the batch."""
+own rows; what cannot be stacked is not; errors reach every caller of the batch. With no wait
+(the default), a lone call runs at once in its own thread and only calls that queue are
+coalesced; the defaults follow the server (on under fastserve's threads, off otherwise)."""
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +18,7 @@ from numpy.typing import NDArray
 from onnx_session import load_model
 from scoring_errors import ModelLoadError
 
-from samples import product_recommender
+from samples import mlp_ranker, product_recommender
 
 CALLERS = 8
 
@@ -106,6 +110,94 @@ def test_a_failing_run_reaches_every_caller_and_the_next_batch_runs() -> None:
     assert all(isinstance(result, RuntimeError) for result in failed)
     again = call_together(batcher, [rows(i) for i in range(CALLERS)])
     assert all(np.array_equal(out[0], rows(i)) for i, out in enumerate(again))
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.001)
+
+
+def test_a_lone_call_runs_at_once_in_its_own_thread() -> None:
+    seen: list[int] = []
+
+    def model(batch: NDArray[Any]) -> list[NDArray[Any]]:
+        seen.append(threading.get_ident())
+        return [batch * 2]
+
+    batcher = MicroBatcher(run_batch=model, max_rows=64, max_wait_s=0.0)
+    for index in range(3):
+        assert np.array_equal(batcher.run(rows(index))[0], rows(index) * 2)
+    assert seen == [threading.get_ident()] * 3  # never handed to the batcher's thread
+    assert (batcher.lone_runs, batcher.batches) == (3, 0)
+
+
+@pytest.fixture(scope="module")
+def mlp_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("mlp")
+    mlp_ranker.write_model(folder)
+    return folder
+
+
+def test_calls_that_queue_behind_a_run_are_coalesced_on_the_mlp(mlp_dir: Path) -> None:
+    session = load_model({"AZUREML_MODEL_DIR": str(mlp_dir)}).session
+    entered: list[int] = []  # rows of each run, in the order the runs began
+    release = threading.Event()
+
+    def gated(batch: NDArray[Any]) -> list[NDArray[Any]]:
+        entered.append(len(batch))
+        release.wait(timeout=30)
+        return list(session.run(["probabilities"], {"features": batch}))
+
+    batcher = MicroBatcher(run_batch=gated, max_rows=64, max_wait_s=0.0)
+    inputs = [mlp_ranker.example_rows(8)[i : i + 1] for i in range(8)]
+    results: list[Any] = [None] * len(inputs)
+
+    def call(index: int) -> None:
+        results[index] = batcher.run(inputs[index])
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(inputs))]
+    threads[0].start()
+    wait_for(lambda: entered == [1], "the first call to run alone")
+    for thread in threads[1:]:
+        thread.start()
+    # The batcher takes what is queued at once (no wait); the rest queue behind its run.
+    wait_for(lambda: len(entered) == 2 and sum(entered) + batcher._calls.qsize() == 8,
+             "every other call to be taken or queued")  # fmt: skip
+    release.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert entered[0] == 1 and batcher.lone_runs == 1
+    assert sum(entered) == 8 and len(entered) <= 3 and max(entered[1:]) > 1, entered
+    expected = mlp_ranker.reference_predict(np.concatenate(inputs))
+    for index, outputs in enumerate(results):
+        np.testing.assert_allclose(outputs[0], expected[index : index + 1], rtol=1e-4, atol=1e-6)
+
+
+def test_defaults_follow_the_server_and_the_variables_override_them() -> None:
+    assert not BatchSettings.from_environ({}).enabled  # azmlinfsrv: one call per process
+    assert not BatchSettings.from_environ({"FASTSERVE_THREADS": "1"}).enabled
+    default = BatchSettings.from_environ({"FASTSERVE_THREADS": "64"})
+    assert (default.max_rows, default.max_wait_s) == (64, 0.0)
+    off = {"FASTSERVE_THREADS": "64", "FLIGHTDECK_BATCH_MAX_ROWS": "0"}
+    assert not BatchSettings.from_environ(off).enabled
+    waiting = BatchSettings.from_environ(
+        {"FASTSERVE_THREADS": "64", "FLIGHTDECK_BATCH_MAX_WAIT_MS": "5"}
+    )
+    assert (waiting.max_rows, waiting.max_wait_s) == (64, 0.005)
+    with pytest.raises(ValueError, match="FLIGHTDECK_BATCH_MAX_WAIT_MS='soon' is not a whole"):
+        BatchSettings.from_environ(
+            {"FASTSERVE_THREADS": "64", "FLIGHTDECK_BATCH_MAX_WAIT_MS": "soon"}
+        )
+
+
+def test_the_loaded_model_batches_by_default_only_under_fastserve_threads(mlp_dir: Path) -> None:
+    environ = {"AZUREML_MODEL_DIR": str(mlp_dir), "WORKER_COUNT": "8"}
+    assert not load_model(environ).batching.enabled  # azmlinfsrv sets no FASTSERVE_THREADS
+    assert load_model({**environ, "FASTSERVE_THREADS": "8"}).batching.describe() == (
+        "batching=64 rows/0.0 ms"
+    )
 
 
 def test_settings_from_the_environment() -> None:

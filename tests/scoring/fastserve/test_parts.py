@@ -28,7 +28,7 @@ def test_flags_win_over_variables() -> None:
     assert (config.entry_script, config.worker_count, config.port) == ("/app/score.py", 3, 6000)
     assert config.exported_environ() == {
         "AML_APP_ROOT": "/app", "AZUREML_ENTRY_SCRIPT": "/app/score.py",
-        "WORKER_COUNT": "3", "AZUREML_MODEL_DIR": "/m",
+        "WORKER_COUNT": "3", "FASTSERVE_THREADS": "3", "AZUREML_MODEL_DIR": "/m",
     }  # fmt: skip
 
 
