@@ -109,8 +109,8 @@ def setups(concurrency: int) -> list[Setup]:
     return [
         Setup("azmlinfsrv", "WORKER_COUNT=1", azmlinfsrv, {"WORKER_COUNT": "1"}),
         Setup("fastserve", "WORKER_COUNT=1", fastserve, {"WORKER_COUNT": "1"}),
-        Setup("fastserve", f"WORKER_COUNT={concurrency}", fastserve,
-              {"WORKER_COUNT": str(concurrency)}),
+        Setup("fastserve", f"WORKER_COUNT={concurrency}, batching off", fastserve,
+              {"WORKER_COUNT": str(concurrency), "FLIGHTDECK_BATCH_MAX_ROWS": "0"}),
         Setup("fastserve + micro-batching", f"WORKER_COUNT={concurrency}, ≤64 rows, no wait",
               fastserve, {"WORKER_COUNT": str(concurrency), **batch}),
     ]  # fmt: skip

@@ -1,11 +1,11 @@
 """Dynamic micro-batching: concurrent predictions coalesced into one InferenceSession.run.
 
 Adaptive (with no wait, the default): a call that finds nothing queued and no batch running
-is run at once, in the caller's own thread, as if batching were off (no hand-over, no wait). Calls that arrive while
-a run is going queue; the batcher's thread takes what is queued (waiting up to ``max_wait``
-for more, or until ``max_rows`` rows are queued), stacks it into one batch, runs the model
-once, and hands each caller its own rows of every output. So batches form only when
-requests queue, and their size follows the load.
+is run at once, in the caller's own thread, as if batching were off (no hand-over, no wait).
+Calls that arrive while a run is going queue; the batcher's thread takes what is queued
+(waiting up to ``max_wait`` for more, or until ``max_rows`` rows are queued), stacks it into
+one batch, runs the model once, and hands each caller its own rows of every output. So
+batches form only when requests queue, and their size follows the load.
 
 ================================ ================================================ ===============
 variable                         meaning                                          default
@@ -142,11 +142,12 @@ class MicroBatcher:
     """Thread-safe: :meth:`run` from many threads; one model run per coalesced batch.
 
     With no wait (``max_wait_s=0``), a call that finds the batcher idle (nothing queued, no
-    run going) runs alone in its own thread, at once; with a wait, every call is batched. The others are batched and run by one thread of the batcher's own,
-    never by a caller's: a caller interrupted while it waits (fastserve's timeout) cannot
-    leave the batcher half way through a batch. A lone call interrupted at the wrong moment
-    can at worst leave its mark set, and then every call goes through the batcher thread:
-    slower at low load, never wrong, never stuck.
+    run going) runs alone in its own thread, at once; with a wait, every call is batched.
+    The batches are made and run by one thread of the batcher's own, never by a caller's: a
+    caller interrupted while it waits (fastserve's timeout) cannot leave the batcher half way
+    through a batch. A lone call interrupted at the wrong moment can at worst leave its mark
+    set, and then every call goes through the batcher thread: slower at low load, never
+    wrong, never stuck.
     """
 
     def __init__(self, *, run_batch: RunBatch, max_rows: int, max_wait_s: float) -> None:
