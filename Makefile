@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/soak.py
 	$(BIN)/python bench/environments.py
 	$(BIN)/python bench/capacity_search.py
+	$(BIN)/python bench/instances.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
