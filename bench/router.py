@@ -49,11 +49,16 @@ import aiohttp  # noqa: E402
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 
+from loadtest.engine import run_load_test  # noqa: E402
+from loadtest.limits import Limits  # noqa: E402
+from loadtest.plan import LoadTestPlan  # noqa: E402
+from samples import product_recommender  # noqa: E402
 from tests.scoring.compat.servers import start_fastserve  # noqa: E402
+from tests.scoring.helpers import copy_scoring_alone  # noqa: E402
 from tests.support.azmlinfsrv import start_azmlinfsrv  # noqa: E402
 
 KEY = "bench-key-0123456789"
-BODY = b'{"data": [[1.0, 2.0, 3.0, 4.0]]}'
+BODY = b'{"data": [[1.0, 2.0, 3.0, 4.0, 5.0]]}'
 SCRIPT = """
 import json
 
@@ -64,7 +69,8 @@ def run(raw_data):
     return {"n": len(json.loads(raw_data)["data"])}
 """
 PHASE_TIMEOUT_SECONDS = 300.0
-ROUNDS = 2
+ROUNDS = 3
+LIMITS = Limits(max_requests=100_000, max_concurrency=256)
 
 
 # ---------------------------------------------------------------- child processes
@@ -160,7 +166,7 @@ def _stop(child: subprocess.Popen[str]) -> None:
 
 @dataclass(frozen=True)
 class Cell:
-    """One measured cell: an upstream, a path, a concurrency."""
+    """One measured cell: an upstream, a path, a concurrency (its rounds pooled)."""
 
     upstream: str
     path: str
@@ -168,7 +174,8 @@ class Cell:
     requests: int
     errors: int
     seconds: float
-    latencies_ms: np.ndarray
+    p50s_ms: tuple[float, ...]
+    p99s_ms: tuple[float, ...]
     router_cpu_s: float = 0.0  # CPU time the router process used during the cell
 
     @property
@@ -176,33 +183,29 @@ class Cell:
         return self.requests / self.seconds
 
     def percentile(self, q: float) -> float:
-        return float(np.percentile(self.latencies_ms, q))
+        """The median over the rounds of the round's P50 or P99."""
+        values = self.p50s_ms if q == 50 else self.p99s_ms
+        return float(np.median(values))
 
 
 async def _closed_loop(url: str, concurrency: int, count: int, headers: dict[str, str]) -> Cell:
-    latencies = np.zeros(count)
-    errors = 0
-    issued = 0
-
-    async def worker(session: aiohttp.ClientSession) -> None:
-        nonlocal errors, issued
-        while issued < count:
-            index = issued
-            issued += 1
-            started = time.perf_counter()
-            async with session.post(url, data=BODY, headers=headers) as response:
-                await response.read()
-                if response.status != 200:
-                    errors += 1
-            latencies[index] = (time.perf_counter() - started) * 1000.0
-
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        started = time.perf_counter()
-        async with asyncio.timeout(PHASE_TIMEOUT_SECONDS):
-            await asyncio.gather(*(worker(session) for _ in range(concurrency)))
-        seconds = time.perf_counter() - started
-    return Cell("", "", concurrency, count, errors, seconds, latencies)
+    """``count`` POSTs from the load-test engine's closed loop (keep-alive connections)."""
+    plan = LoadTestPlan.closed(
+        url=url, requests=count, concurrency=concurrency, headers=headers, body=BODY
+    )
+    async with asyncio.timeout(PHASE_TIMEOUT_SECONDS):
+        result = await run_load_test(plan, limits=LIMITS)
+    assert result.latency is not None
+    return Cell(
+        "",
+        "",
+        concurrency,
+        result.completed,
+        result.completed - result.ok,
+        result.elapsed,
+        (result.latency.p50,),
+        (result.latency.p99,),
+    )
 
 
 async def _measure(
@@ -236,7 +239,8 @@ async def _measure(
                         sum(c.requests for c in runs),
                         sum(c.errors for c in runs),
                         sum(c.seconds for c in runs),
-                        np.concatenate([c.latencies_ms for c in runs]),
+                        tuple(p for c in runs for p in c.p50s_ms),
+                        tuple(p for c in runs for p in c.p99s_ms),
                         cpu[path],
                     )
                 )
@@ -354,6 +358,11 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_serve_upstream(args.cpu))
         return 0
     if args.role == "router":
+        if os.environ.get("BENCH_UVLOOP"):
+            import uvloop
+
+            uvloop.run(_serve_router(args.cpu, args.upstream))
+            return 0
         asyncio.run(_serve_router(args.cpu, args.upstream))
         return 0
     if not 1 <= args.requests <= 100_000 or not all(1 <= c <= 256 for c in args.concurrency):
@@ -374,9 +383,17 @@ def main(argv: list[str] | None = None) -> int:
             model_dir=folder / "model",
             log_path=folder / "azmlinfsrv.log",
         )
-        fastserve = start_fastserve(
+        fastserve_trivial = start_fastserve(
             entry_script=folder / "score.py",
             model_dir=folder / "model",
+            log_path=folder / "fastserve-trivial.log",
+            cwd=folder,
+        )
+        sample_script = copy_scoring_alone(folder / "code")
+        product_recommender.write_models(folder / "models")
+        fastserve = start_fastserve(
+            entry_script=sample_script,
+            model_dir=folder / "models" / "model-v1",
             log_path=folder / "fastserve.log",
             cwd=folder,
         )
@@ -384,7 +401,11 @@ def main(argv: list[str] | None = None) -> int:
         router = None
         try:
             if cpus[1] is not None:
-                for pid in (server.process.pid, fastserve.process.pid):
+                for pid in (
+                    server.process.pid,
+                    fastserve.process.pid,
+                    fastserve_trivial.process.pid,
+                ):
                     master = psutil.Process(pid)
                     for process in [master, *master.children(recursive=True)]:
                         for thread in process.threads():  # every thread: affinity is per thread
@@ -392,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
             upstreams = {
                 "azmlinfsrv": server.base_url,
                 "fastserve": fastserve.base_url,
+                "fastserve-trivial": fastserve_trivial.base_url,
                 "aiohttp": f"http://127.0.0.1:{fast_port}",
             }
             router_on = cpus[0] if args.router_cpu == "client" else cpus[1]
@@ -412,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
                 _stop(router)
             _stop(fast)
             fastserve.stop()
+            fastserve_trivial.stop()
             server.stop()
     print(_table(cells))
     print()

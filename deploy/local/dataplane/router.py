@@ -33,24 +33,36 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
-
-import aiohttp
-from aiohttp import web
-from multidict import CIMultiDict
 
 from deploy.local.dataplane import messages
 from deploy.local.dataplane.compiled import (
     CompiledDeployment,
     CompiledEndpoint,
+    CompiledUpstream,
     DeploymentState,
     compile_route,
 )
 from deploy.local.dataplane.routes import EndpointRoute
-from deploy.local.dataplane.server import GuardedServer
-from deploy.local.dataplane.upstream import StreamedBody, UpstreamError, UpstreamPool
+from deploy.local.dataplane.server import (
+    BodyError,
+    BodyTooLarge,
+    Deliver,
+    HttpServer,
+    IncomingRequest,
+    Reply,
+)
+from deploy.local.dataplane.upstream import (
+    StaleConnection,
+    StreamedBody,
+    UpstreamAnswer,
+    UpstreamError,
+    UpstreamPool,
+    encode_request,
+)
 from deploy.local.metrics.recorder import UNROUTED, MetricsRecorder
 
 __all__ = ["DEPLOYMENT_HEADER", "MIRROR_TASK_LIMIT", "Router"]
@@ -65,21 +77,42 @@ MIRROR_TASK_LIMIT = 256
 _ERROR_STATUS = "ms-azureml-model-error-statuscode"
 _ERROR_REASON = "ms-azureml-model-error-reason"
 # Not forwarded upstream: hop-by-hop headers, our credentials, what the client recomputes.
-_REQUEST_DROP = (
-    "Authorization",
-    "Connection",
-    "Content-Length",
-    "Expect",
-    "Host",
-    "Keep-Alive",
-    "Proxy-Authorization",
-    "TE",
-    "Trailer",
-    "Transfer-Encoding",
-    "Upgrade",
-    DEPLOYMENT_HEADER,
+_REQUEST_DROP = frozenset(
+    name.lower()
+    for name in (
+        "Authorization",
+        "Connection",
+        "Content-Length",
+        "Expect",
+        "Host",
+        "Keep-Alive",
+        "Proxy-Authorization",
+        "TE",
+        "Trailer",
+        "Transfer-Encoding",
+        "Upgrade",
+        DEPLOYMENT_HEADER,
+    )
 )
-_RESPONSE_DROP = ("Connection", "Content-Length", "Keep-Alive", "Transfer-Encoding", "Upgrade")
+# Not passed back: hop-by-hop headers and what the router's server writes itself.
+_RESPONSE_DROP = frozenset(
+    ("connection", "content-length", "date", "keep-alive", "transfer-encoding", "upgrade")
+)
+_JSON = ("Content-Type", "application/json; charset=utf-8")
+Headers = list[tuple[str, str]]
+
+
+@dataclass(slots=True)
+class _Plan:
+    """Where an accepted request goes: what ``_decide`` settled before forwarding."""
+
+    endpoint: CompiledEndpoint
+    deployment: CompiledDeployment
+    action: str  # "score" or "swagger.json"
+    named: bool  # the request named its deployment (never mirrored)
+    headers: Headers  # what is forwarded
+    record: str  # the endpoint to record the answer under; "" for swagger
+    started: float  # perf_counter() when the head was complete
 
 
 class Router:
@@ -113,58 +146,50 @@ class Router:
         self._endpoints: dict[str, CompiledEndpoint] = {}
         self._states: dict[tuple[str, str], DeploymentState] = {}
         self._mirrors: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # requests on the general path
         self._pool = UpstreamPool()
-        self._runner: web.ServerRunner | None = None
-        self._server: GuardedServer | None = None
+        self._server: HttpServer | None = None
+        self._listener: asyncio.Server | None = None
         self._bound_port: int | None = None
 
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> int:
         """Bind and serve; return the port (the actual one when ``port`` was 0)."""
-        if self._runner is not None:
+        if self._listener is not None:
             raise RuntimeError("the router is already started")
         self._pool = UpstreamPool()
-        loop = asyncio.get_running_loop()
-        limit = self.max_body_bytes
-
-        def request_factory(
-            message: Any, payload: Any, protocol: Any, writer: Any, task: Any
-        ) -> web.BaseRequest:
-            return web.BaseRequest(
-                message, payload, protocol, writer, task, loop, client_max_size=limit
-            )
-
-        server = GuardedServer(
-            self._handle,
-            request_factory=request_factory,
-            access_log=None,
+        server = HttpServer(
+            self._answer,
             max_connections=self.max_connections,
             header_timeout=self.header_timeout,
             idle_timeout=self.idle_timeout,
         )
+        loop = asyncio.get_running_loop()
+        listener = await loop.create_server(
+            server.connection, self._host, self._port, backlog=1024, reuse_address=True
+        )
         self._server = server
-        runner = web.ServerRunner(server, shutdown_timeout=2.0)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, self._host, self._port, backlog=1024)
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self._bound_port = int(runner.addresses[0][1])
+        self._listener = listener
+        self._bound_port = int(listener.sockets[0].getsockname()[1])
         return self._bound_port
 
     async def stop(self) -> None:
-        """Stop serving: drop mirror copies, close the listener and the upstream connections."""
+        """Stop serving: drop mirror copies, let requests in flight finish (up to 2 s), close."""
         for task in list(self._mirrors):
             task.cancel()
         if self._mirrors:
             await asyncio.gather(*self._mirrors, return_exceptions=True)
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._listener is not None:
+            self._listener.close()
+            assert self._server is not None
+            await self._server.shutdown(grace_s=2.0)
+            await self._listener.wait_closed()
+            self._listener = None
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._pool.close()
 
     @property
@@ -213,120 +238,189 @@ class Router:
             found.extend(endpoint.secrets())
         return found
 
+    @property
+    def requests_in_tasks(self) -> int:
+        """Requests now answered on the general path, in a task (not the hot path)."""
+        return len(self._tasks)
+
     def in_flight(self, endpoint: str, deployment: str) -> int:
         """Requests of ``deployment`` now waiting for an instance (mirror copies included)."""
         state = self._states.get((endpoint, deployment))
         return state.in_flight if state is not None else 0
 
     # ------------------------------------------------------------ hot path
+    #
+    # A request whose body has arrived, bound for an instance with an idle pooled
+    # connection, is forwarded from the loop's callback at once, its answer written from
+    # the upstream connection's callback: no task, no coroutine, no future. Everything
+    # else (bodies still arriving or streamed, mirror copies, swagger, new upstream
+    # connections, a stale pooled one) runs as a task through ``_carry_out``.
 
-    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+    def _answer(self, request: IncomingRequest, deliver: Deliver) -> None:
+        """The server's handler: answer ``request`` through ``deliver``."""
         started = perf_counter()
+        decided = self._decide(request, started)
+        if isinstance(decided, _Plan):
+            if decided.action == "score" and self._forward_now(request, decided, deliver):
+                return
+            self._spawn(self._carry_out(request, decided, deliver, None))
+            return
+        reply, endpoint, deployment = decided
+        ended = perf_counter()
+        deliver(reply)
+        if endpoint:
+            latency_ms = (ended - started) * 1000.0
+            self._recorder.record(endpoint, deployment, reply.status, latency_ms, self._clock())
+
+    def _decide(self, request: IncomingRequest, started: float) -> _Plan | tuple[Reply, str, str]:
+        """Where the request goes, or the refusal: (reply, endpoint to record or "", deployment)."""
         path = request.path
         slash = path.find("/", 1)
         action = path[slash + 1 :] if slash > 0 else ""
         if action != "score" and action != "swagger.json":
-            return _error(404, "not_a_route", messages.NOT_A_ROUTE)
+            return _error(404, "not_a_route", messages.NOT_A_ROUTE), "", ""
         name = path[1:slash]
         endpoint = self._endpoints.get(name)
         if endpoint is None:
-            return _error(404, "endpoint_not_found", messages.unknown_endpoint(name))
+            return _error(404, "endpoint_not_found", messages.unknown_endpoint(name)), "", ""
         method = request.method
         if method != "GET" and (method != "POST" or action != "score"):
-            return _error(405, "method_not_allowed", messages.METHOD_NOT_ALLOWED)
-        now = self._clock()
-        refusal = endpoint.refuse(request.headers.get("Authorization"), now)
+            return _error(405, "method_not_allowed", messages.METHOD_NOT_ALLOWED), "", ""
+        record = name if action == "score" else ""
+        refusal = endpoint.refuse(request.header("authorization"), self._clock())
         if refusal is not None:
-            response = _error(401, "unauthorized", refusal)
-            deployment_name = UNROUTED
-        else:
-            try:
-                response, deployment_name = await self._route(request, endpoint, action)
-            except Exception:
-                logger.exception("The router failed on %s %s", method, path)
-                response = _error(500, "internal_error", messages.INTERNAL_ERROR)
-                deployment_name = UNROUTED
-            now = self._clock()
-        if action == "score":
-            latency_ms = (perf_counter() - started) * 1000.0
-            self._recorder.record(name, deployment_name, response.status, latency_ms, now)
-        return response
-
-    async def _route(
-        self, request: web.BaseRequest, endpoint: CompiledEndpoint, action: str
-    ) -> tuple[web.Response, str]:
-        named = request.headers.get(DEPLOYMENT_HEADER)
+            return _error(401, "unauthorized", refusal), record, UNROUTED
+        named = request.header(DEPLOYMENT_HEADER)
         if named:
             deployment = endpoint.deployments.get(named)
             if deployment is None:
                 message = messages.unknown_deployment(endpoint.name, named)
-                return _error(404, "deployment_not_found", message), UNROUTED
+                return _error(404, "deployment_not_found", message), record, UNROUTED
         elif action == "score":
             deployment = endpoint.pick()
         else:
             deployment = endpoint.swagger_deployment()
         if deployment is None:
-            return _error(404, "no_traffic", messages.no_traffic(endpoint.name)), UNROUTED
-        name = deployment.name
+            return _error(404, "no_traffic", messages.no_traffic(name)), record, UNROUTED
+        chosen = deployment.name
         if not deployment.upstreams:
             if deployment.failed:  # named in the header: it has no instance, as on Azure
-                message = messages.deployment_failed(endpoint.name, name)
-                return _error(503, "deployment_failed", message, name), name
-            message = messages.no_ready_instance(endpoint.name, name)
-            return _error(503, "no_ready_instance", message, name), name
+                message = messages.deployment_failed(name, chosen)
+                return _error(503, "deployment_failed", message, chosen), record, chosen
+            message = messages.no_ready_instance(name, chosen)
+            return _error(503, "no_ready_instance", message, chosen), record, chosen
         length = request.content_length
         if length is not None and length > self.max_body_bytes:
-            message = messages.payload_too_large(self.max_body_bytes)
-            return _error(413, "payload_too_large", message, name), name
-        headers = CIMultiDict(request.headers)
-        for header in _REQUEST_DROP:
-            headers.popall(header, None)
-        query = request.rel_url.raw_query_string
-        state = deployment.state
-        if action == "score" and state.in_flight >= deployment.max_in_flight:
-            message = messages.too_many_requests(name, deployment.max_in_flight)
-            return _error(429, "too_many_requests", message, name), name
-        if request.headers.get("Expect", "").lower() == "100-continue":
-            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        if action != "score":
-            response = await self._forward(deployment, "GET", query, b"", headers, swagger=True)
-            return response, name
+            return self._too_large(chosen), record, chosen
+        if action == "score" and deployment.state.in_flight >= deployment.max_in_flight:
+            message = messages.too_many_requests(chosen, deployment.max_in_flight)
+            return _error(429, "too_many_requests", message, chosen), record, chosen
+        headers = [item for item in request.headers if item[0].lower() not in _REQUEST_DROP]
+        return _Plan(endpoint, deployment, action, bool(named), headers, record, started)
+
+    def _forward_now(self, request: IncomingRequest, plan: _Plan, deliver: Deliver) -> bool:
+        """Forward from this callback if the body is here and a pooled connection is idle."""
+        if not request.complete or (plan.endpoint.mirror is not None and not plan.named):
+            return False
+        deployment = plan.deployment
+        body = request.body()
+        if len(body) > self.max_body_bytes:  # chunked: no Content-Length to refuse by
+            self._finish(plan, deployment.name, self._too_large(deployment.name), deliver)
+            return True
+        upstream = deployment.next_upstream()
+        target = upstream.score_path
+        if request.query:
+            target = f"{target}?{request.query}"
+        data = encode_request(
+            upstream.host, upstream.port, request.method, target, plan.headers, body
+        )
+        exchange = _Exchange(self, plan, request, upstream, deliver)
+        abort = self._pool.start(upstream.host, upstream.port, data, exchange.answered)
+        if abort is None:  # no idle connection: connect in a task, to this same instance
+            self._spawn(self._carry_out(request, plan, deliver, upstream))
+            return True
+        exchange.begin(abort, deployment.timeout_s)
+        return True
+
+    async def _carry_out(
+        self,
+        request: IncomingRequest,
+        plan: _Plan,
+        deliver: Deliver,
+        upstream: CompiledUpstream | None,
+    ) -> None:
+        """The general path, as a task; answers through ``deliver`` whatever happens."""
+        try:
+            reply = await self._carry_out_inner(request, plan, upstream)
+        except Exception:
+            logger.exception("The router failed on %s %s", request.method, request.path)
+            reply = _error(500, "internal_error", messages.INTERNAL_ERROR)
+            self._finish(plan, UNROUTED, reply, deliver)
+            return
+        self._finish(plan, plan.deployment.name, reply, deliver)
+
+    async def _carry_out_inner(
+        self, request: IncomingRequest, plan: _Plan, upstream: CompiledUpstream | None
+    ) -> Reply:
+        deployment = plan.deployment
+        name = deployment.name
+        query = request.query
+        request.send_continue()
+        if plan.action != "score":
+            upstream = deployment.next_upstream()
+            return await self._forward(
+                deployment, upstream, "GET", query, b"", plan.headers, swagger=True
+            )
         mirror = None
-        if not named and endpoint.mirror is not None:
-            mirror = endpoint.mirror_due()
+        if not plan.named and plan.endpoint.mirror is not None:
+            mirror = plan.endpoint.mirror_due()
+        length = request.content_length
         body: bytes | StreamedBody
-        if length is not None and length > self.stream_above_bytes and mirror is None:
+        if request.complete:
+            body = request.body()
+            if len(body) > self.max_body_bytes:  # chunked: no Content-Length to refuse by
+                return self._too_large(name)
+        elif length is not None and length > self.stream_above_bytes and mirror is None:
             body = StreamedBody(length=length, chunks=_chunks(request))
         else:
             try:
                 async with asyncio.timeout(self.body_timeout):
-                    body = await request.read()
-            except web.HTTPRequestEntityTooLarge:
-                message = messages.payload_too_large(self.max_body_bytes)
-                return _error(413, "payload_too_large", message, name), name
+                    body = await request.read(self.max_body_bytes)
+            except BodyTooLarge:
+                return self._too_large(name)
             except TimeoutError:
                 message = messages.body_timeout(self.body_timeout)
-                return _error(408, "request_timeout", message, name), name
-            if mirror is not None:
-                self._mirror(endpoint.name, mirror, request.method, query, body, headers)
-        state.in_flight += 1
+                return _error(408, "request_timeout", message, name)
+            except BodyError as exc:
+                return _error(400, "bad_request", str(exc), name)
+        if mirror is not None and isinstance(body, bytes):
+            self._mirror(plan.endpoint.name, mirror, request.method, query, body, plan.headers)
+        state = deployment.state
+        if state.in_flight >= deployment.max_in_flight:  # filled while this one waited
+            message = messages.too_many_requests(name, deployment.max_in_flight)
+            return _error(429, "too_many_requests", message, name)
+        if upstream is None:
+            upstream = deployment.next_upstream()
+        state.in_flight += 1  # with the check above in one step of the loop: no race
         try:
-            return await self._forward(deployment, request.method, query, body, headers), name
+            return await self._forward(
+                deployment, upstream, request.method, query, body, plan.headers
+            )
         finally:
             state.in_flight -= 1
 
     async def _forward(
         self,
         deployment: CompiledDeployment,
+        upstream: CompiledUpstream,
         method: str,
         query: str,
         body: bytes | StreamedBody,
-        headers: CIMultiDict[str],
+        headers: Headers,
         *,
         swagger: bool = False,
-    ) -> web.Response:
-        """Send the request to the deployment's next instance; answer as Azure would."""
-        upstream = deployment.next_upstream()
+    ) -> Reply:
+        """Send the request to ``upstream``, one of the deployment's instances."""
         target = upstream.swagger_path if swagger else upstream.score_path
         if query:
             target = f"{target}?{query}"
@@ -336,24 +430,30 @@ class Router:
                 timeout += self.body_timeout
             async with asyncio.timeout(timeout):
                 answer = await self._pool.request(
-                    upstream.host, upstream.port, method, target, headers.items(), body
+                    upstream.host, upstream.port, method, target, headers, body
                 )
         except TimeoutError:
-            message = messages.request_timeout(deployment.name, deployment.timeout_ms)
-            return _error(408, "request_timeout", message, deployment.name)
+            return _timed_out(deployment)
         except UpstreamError as exc:
-            message = messages.upstream_failed(deployment.name, str(exc))
-            return _error(502, "upstream_failed", message, deployment.name)
-        out = answer.headers
-        status = answer.status
-        for header in _RESPONSE_DROP:
-            out.popall(header, None)
-        out[DEPLOYMENT_HEADER] = deployment.name
-        if status != 200 and not swagger:
-            out[_ERROR_STATUS] = str(status)
-            out[_ERROR_REASON] = answer.reason
-            status = 424
-        return web.Response(status=status, body=answer.body, headers=out)
+            return _unreachable(deployment, exc)
+        return _from_answer(deployment, answer, swagger=swagger)
+
+    def _finish(self, plan: _Plan, deployment: str, reply: Reply, deliver: Deliver) -> None:
+        """Write the answer, then record it (a scoring answer)."""
+        ended = perf_counter()
+        deliver(reply)
+        if plan.record:
+            latency_ms = (ended - plan.started) * 1000.0
+            self._recorder.record(plan.record, deployment, reply.status, latency_ms, self._clock())
+
+    def _too_large(self, deployment: str) -> Reply:
+        message = messages.payload_too_large(self.max_body_bytes)
+        return _error(413, "payload_too_large", message, deployment)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # ------------------------------------------------------------ mirror traffic
 
@@ -364,7 +464,7 @@ class Router:
         method: str,
         query: str,
         body: bytes,
-        headers: CIMultiDict[str],
+        headers: Headers,
     ) -> None:
         """Start a copy of the request in the background, unless the target is saturated."""
         now = self._clock()
@@ -396,11 +496,12 @@ class Router:
         method: str,
         query: str,
         body: bytes,
-        headers: CIMultiDict[str],
+        headers: Headers,
     ) -> None:
         started = perf_counter()
         try:
-            response = await self._forward(deployment, method, query, body, headers)
+            upstream = deployment.next_upstream()
+            response = await self._forward(deployment, upstream, method, query, body, headers)
         except Exception:  # a bug: the caller must not notice, but we must
             logger.exception("A mirror copy to %s/%s failed", endpoint, deployment.name)
             return
@@ -408,19 +509,110 @@ class Router:
         self._recorder.record(endpoint, deployment.name, response.status, latency_ms, self._clock())
 
 
-async def _chunks(request: web.BaseRequest) -> AsyncIterator[bytes]:
+class _Exchange:
+    """One request forwarded on the hot path: its answer or its timeout, whichever comes first."""
+
+    __slots__ = (
+        "_abort",
+        "_deliver",
+        "_done",
+        "_plan",
+        "_request",
+        "_router",
+        "_timer",
+        "_upstream",
+    )
+
+    def __init__(
+        self,
+        router: Router,
+        plan: _Plan,
+        request: IncomingRequest,
+        upstream: CompiledUpstream,
+        deliver: Deliver,
+    ) -> None:
+        self._router = router
+        self._plan = plan
+        self._request = request
+        self._upstream = upstream
+        self._deliver = deliver
+        self._done = False
+        self._abort: Callable[[], None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def begin(self, abort: Callable[[], None], timeout_s: float) -> None:
+        """The request is sent: count it in flight and start its timeout."""
+        self._abort = abort
+        self._plan.deployment.state.in_flight += 1
+        self._timer = asyncio.get_running_loop().call_later(timeout_s, self.timed_out)
+
+    def answered(self, answer: UpstreamAnswer | None, error: UpstreamError | None) -> None:
+        if self._done:
+            return
+        self._end()
+        plan = self._plan
+        deployment = plan.deployment
+        router = self._router
+        if isinstance(error, StaleConnection):  # nothing was answered: send again, connecting
+            router._spawn(router._carry_out(self._request, plan, self._deliver, self._upstream))
+            return
+        if answer is not None:
+            reply = _from_answer(deployment, answer, swagger=False)
+        else:
+            reply = _unreachable(deployment, error or UpstreamError("no answer"))
+        router._finish(plan, deployment.name, reply, self._deliver)
+
+    def timed_out(self) -> None:
+        if self._done:
+            return
+        self._end()
+        if self._abort is not None:
+            self._abort()
+        deployment = self._plan.deployment
+        self._router._finish(self._plan, deployment.name, _timed_out(deployment), self._deliver)
+
+    def _end(self) -> None:
+        self._done = True
+        if self._timer is not None:
+            self._timer.cancel()
+        self._plan.deployment.state.in_flight -= 1
+
+
+def _from_answer(deployment: CompiledDeployment, answer: UpstreamAnswer, *, swagger: bool) -> Reply:
+    """The instance's answer as Azure passes it on: non-200 scoring answers become 424."""
+    out = [item for item in answer.headers.items() if item[0].lower() not in _RESPONSE_DROP]
+    out.append((DEPLOYMENT_HEADER, deployment.name))
+    status = answer.status
+    if status != 200 and not swagger:
+        out.append((_ERROR_STATUS, str(status)))
+        out.append((_ERROR_REASON, answer.reason))
+        return Reply(424, out, answer.body)
+    return Reply(status, out, answer.body, answer.reason)
+
+
+def _timed_out(deployment: CompiledDeployment) -> Reply:
+    message = messages.request_timeout(deployment.name, deployment.timeout_ms)
+    return _error(408, "request_timeout", message, deployment.name)
+
+
+def _unreachable(deployment: CompiledDeployment, error: UpstreamError) -> Reply:
+    message = messages.upstream_failed(deployment.name, str(error))
+    return _error(502, "upstream_failed", message, deployment.name)
+
+
+async def _chunks(request: IncomingRequest) -> AsyncIterator[bytes]:
     """The request body as it arrives; a broken upload ends as an ``UpstreamError``."""
     try:
-        async for chunk in request.content.iter_chunked(65536):
+        async for chunk in request.chunks():
             yield chunk
-    except (OSError, aiohttp.ClientPayloadError, asyncio.IncompleteReadError) as exc:
-        raise UpstreamError(f"the client's upload broke off ({type(exc).__name__})") from None
+    except BodyError as exc:
+        raise UpstreamError(f"the client's upload broke off ({exc})") from None
 
 
-def _error(status: int, code: str, message: str, deployment: str | None = None) -> web.Response:
+def _error(status: int, code: str, message: str, deployment: str | None = None) -> Reply:
     """A JSON error answer, ``{"error": {"code": ..., "message": ...}}``."""
     body = json.dumps({"error": {"code": code, "message": message}}).encode()
-    response = web.Response(status=status, body=body, content_type="application/json")
+    headers: Headers = [_JSON]
     if deployment is not None:
-        response.headers[DEPLOYMENT_HEADER] = deployment
-    return response
+        headers.append((DEPLOYMENT_HEADER, deployment))
+    return Reply(status, headers, body)

@@ -21,13 +21,22 @@ answer is retried once on a new one.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import cast
 
 from multidict import CIMultiDict
 
-__all__ = ["StreamedBody", "UpstreamAnswer", "UpstreamError", "UpstreamPool"]
+__all__ = [
+    "OnAnswer",
+    "StaleConnection",
+    "StreamedBody",
+    "UpstreamAnswer",
+    "UpstreamError",
+    "UpstreamPool",
+    "encode_head",
+    "encode_request",
+]
 
 _MAX_HEAD = 65536
 _MAX_IDLE_PER_HOST = 64
@@ -36,6 +45,10 @@ _NO_BODY = (204, 304)
 
 class UpstreamError(Exception):
     """The upstream could not be reached, closed early or answered something not HTTP."""
+
+
+class StaleConnection(UpstreamError):
+    """A pooled connection closed before answering a byte: send again on another."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +69,10 @@ class UpstreamAnswer:
     body: bytes
 
 
+#: Called once with the answer, or with the error that ended the exchange.
+OnAnswer = Callable[[UpstreamAnswer | None, UpstreamError | None], None]
+
+
 class _Connection(asyncio.Protocol):
     """One socket to an upstream; parses one answer at a time."""
 
@@ -64,7 +81,7 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.reused = False
         self._buffer = bytearray()
-        self._waiter: asyncio.Future[UpstreamAnswer] | None = None
+        self._waiter: OnAnswer | None = None
         self._head: tuple[int, str, CIMultiDict[str]] | None = None
         self._length = -1  # body bytes expected; -1: chunked; -2: until the connection ends
         self._chunks: list[bytes] = []
@@ -75,7 +92,7 @@ class _Connection(asyncio.Protocol):
         # A socket transport (asyncio's, or uvloop's, which subclasses neither class).
         self.transport = cast(asyncio.Transport, transport)
 
-    def send(self, data: bytes, waiter: asyncio.Future[UpstreamAnswer]) -> None:
+    def send(self, data: bytes, waiter: OnAnswer) -> None:
         if self.transport is None:
             raise UpstreamError("the connection was not made")
         self._waiter = waiter
@@ -101,35 +118,39 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
-        if self._waiter is None or self._waiter.done():
-            if self._waiter is None:  # bytes nobody asked for: the connection is unusable
-                self.abort()
+        waiter = self._waiter
+        if waiter is None:  # bytes nobody asked for: the connection is unusable
+            self.abort()
             return
         try:
             answer = self._parse()
         except UpstreamError as exc:
-            self._waiter.set_exception(exc)
+            self._waiter = None
             self.abort()
+            waiter(None, exc)
             return
         if answer is not None:
-            self._waiter.set_result(answer)
             self._waiter = None
+            waiter(answer, None)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.resume_writing()
         waiter = self._waiter
-        if waiter is None or waiter.done():
+        if waiter is None:
             return
+        self._waiter = None
         if self._head is not None and self._length == -2:  # framed by the end of the connection
             status, reason, headers = self._head
-            waiter.set_result(UpstreamAnswer(status, reason, headers, bytes(self._buffer)))
+            waiter(UpstreamAnswer(status, reason, headers, bytes(self._buffer)), None)
             return
         reason = "closed the connection before answering" if exc is None else str(exc)
-        waiter.set_exception(UpstreamError(reason or type(exc).__name__))
+        waiter(None, UpstreamError(reason or type(exc).__name__))
 
     def abort(self) -> None:
+        """Close now; whoever waits for an answer is not told (it gave up)."""
         self.closed = True
+        self._waiter = None
         if self.transport is not None:
             self.transport.abort()
 
@@ -174,29 +195,38 @@ class _Connection(asyncio.Protocol):
         if not version.startswith("HTTP/1.") or not code.isdigit():
             raise UpstreamError(f"not an HTTP answer: {lines[0][:80]!r}")
         status = int(code)
-        headers: CIMultiDict[str] = CIMultiDict()
+        pairs = []
+        length: str | None = None
+        chunked = False
+        connection = ""
         for line in lines[1:]:
             name, colon, value = line.partition(":")
             if not colon:
                 raise UpstreamError(f"a malformed header line: {line[:80]!r}")
-            headers.add(name.strip(), value.strip())
-        connection = headers.get("Connection", "").lower()
+            value = value.strip()
+            pairs.append((name, value))
+            lower = name.lower()
+            if lower == "content-length":
+                length = value
+            elif lower == "transfer-encoding":
+                chunked = chunked or "chunked" in value.lower()
+            elif lower == "connection":
+                connection = value.lower()
         self._keep_alive = (
             "keep-alive" in connection if version == "HTTP/1.0" else "close" not in connection
         )
         if status in _NO_BODY or status < 200:
             self._length = 0
-        elif "chunked" in headers.get("Transfer-Encoding", "").lower():
+        elif chunked:
             self._length = -1
-        elif "Content-Length" in headers:
-            length = headers["Content-Length"]
+        elif length is not None:
             if not length.isdigit():
                 raise UpstreamError(f"a bad Content-Length: {length[:40]!r}")
             self._length = int(length)
         else:
             self._length = -2
             self._keep_alive = False
-        return status, reason, headers
+        return status, reason, CIMultiDict(pairs)
 
     def _parse_chunks(
         self, status: int, reason: str, headers: CIMultiDict[str]
@@ -251,16 +281,10 @@ class UpstreamPool:
         Raises ``UpstreamError`` when the upstream cannot be reached or answers badly.
         Bound it with ``asyncio.timeout``: a cancelled request drops its connection.
         """
-        lines = [f"{method} {target} HTTP/1.1\r\nHost: {host}:{port}\r\n"]
-        lines += [f"{name}: {value}\r\n" for name, value in headers]
         if isinstance(body, StreamedBody):
-            lines.append(f"Content-Length: {body.length}\r\n\r\n")
-            head = "".join(lines).encode("utf-8", "surrogateescape")
+            head = encode_head(host, port, method, target, headers, body.length)
             return await self._stream(host, port, head, body)
-        if body or method == "POST":
-            lines.append(f"Content-Length: {len(body)}\r\n")
-        lines.append("\r\n")
-        data = "".join(lines).encode("utf-8", "surrogateescape") + body
+        data = encode_request(host, port, method, target, headers, body)
         connection = await self._acquire(host, port)
         try:
             answer = await self._exchange(connection, data)
@@ -272,13 +296,51 @@ class UpstreamPool:
         self._release(host, port, connection)
         return answer
 
+    def start(
+        self, host: str, port: int, data: bytes, on_answer: OnAnswer
+    ) -> Callable[[], None] | None:
+        """Send ``data`` (from :func:`encode_request`) on an idle pooled connection, now.
+
+        The router's hot path: no task, no future. ``on_answer`` is called once with the
+        answer or the error, unless the returned function (abort: a timeout) is called
+        first. None when no idle connection is at hand: the caller uses :meth:`request`,
+        which connects. A :class:`StaleConnection` error says the pooled socket was closed
+        before it answered a byte: nothing was answered, and :meth:`request` may send again.
+        """
+        if self._closed:
+            return None
+        idle = self._idle.get((host, port))
+        connection = None
+        while idle:
+            candidate = idle.pop()
+            transport = candidate.transport
+            if not candidate.closed and transport is not None and not transport.is_closing():
+                connection = candidate
+                break
+        if connection is None:
+            return None
+
+        def answered(answer: UpstreamAnswer | None, error: UpstreamError | None) -> None:
+            if answer is not None:
+                self._release(host, port, connection)
+            else:
+                stale = connection.answered_nothing
+                connection.abort()
+                if stale and error is not None:
+                    error = StaleConnection(str(error))
+            on_answer(answer, error)
+
+        connection.reused = True
+        connection.send(data, answered)
+        return connection.abort
+
     async def _stream(
         self, host: str, port: int, head: bytes, body: StreamedBody
     ) -> UpstreamAnswer:
         connection = await self._acquire(host, port, fresh=True)
-        waiter: asyncio.Future[UpstreamAnswer] = asyncio.get_running_loop().create_future()
+        waiter = _future_answer()
         try:
-            connection.send(head, waiter)
+            connection.send(head, _settle(waiter))
             sent = 0
             async for chunk in body.chunks:
                 if waiter.done():  # answered before the upload ended: stop sending
@@ -299,8 +361,8 @@ class UpstreamPool:
         return answer
 
     async def _exchange(self, connection: _Connection, data: bytes) -> UpstreamAnswer:
-        waiter: asyncio.Future[UpstreamAnswer] = asyncio.get_running_loop().create_future()
-        connection.send(data, waiter)
+        waiter = _future_answer()
+        connection.send(data, _settle(waiter))
         try:
             return await waiter
         except BaseException:
@@ -342,3 +404,43 @@ class UpstreamPool:
                 if connection.transport is not None:
                     connection.transport.close()
         self._idle.clear()
+
+
+def encode_head(
+    host: str, port: int, method: str, target: str, headers: Iterable[tuple[str, str]], length: int
+) -> bytes:
+    """A request head announcing a body of ``length`` bytes."""
+    lines = [f"{method} {target} HTTP/1.1\r\nHost: {host}:{port}\r\n"]
+    lines += [f"{name}: {value}\r\n" for name, value in headers]
+    lines.append(f"Content-Length: {length}\r\n\r\n")
+    return "".join(lines).encode("utf-8", "surrogateescape")
+
+
+def encode_request(
+    host: str, port: int, method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes
+) -> bytes:
+    """A whole request, head and body, for one write."""
+    lines = [f"{method} {target} HTTP/1.1\r\nHost: {host}:{port}\r\n"]
+    lines += [f"{name}: {value}\r\n" for name, value in headers]
+    if body or method == "POST":
+        lines.append(f"Content-Length: {len(body)}\r\n")
+    lines.append("\r\n")
+    return "".join(lines).encode("utf-8", "surrogateescape") + body
+
+
+def _future_answer() -> asyncio.Future[UpstreamAnswer]:
+    return asyncio.get_running_loop().create_future()
+
+
+def _settle(waiter: asyncio.Future[UpstreamAnswer]) -> OnAnswer:
+    """An ``OnAnswer`` that settles ``waiter`` (unless it was cancelled meanwhile)."""
+
+    def settle(answer: UpstreamAnswer | None, error: UpstreamError | None) -> None:
+        if waiter.done():
+            return
+        if answer is not None:
+            waiter.set_result(answer)
+        else:
+            waiter.set_exception(error or UpstreamError("no answer"))
+
+    return settle

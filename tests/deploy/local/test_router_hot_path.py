@@ -1,0 +1,279 @@
+"""The router's hot path (a pooled connection, the body at hand: no task) and its server.
+
+Once an instance has a keep-alive connection in the router's pool, a request whose body has
+arrived is forwarded from the loop's callback and answered from the upstream's callback.
+These tests hold that path to the same answers as the general one (424, 408, 502, a stale
+pooled connection sent again), and check the HTTP server under it: pipelined requests in
+order, chunked bodies, a client that goes away mid-request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from deploy.local.dataplane.router import Router
+from deploy.local.dataplane.routes import DeploymentRoute, Upstream
+from tests.deploy.local.router_kit import (
+    KEYS,
+    ModelServer,
+    deployment_route,
+    endpoint_route,
+    running_router,
+    score,
+    wait_for,
+)
+
+
+@pytest.fixture
+async def blue() -> AsyncIterator[ModelServer]:
+    async with ModelServer(name="blue") as server:
+        yield server
+
+
+@pytest.fixture
+async def router(blue: ModelServer) -> AsyncIterator[Router]:
+    async with running_router() as router:
+        router.update(
+            endpoint_route(
+                "demo", {"blue": 100}, deployment_route("blue", blue, request_timeout_ms=1000)
+            )
+        )
+        yield router
+
+
+async def _on_the_hot_path(router: Router, session: aiohttp.ClientSession) -> None:
+    """Warm the pool: the first request connects (in a task), and leaves its connection."""
+    assert (await score(router, "demo", session=session)).status == 200
+
+
+async def test_a_pooled_request_runs_without_a_task(router: Router, blue: ModelServer) -> None:
+    hold = asyncio.Event()
+    async with aiohttp.ClientSession() as session:
+        await _on_the_hot_path(router, session)
+        blue.hold = hold
+        pending = asyncio.create_task(score(router, "demo", session=session))
+        await wait_for(lambda: blue.started == 2, what="the second request at the instance")
+        assert router.requests_in_tasks == 0  # forwarded from the callback
+        assert router.in_flight("demo", "blue") == 1
+        hold.set()
+        answer = await pending
+    assert answer.status == 200
+    assert answer.deployment == "blue"
+    assert router.in_flight("demo", "blue") == 0
+
+
+@pytest.mark.parametrize("status", [400, 500])
+async def test_the_hot_path_answers_424_with_the_models_status(router: Router, status: int) -> None:
+    async with aiohttp.ClientSession() as session:
+        await _on_the_hot_path(router, session)
+        answer = await score(
+            router, "demo", session=session, headers={"x-test-status": str(status)}
+        )
+    assert answer.status == 424
+    assert answer.headers["ms-azureml-model-error-statuscode"] == str(status)
+    assert answer.json()["served_by"] == "blue"
+
+
+@pytest.mark.slow(budget=30)
+async def test_the_hot_path_gives_up_at_the_request_timeout(router: Router) -> None:
+    async with aiohttp.ClientSession() as session:
+        await _on_the_hot_path(router, session)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        answer = await score(router, "demo", session=session, headers={"x-test-delay-ms": "3000"})
+        elapsed = loop.time() - started
+        assert answer.status == 408
+        assert 1.0 <= elapsed < 2.9
+        assert router.in_flight("demo", "blue") == 0
+        # The timed-out connection was dropped, not pooled: the next request is answered.
+        assert (await score(router, "demo", session=session)).status == 200
+
+
+async def test_a_stale_pooled_connection_is_sent_again_on_a_new_one() -> None:
+    """An instance that answers one request per connection and closes the connection when
+    the next one comes (as a server past its keep-alive timeout does, in the instant the
+    router reuses it): the pooled socket dies unanswered, and the request is sent again on
+    a new connection, not lost."""
+    answered = 0
+    dropped = 0
+
+    async def instance(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal answered, dropped
+        first = True
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError):
+                break
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            if not first:
+                dropped += 1
+                break
+            first = False
+            answered += 1
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")  # keep-alive
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(instance, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    upstream = Upstream(instance="blue-1", url=f"http://127.0.0.1:{port}")
+    try:
+        async with running_router() as router:
+            route = DeploymentRoute(name="blue", upstreams=(upstream,))
+            router.update(endpoint_route("demo", {"blue": 100}, route))
+            for _ in range(3):
+                answer = await score(router, "demo")
+                assert answer.status == 200, answer.body
+                assert answer.body == b"ok"
+            assert answered == 3
+            assert dropped == 2  # requests 2 and 3 each found the pooled socket stale
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_an_instance_that_dies_mid_request_is_502() -> None:
+    """After its first answer the instance reads each request and closes, answering nothing.
+    On the pooled socket that looks stale, so it is sent once more on a new connection
+    (as before this path existed); that one fails too: 502."""
+    requests = 0
+
+    async def instance(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal requests
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError):
+                break
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            requests += 1
+            if requests > 1:
+                break  # dies, answering nothing
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(instance, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    upstream = Upstream(instance="blue-1", url=f"http://127.0.0.1:{port}")
+    try:
+        async with running_router() as router:
+            router.update(
+                endpoint_route(
+                    "demo", {"blue": 100}, DeploymentRoute(name="blue", upstreams=(upstream,))
+                )
+            )
+            assert (await score(router, "demo")).status == 200
+            answer = await score(router, "demo")
+            assert answer.status == 502
+            assert answer.deployment == "blue"
+            assert requests == 3  # the pooled attempt, then one on a new connection
+            assert router.in_flight("demo", "blue") == 0
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+# ---------------------------------------------------------------- the HTTP server under it
+
+
+async def _raw(router: Router, data: bytes) -> bytes:
+    """Send ``data`` on one connection; read until the router closes it or 2 s pass."""
+    host, port = router.base_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(data)
+    received = b""
+    try:
+        async with asyncio.timeout(2):
+            while chunk := await reader.read(65536):
+                received += chunk
+    except TimeoutError:
+        pass
+    writer.close()
+    return received
+
+
+def _request(body: bytes, *, close: bool = False, extra: str = "") -> bytes:
+    head = (
+        f"POST /demo/score HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEYS[0]}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n{extra}"
+        + ("Connection: close\r\n" if close else "")
+        + "\r\n"
+    )
+    return head.encode() + body
+
+
+async def test_pipelined_requests_are_answered_in_order(router: Router, blue: ModelServer) -> None:
+    bodies = [f'{{"n": {index}}}'.encode() for index in range(5)]
+    data = b"".join(_request(body, close=index == 4) for index, body in enumerate(bodies))
+    received = await _raw(router, data)
+    assert received.count(b"HTTP/1.1 200 OK") == 5
+    positions = [received.find(b'\\"n\\": ' + str(index).encode()) for index in range(5)]
+    assert all(position > 0 for position in positions), received[:400]
+    assert positions == sorted(positions)
+    assert [r.body for r in blue.received] == bodies
+
+
+async def test_a_chunked_body_reaches_the_instance_whole(router: Router, blue: ModelServer) -> None:
+    head = (
+        f"POST /demo/score HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEYS[0]}\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    ).encode()
+    received = await _raw(router, head + b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+    assert received.startswith(b"HTTP/1.1 200 OK"), received[:200]
+    assert blue.received[0].body == b"hello world"
+    assert blue.received[0].headers["Content-Length"] == "11"
+
+
+async def test_a_chunked_body_over_the_limit_is_413(blue: ModelServer) -> None:
+    async with running_router(max_body_bytes=1024) as router:
+        router.update(endpoint_route("demo", {"blue": 100}, deployment_route("blue", blue)))
+        head = (
+            f"POST /demo/score HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEYS[0]}\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n"
+        ).encode()
+        chunk = b"800\r\n" + b"x" * 2048 + b"\r\n"
+        received = await _raw(router, head + chunk + b"0\r\n\r\n")
+    assert received.startswith(b"HTTP/1.1 413"), received[:200]
+    assert blue.received == []
+
+
+async def test_a_client_gone_mid_request_leaves_nothing_in_flight(
+    router: Router, blue: ModelServer
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        await _on_the_hot_path(router, session)
+    hold = asyncio.Event()
+    blue.hold = hold
+    host, port = router.base_url.removeprefix("http://").split(":")
+    _, writer = await asyncio.open_connection(host, int(port))
+    writer.write(_request(b'{"data": [1]}'))
+    await wait_for(lambda: blue.started == 2, what="the request at the instance")
+    writer.close()  # gone before the answer
+    await wait_for(lambda: router.open_connections == 0, what="the router to drop it")
+    hold.set()
+    await wait_for(lambda: router.in_flight("demo", "blue") == 0, what="the answer to land")
+    assert (await score(router, "demo")).status == 200
+
+
+async def test_requests_arriving_together_on_new_connections_respect_the_limit() -> None:
+    """The 429 check and the count in flight are one step, also on the general path (a new
+    upstream connection is made in a task): 2 x 1 slot x 1 instance lets two in, not three."""
+    hold = asyncio.Event()
+    async with ModelServer(name="blue", hold=hold) as blue, running_router() as router:
+        route = deployment_route("blue", blue, max_concurrent_requests_per_instance=1)
+        router.update(endpoint_route("demo", {"blue": 100}, route))
+        pending = [asyncio.create_task(score(router, "demo")) for _ in range(3)]
+        done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        assert [task.result().status for task in done] == [429]
+        hold.set()
+        statuses = sorted(answer.status for answer in await asyncio.gather(*pending))
+    assert statuses == [200, 200, 429]
+    assert blue.started == 2
