@@ -1,18 +1,22 @@
 """Benchmark: the scoring router's cost, through it against straight to one instance.
 
-Three upstreams, each measured straight and through the router in the same run:
+Four upstreams, each measured straight and through the router in the same run:
 
 - ``azmlinfsrv``: one real azmlinfsrv instance (one worker) serving a trivial score.py,
-  what the local platform runs;
-- ``fastserve``: one fastserve instance (one worker thread) serving the same score.py,
-  what a deployment with ``FLIGHTDECK_SERVER: fast`` runs;
-- ``aiohttp``: a trivial aiohttp server (about 10 x faster than Flask), so that the
-  router's own cost shows instead of hiding behind the model server's.
+  what the local platform runs by default;
+- ``fastserve``: one fastserve instance serving the project's scoring/score.py with the
+  sample product recommender (v1), what a deployment with ``FLIGHTDECK_SERVER: fast``
+  runs: the row the issue's targets are read on;
+- ``fastserve-trivial``: fastserve serving the trivial score.py (its ``run()`` does almost
+  nothing), the hardest case for the router: the instance is as fast as it gets;
+- ``aiohttp``: a trivial aiohttp server, a diagnostic.
 
-The load is closed-loop: ``concurrency`` connections from one aiohttp client, each
-sending its next POST as soon as the last answer came, a fixed count of requests per
-cell (after a warm-up), at concurrency 1 (the added latency, unloaded) and 16
-(throughput). Straight and routed cells alternate, twice, and are pooled.
+The load is the load-test engine's closed loop (``loadtest``, a lean keep-alive HTTP/1.1
+client): ``concurrency`` connections, each sending its next POST as soon as the last
+answer came, a fixed count of requests per cell (after a warm-up), at concurrency 1 (the
+added latency, unloaded) and 16 (throughput). Straight and routed cells alternate,
+``ROUNDS`` times; requests/s is pooled over the rounds, P50 and P99 are the medians of
+the rounds' figures.
 
 Processes, all on 127.0.0.1: the load generator (this process), the router (a child
 process) and the upstreams (child processes). On a machine with 2 or more CPUs they

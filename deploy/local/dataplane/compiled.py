@@ -66,6 +66,7 @@ class CompiledDeployment:
 
     __slots__ = (
         "failed",
+        "header_line",
         "max_in_flight",
         "name",
         "state",
@@ -76,6 +77,10 @@ class CompiledDeployment:
 
     def __init__(self, route: DeploymentRoute, state: DeploymentState) -> None:
         self.name = route.name
+        #: The header line naming it on every answer it gives (``azureml-model-deployment``).
+        self.header_line = f"azureml-model-deployment: {route.name}\r\n".encode(
+            "latin-1", "replace"
+        )
         self.upstreams = tuple(CompiledUpstream(u.instance, u.url) for u in route.upstreams)
         self.max_in_flight = route.max_in_flight
         self.timeout_ms = route.request_timeout_ms

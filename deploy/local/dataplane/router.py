@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
@@ -74,8 +75,8 @@ DEPLOYMENT_HEADER = "azureml-model-deployment"
 #: At most this many mirror copies in flight; further copies are dropped (recorded as 429).
 MIRROR_TASK_LIMIT = 256
 
-_ERROR_STATUS = "ms-azureml-model-error-statuscode"
-_ERROR_REASON = "ms-azureml-model-error-reason"
+_ERROR_STATUS = b"ms-azureml-model-error-statuscode"
+_ERROR_REASON = b"ms-azureml-model-error-reason"
 # Not forwarded upstream: hop-by-hop headers, our credentials, what the client recomputes.
 _REQUEST_DROP = frozenset(
     name.lower()
@@ -94,9 +95,11 @@ _REQUEST_DROP = frozenset(
         DEPLOYMENT_HEADER,
     )
 )
-# Not passed back: hop-by-hop headers and what the router's server writes itself.
-_RESPONSE_DROP = frozenset(
-    ("connection", "content-length", "date", "keep-alive", "transfer-encoding", "upgrade")
+# Not passed back (whole lines of the instance's header block): hop-by-hop headers and
+# what the router's server writes itself.
+_HOP_BY_HOP = re.compile(
+    rb"(?im)^(?:connection|content-length|date|keep-alive|transfer-encoding|upgrade)"
+    rb"[ \t]*:[^\r\n]*\r\n"
 )
 _JSON = ("Content-Type", "application/json; charset=utf-8")
 Headers = list[tuple[str, str]]
@@ -580,14 +583,13 @@ class _Exchange:
 
 def _from_answer(deployment: CompiledDeployment, answer: UpstreamAnswer, *, swagger: bool) -> Reply:
     """The instance's answer as Azure passes it on: non-200 scoring answers become 424."""
-    out = [item for item in answer.headers.items() if item[0].lower() not in _RESPONSE_DROP]
-    out.append((DEPLOYMENT_HEADER, deployment.name))
+    fields = _HOP_BY_HOP.sub(b"", answer.fields) + deployment.header_line
     status = answer.status
     if status != 200 and not swagger:
-        out.append((_ERROR_STATUS, str(status)))
-        out.append((_ERROR_REASON, answer.reason))
-        return Reply(424, out, answer.body)
-    return Reply(status, out, answer.body, answer.reason)
+        reason = answer.reason.encode("latin-1", "replace")
+        fields += b"%s: %d\r\n%s: %s\r\n" % (_ERROR_STATUS, status, _ERROR_REASON, reason)
+        return Reply(424, [], answer.body, fields=fields)
+    return Reply(status, [], answer.body, answer.reason, fields)
 
 
 def _timed_out(deployment: CompiledDeployment) -> Reply:

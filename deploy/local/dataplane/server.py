@@ -87,12 +87,17 @@ class BodyTooLarge(Exception):
 
 @dataclass(slots=True)
 class Reply:
-    """An answer: status, reason (``""``: the standard phrase), headers and body."""
+    """An answer: status, headers and body.
+
+    ``fields`` are header lines already encoded (each ending in CRLF), written as they
+    are before ``headers``; ``reason`` ``""`` is the standard phrase.
+    """
 
     status: int
     headers: list[tuple[str, str]]
     body: bytes = b""
     reason: str = ""
+    fields: bytes = b""
 
 
 #: Writes a request's answer; called once, at once or later.
@@ -337,13 +342,13 @@ class _Answer:
         self._connection._write(request, reply)
 
 
-class _HeadTooLarge(Exception):
+class HeadTooLarge(Exception):
     """The request line and headers passed :data:`HEAD_LIMIT`."""
 
     status = 431
 
 
-class _Malformed(Exception):
+class MalformedRequest(Exception):
     """httptools refused the request."""
 
     status = 400
@@ -390,10 +395,10 @@ class Connection(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._refuse(_Malformed())
+            self._refuse(MalformedRequest())
         except httptools.HttpParserError as exc:  # a callback's exception arrives wrapped
-            error = exc.__context__ if isinstance(exc.__context__, _HeadTooLarge) else _Malformed()
-            self._refuse(error)
+            cause = exc.__context__
+            self._refuse(cause if isinstance(cause, HeadTooLarge) else MalformedRequest())
             return
         if self._queue and not self._busy and not self._closing:
             self._dispatch()
@@ -411,12 +416,12 @@ class Connection(asyncio.Protocol):
         self._url += url
         self._head_size += len(url)
         if self._head_size > HEAD_LIMIT:
-            raise _HeadTooLarge
+            raise HeadTooLarge
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._head_size += len(name) + len(value)
         if self._head_size > HEAD_LIMIT:
-            raise _HeadTooLarge
+            raise HeadTooLarge
         self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
@@ -518,13 +523,16 @@ class Connection(asyncio.Protocol):
         close = not request.keep_alive or not request.complete or self._server.draining
         status = reply.status
         reason = reply.reason or _REASONS.get(status, "Unknown")
-        lines = [f"HTTP/1.1 {status} {reason}\r\n"]
-        for name, value in reply.headers:
-            lines.append(f"{name}: {value}\r\n")
-        lines.append(f"Content-Length: {len(reply.body)}\r\n")
-        if close:
-            lines.append("Connection: close\r\n")
-        head = "".join(lines).encode("latin-1", "replace") + self._server.date() + b"\r\n"
+        head = b"HTTP/1.1 %d %s\r\n%s" % (status, reason.encode("latin-1", "replace"), reply.fields)
+        if reply.headers:
+            head += "".join(f"{name}: {value}\r\n" for name, value in reply.headers).encode(
+                "latin-1", "replace"
+            )
+        head += b"Content-Length: %d\r\n%s%s\r\n" % (
+            len(reply.body),
+            b"Connection: close\r\n" if close else b"",
+            self._server.date(),
+        )
         body = b"" if request.method == "HEAD" else reply.body
         transport.write(head + body)
         self.last_active = time.monotonic()
@@ -545,7 +553,7 @@ class Connection(asyncio.Protocol):
             self._paused = True
             self._transport.pause_reading()
 
-    def _refuse(self, error: _HeadTooLarge | _Malformed) -> None:
+    def _refuse(self, error: HeadTooLarge | MalformedRequest) -> None:
         self._server.bad_request(error)
         transport = self._transport
         if transport is None or self._closing:

@@ -21,6 +21,7 @@ answer is retried once on a new one.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import cast
@@ -39,6 +40,11 @@ __all__ = [
 ]
 
 _MAX_HEAD = 65536
+# On the header block, lower-cased: the fields that frame the answer.
+_FIELDS = re.compile(rb"(?:[^\r\n:]+:[^\r\n]*\r\n)*")
+_CONNECTION = re.compile(rb"(?m)^connection[ \t]*:([^\r\n]*)")
+_CONTENT_LENGTH = re.compile(rb"(?m)^content-length[ \t]*:([^\r\n]*)")
+_CHUNKED = re.compile(rb"(?m)^transfer-encoding[ \t]*:[^\r\n]*chunked")
 _MAX_IDLE_PER_HOST = 64
 _NO_BODY = (204, 304)
 
@@ -61,12 +67,25 @@ class StreamedBody:
 
 @dataclass(frozen=True, slots=True)
 class UpstreamAnswer:
-    """An upstream's answer, read whole."""
+    """An upstream's answer, read whole.
+
+    ``fields`` is its header block as sent, each line ending in CRLF (the router passes it
+    on without decoding it); :attr:`headers` parses it.
+    """
 
     status: int
     reason: str
-    headers: CIMultiDict[str]
+    fields: bytes
     body: bytes
+
+    @property
+    def headers(self) -> CIMultiDict[str]:
+        """The header fields, by name (case-insensitive)."""
+        parsed: CIMultiDict[str] = CIMultiDict()
+        for line in self.fields.decode("latin-1").split("\r\n")[:-1]:
+            name, _, value = line.partition(":")
+            parsed.add(name.strip(), value.strip())
+        return parsed
 
 
 #: Called once with the answer, or with the error that ended the exchange.
@@ -82,7 +101,7 @@ class _Connection(asyncio.Protocol):
         self.reused = False
         self._buffer = bytearray()
         self._waiter: OnAnswer | None = None
-        self._head: tuple[int, str, CIMultiDict[str]] | None = None
+        self._head: tuple[int, str, bytes] | None = None
         self._length = -1  # body bytes expected; -1: chunked; -2: until the connection ends
         self._chunks: list[bytes] = []
         self._keep_alive = False
@@ -188,49 +207,43 @@ class _Connection(asyncio.Protocol):
             return self._parse_chunks(status, reason, headers)
         return None  # until the connection ends
 
-    def _read_head(self, head: bytes) -> tuple[int, str, CIMultiDict[str]]:
-        lines = head.decode("latin-1").split("\r\n")
-        version, _, rest = lines[0].partition(" ")
+    def _read_head(self, head: bytes) -> tuple[int, str, bytes]:
+        """Status, reason and the header block (CRLF-terminated lines); framing noted."""
+        line_end = head.find(b"\r\n")
+        if line_end < 0:
+            line_end = len(head)
+        status_line = head[:line_end].decode("latin-1")
+        fields = head[line_end + 2 :] + b"\r\n" if line_end < len(head) else b""
+        version, _, rest = status_line.partition(" ")
         code, _, reason = rest.partition(" ")
         if not version.startswith("HTTP/1.") or not code.isdigit():
-            raise UpstreamError(f"not an HTTP answer: {lines[0][:80]!r}")
+            raise UpstreamError(f"not an HTTP answer: {status_line[:80]!r}")
+        if not _FIELDS.fullmatch(fields):
+            bad = next(line for line in fields.split(b"\r\n") if b":" not in line)
+            raise UpstreamError(f"a malformed header line: {bad[:80].decode('latin-1')!r}")
         status = int(code)
-        pairs = []
-        length: str | None = None
-        chunked = False
-        connection = ""
-        for line in lines[1:]:
-            name, colon, value = line.partition(":")
-            if not colon:
-                raise UpstreamError(f"a malformed header line: {line[:80]!r}")
-            value = value.strip()
-            pairs.append((name, value))
-            lower = name.lower()
-            if lower == "content-length":
-                length = value
-            elif lower == "transfer-encoding":
-                chunked = chunked or "chunked" in value.lower()
-            elif lower == "connection":
-                connection = value.lower()
+        lower = fields.lower()
+        found = _CONNECTION.search(lower)
+        connection = found.group(1) if found else b""
         self._keep_alive = (
-            "keep-alive" in connection if version == "HTTP/1.0" else "close" not in connection
+            b"keep-alive" in connection if version == "HTTP/1.0" else b"close" not in connection
         )
+        length = _CONTENT_LENGTH.search(lower)
         if status in _NO_BODY or status < 200:
             self._length = 0
-        elif chunked:
+        elif _CHUNKED.search(lower):
             self._length = -1
         elif length is not None:
-            if not length.isdigit():
-                raise UpstreamError(f"a bad Content-Length: {length[:40]!r}")
-            self._length = int(length)
+            text = length.group(1).strip()
+            if not text.isdigit():
+                raise UpstreamError(f"a bad Content-Length: {text[:40].decode('latin-1')!r}")
+            self._length = int(text)
         else:
             self._length = -2
             self._keep_alive = False
-        return status, reason, CIMultiDict(pairs)
+        return status, reason, fields
 
-    def _parse_chunks(
-        self, status: int, reason: str, headers: CIMultiDict[str]
-    ) -> UpstreamAnswer | None:
+    def _parse_chunks(self, status: int, reason: str, fields: bytes) -> UpstreamAnswer | None:
         buffer = self._buffer
         while True:
             line_end = buffer.find(b"\r\n")
@@ -250,7 +263,7 @@ class _Connection(asyncio.Protocol):
                         return None
                     end = trailers_end + 4
                 del buffer[:end]
-                return UpstreamAnswer(status, reason, headers, b"".join(self._chunks))
+                return UpstreamAnswer(status, reason, fields, b"".join(self._chunks))
             if len(buffer) < line_end + 2 + size + 2:
                 return None
             start = line_end + 2

@@ -277,3 +277,11 @@ async def test_requests_arriving_together_on_new_connections_respect_the_limit()
         statuses = sorted(answer.status for answer in await asyncio.gather(*pending))
     assert statuses == [200, 200, 429]
     assert blue.started == 2
+
+
+async def test_a_head_over_64_kib_is_431_and_closes(router: Router, blue: ModelServer) -> None:
+    huge = "x" * (65 * 1024)
+    received = await _raw(router, _request(b"{}", extra=f"X-Big: {huge}\r\n"))
+    assert received.startswith(b"HTTP/1.1 431"), received[:200]
+    assert b"Connection: close" in received
+    assert blue.received == []
