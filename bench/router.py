@@ -362,11 +362,6 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_serve_upstream(args.cpu))
         return 0
     if args.role == "router":
-        if os.environ.get("BENCH_UVLOOP"):
-            import uvloop
-
-            uvloop.run(_serve_router(args.cpu, args.upstream))
-            return 0
         asyncio.run(_serve_router(args.cpu, args.upstream))
         return 0
     if not 1 <= args.requests <= 100_000 or not all(1 <= c <= 256 for c in args.concurrency):
