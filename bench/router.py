@@ -9,7 +9,9 @@ Four upstreams, each measured straight and through the router in the same run:
   runs: the row the issue's targets are read on;
 - ``fastserve-trivial``: fastserve serving the trivial score.py (its ``run()`` does almost
   nothing), the hardest case for the router: the instance is as fast as it gets;
-- ``aiohttp``: a trivial aiohttp server, a diagnostic.
+- ``aiohttp``: a trivial aiohttp server, a diagnostic; also measured through a
+  do-nothing Python proxy (``python floor``: bytes in, bytes out), what any asyncio
+  proxy costs at the least, to read the router's figures against.
 
 The load is the load-test engine's closed loop (``loadtest``, a lean keep-alive HTTP/1.1
 client): ``concurrency`` connections, each sending its next POST as soon as the last
@@ -132,6 +134,57 @@ async def _serve_router(cpu: int | None, upstreams: list[str]) -> None:
     print(f"PORT {port}", flush=True)
     await _until_stdin_closes()
     await router.stop()
+
+
+async def _serve_floor(cpu: int | None, upstream: str) -> None:
+    """A do-nothing proxy: bytes from each client to its own upstream connection and back.
+
+    No parsing, no routing, no guards: what any asyncio proxy in Python costs at the least,
+    to read the router's figures against.
+    """
+    _pin(cpu)
+    loop = asyncio.get_running_loop()
+    port = int(upstream.rsplit(":", 1)[1])
+
+    class Back(asyncio.Protocol):
+        def __init__(self, client: asyncio.Transport) -> None:
+            self.client = client
+
+        def data_received(self, data: bytes) -> None:
+            self.client.write(data)
+
+    class Front(asyncio.Protocol):
+        def __init__(self) -> None:
+            self.pending: list[bytes] = []
+            self.upstream: asyncio.Transport | None = None
+            self.connecting: asyncio.Task[None] | None = None
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport
+            self.connecting = loop.create_task(self.connect())
+
+        async def connect(self) -> None:
+            assert isinstance(self.transport, asyncio.Transport)
+            client = self.transport
+            upstream, _ = await loop.create_connection(lambda: Back(client), "127.0.0.1", port)
+            self.upstream = upstream
+            for data in self.pending:
+                upstream.write(data)
+
+        def data_received(self, data: bytes) -> None:
+            if self.upstream is None:
+                self.pending.append(data)
+            else:
+                self.upstream.write(data)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self.upstream is not None:
+                self.upstream.close()
+
+    server = await loop.create_server(Front, "127.0.0.1", 0)
+    print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
+    await _until_stdin_closes()
+    server.close()
 
 
 async def _until_stdin_closes() -> None:
@@ -324,6 +377,16 @@ def _verdict(cells: list[Cell]) -> list[str]:
             f"{upstream}: added latency at concurrency {unloaded}: {added:+.2f} ms at P50 "
             f"({added / straight.percentile(50):+.0%}); target at most {max_added:g} ms: {met}."
         )
+    floors = sorted(c.concurrency for c in cells if c.path == "python floor")
+    for concurrency in floors:
+        straight = by_key[("aiohttp", concurrency, "straight")]
+        for path in ("python floor", "router"):
+            cell = by_key[("aiohttp", concurrency, path)]
+            verdict.append(
+                f"aiohttp at concurrency {concurrency}, {path}: "
+                f"{cell.percentile(50) - straight.percentile(50):+.2f} ms at P50, "
+                f"{cell.per_second / straight.per_second:.0%} of the requests/s."
+            )
     return verdict
 
 
@@ -354,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=3000, help="per cell and round")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--router-cpu", choices=["client", "upstream"], default="client")
-    parser.add_argument("--role", choices=["upstream", "router"], help=argparse.SUPPRESS)
+    parser.add_argument("--role", choices=["upstream", "router", "floor"], help=argparse.SUPPRESS)
     parser.add_argument("--cpu", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--upstream", action="append", default=[], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -363,6 +426,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.role == "router":
         asyncio.run(_serve_router(args.cpu, args.upstream))
+        return 0
+    if args.role == "floor":
+        asyncio.run(_serve_floor(args.cpu, args.upstream[0]))
         return 0
     if not 1 <= args.requests <= 100_000 or not all(1 <= c <= 256 for c in args.concurrency):
         parser.error("--requests must be 1..100000 and --concurrency 1..256")
@@ -397,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
             cwd=folder,
         )
         fast, fast_port = _spawn(["--role", "upstream", *pin, *([str(cpus[1])] if pin else [])])
-        router = None
+        router = floor = None
         try:
             if cpus[1] is not None:
                 for pid in (
@@ -420,6 +486,8 @@ def main(argv: list[str] | None = None) -> int:
             for name, url in upstreams.items():
                 router_args += ["--upstream", f"{name}={url}"]
             router, router_port = _spawn(router_args)
+            floor_args = ["--role", "floor", *router_args[2 : 2 + len(pin) + bool(pin)]]
+            floor, floor_port = _spawn([*floor_args, "--upstream", upstreams["aiohttp"]])
             targets = {
                 name: {
                     "straight": f"{url}/score",
@@ -427,10 +495,13 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 for name, url in upstreams.items()
             }
+            targets["aiohttp"]["python floor"] = f"http://127.0.0.1:{floor_port}/score"
             cells = asyncio.run(_measure(targets, args.concurrency, args.requests, router.pid))
         finally:
             if router is not None:
                 _stop(router)
+            if floor is not None:
+                _stop(floor)
             _stop(fast)
             fastserve.stop()
             fastserve_trivial.stop()

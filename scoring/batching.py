@@ -21,10 +21,12 @@ variable                         meaning                                        
 The default follows the server. fastserve exports ``FASTSERVE_THREADS`` (its
 ``WORKER_COUNT``): above 1, run() is called from several threads of one process, where calls
 can meet, so batching is on (64 rows, no wait). azmlinfsrv calls run() one request at a time
-per worker process, where no two calls ever meet: off. With no wait, a lone request is never
-delayed, which is why this default is never slower (see the README's micro-batching
-benchmark); a wait above 0 delays every lone request by up to that much, so it is never a
-default. Set either variable to override (``FLIGHTDECK_BATCH_MAX_ROWS=0`` turns it off).
+per worker process, where no two calls ever meet: off. With no wait, a lone request is not
+held for company (under fastserve it waits one turn of the event loop to be known alone),
+so the default gains where requests queue and is level, within the noise, where they do not
+(see the README's micro-batching benchmark); a wait above 0 delays every lone request by up
+to that much, so it is never a default. Set either variable to override
+(``FLIGHTDECK_BATCH_MAX_ROWS=0`` turns it off).
 
 Only calls whose rows have the same element type and width share a batch. Every output's
 first dimension must be the batch (as for ``[N, K]`` models); a model that answers otherwise
