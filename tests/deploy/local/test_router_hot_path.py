@@ -10,7 +10,8 @@ order, chunked bodies, a client that goes away mid-request.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import pytest
@@ -43,6 +44,35 @@ async def router(blue: ModelServer) -> AsyncIterator[Router]:
             )
         )
         yield router
+
+
+async def _read_request(reader: asyncio.StreamReader) -> bool:
+    """Read one request (head and Content-Length body); False when the connection ended."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return False
+    return True
+
+
+@contextlib.asynccontextmanager
+async def _routed_to(
+    instance: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+) -> AsyncIterator[Router]:
+    """A router whose endpoint ``demo`` has one deployment: a raw asyncio ``instance``."""
+    server = await asyncio.start_server(instance, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    upstream = Upstream(instance="blue-1", url=f"http://127.0.0.1:{port}")
+    try:
+        async with running_router() as router:
+            route = DeploymentRoute(name="blue", upstreams=(upstream,))
+            router.update(endpoint_route("demo", {"blue": 100}, route))
+            yield router
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 async def _on_the_hot_path(router: Router, session: aiohttp.ClientSession) -> None:
@@ -104,13 +134,7 @@ async def test_a_stale_pooled_connection_is_sent_again_on_a_new_one() -> None:
     async def instance(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal answered, dropped
         first = True
-        while True:
-            try:
-                head = await reader.readuntil(b"\r\n\r\n")
-            except (asyncio.IncompleteReadError, ConnectionError):
-                break
-            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
-            await reader.readexactly(length)
+        while await _read_request(reader):
             if not first:
                 dropped += 1
                 break
@@ -120,22 +144,13 @@ async def test_a_stale_pooled_connection_is_sent_again_on_a_new_one() -> None:
             await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(instance, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    upstream = Upstream(instance="blue-1", url=f"http://127.0.0.1:{port}")
-    try:
-        async with running_router() as router:
-            route = DeploymentRoute(name="blue", upstreams=(upstream,))
-            router.update(endpoint_route("demo", {"blue": 100}, route))
-            for _ in range(3):
-                answer = await score(router, "demo")
-                assert answer.status == 200, answer.body
-                assert answer.body == b"ok"
-            assert answered == 3
-            assert dropped == 2  # requests 2 and 3 each found the pooled socket stale
-    finally:
-        server.close()
-        await server.wait_closed()
+    async with _routed_to(instance) as router:
+        for _ in range(3):
+            answer = await score(router, "demo")
+            assert answer.status == 200, answer.body
+            assert answer.body == b"ok"
+    assert answered == 3
+    assert dropped == 2  # requests 2 and 3 each found the pooled socket stale
 
 
 async def test_an_instance_that_dies_mid_request_is_502() -> None:
@@ -146,13 +161,7 @@ async def test_an_instance_that_dies_mid_request_is_502() -> None:
 
     async def instance(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal requests
-        while True:
-            try:
-                head = await reader.readuntil(b"\r\n\r\n")
-            except (asyncio.IncompleteReadError, ConnectionError):
-                break
-            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
-            await reader.readexactly(length)
+        while await _read_request(reader):
             requests += 1
             if requests > 1:
                 break  # dies, answering nothing
@@ -160,25 +169,13 @@ async def test_an_instance_that_dies_mid_request_is_502() -> None:
             await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(instance, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    upstream = Upstream(instance="blue-1", url=f"http://127.0.0.1:{port}")
-    try:
-        async with running_router() as router:
-            router.update(
-                endpoint_route(
-                    "demo", {"blue": 100}, DeploymentRoute(name="blue", upstreams=(upstream,))
-                )
-            )
-            assert (await score(router, "demo")).status == 200
-            answer = await score(router, "demo")
-            assert answer.status == 502
-            assert answer.deployment == "blue"
-            assert requests == 3  # the pooled attempt, then one on a new connection
-            assert router.in_flight("demo", "blue") == 0
-    finally:
-        server.close()
-        await server.wait_closed()
+    async with _routed_to(instance) as router:
+        assert (await score(router, "demo")).status == 200
+        answer = await score(router, "demo")
+        assert answer.status == 502
+        assert answer.deployment == "blue"
+        assert requests == 3  # the pooled attempt, then one on a new connection
+        assert router.in_flight("demo", "blue") == 0
 
 
 # ---------------------------------------------------------------- the HTTP server under it
