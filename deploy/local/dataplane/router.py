@@ -20,6 +20,10 @@
 - every answer from a deployment carries ``azureml-model-deployment``; every scoring
   answer is recorded in the ``MetricsRecorder`` (status, latency, deployment).
 
+The HTTP side is ``server.HttpServer`` (httptools, with the connection guards); the
+upstream side ``upstream.UpstreamPool``. See "hot path" below for how a request is
+forwarded without a task.
+
     router = Router()
     port = await router.start()
     router.update(EndpointRoute(name="demo", auth_mode="key", keys=("k1", "k2"), ...))
