@@ -227,11 +227,6 @@ class IncomingRequest:
             self.failed = error
             self._wake()
 
-    @property
-    def held(self) -> int:
-        """Body bytes received and not yet taken by :meth:`chunks`."""
-        return self._size
-
     async def _wait(self) -> None:
         waiter = asyncio.get_running_loop().create_future()
         self._waiter = waiter
@@ -255,7 +250,6 @@ class HttpServer:
     header_timeout: float
     idle_timeout: float
     connections: set[Connection] = field(default_factory=set)
-    refused: int = 0
     draining: bool = False
     _capped_logged: bool = False
     _sweeper: asyncio.TimerHandle | None = None
@@ -268,7 +262,6 @@ class HttpServer:
         if self._sweeper is None and not self.draining:
             self._schedule_sweep()
         if len(self.connections) >= self.max_connections:
-            self.refused += 1
             if not self._capped_logged:
                 self._capped_logged = True
                 logger.warning(messages.connection_cap_reached(self.max_connections))

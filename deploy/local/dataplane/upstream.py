@@ -422,10 +422,12 @@ class UpstreamPool:
 def encode_head(
     host: str, port: int, method: str, target: str, headers: Iterable[tuple[str, str]], length: int
 ) -> bytes:
-    """A request head announcing a body of ``length`` bytes."""
+    """A request head announcing a body of ``length`` bytes (``-1``: no ``Content-Length``)."""
     lines = [f"{method} {target} HTTP/1.1\r\nHost: {host}:{port}\r\n"]
     lines += [f"{name}: {value}\r\n" for name, value in headers]
-    lines.append(f"Content-Length: {length}\r\n\r\n")
+    if length >= 0:
+        lines.append(f"Content-Length: {length}\r\n")
+    lines.append("\r\n")
     return "".join(lines).encode("utf-8", "surrogateescape")
 
 
@@ -433,12 +435,8 @@ def encode_request(
     host: str, port: int, method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes
 ) -> bytes:
     """A whole request, head and body, for one write."""
-    lines = [f"{method} {target} HTTP/1.1\r\nHost: {host}:{port}\r\n"]
-    lines += [f"{name}: {value}\r\n" for name, value in headers]
-    if body or method == "POST":
-        lines.append(f"Content-Length: {len(body)}\r\n")
-    lines.append("\r\n")
-    return "".join(lines).encode("utf-8", "surrogateescape") + body
+    length = len(body) if body or method == "POST" else -1
+    return encode_head(host, port, method, target, headers, length) + body
 
 
 def _future_answer() -> asyncio.Future[UpstreamAnswer]:
