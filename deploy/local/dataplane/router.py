@@ -257,11 +257,11 @@ class Router:
 
     # ------------------------------------------------------------ hot path
     #
-    # A request whose body has arrived, bound for an instance with an idle pooled
-    # connection, is forwarded from the loop's callback at once, its answer written from
-    # the upstream connection's callback: no task, no coroutine, no future. Everything
-    # else (bodies still arriving or streamed, mirror copies, swagger, new upstream
-    # connections, a stale pooled one) runs as a task through ``_carry_out``.
+    # A scoring request whose body has arrived is forwarded from the loop's callback at
+    # once, on an idle pooled connection or a new one (connected without waiting), its
+    # answer written from the upstream connection's callback: no task, no coroutine, no
+    # future. Everything else (bodies still arriving or streamed, mirror copies, swagger,
+    # a stale pooled connection sent again) runs as a task through ``_carry_out``.
 
     def _answer(self, request: IncomingRequest, deliver: Deliver) -> None:
         """The server's handler: answer ``request`` through ``deliver``."""
@@ -326,7 +326,7 @@ class Router:
         return _Plan(endpoint, deployment, action, bool(named), headers, record, started)
 
     def _forward_now(self, request: IncomingRequest, plan: _Plan, deliver: Deliver) -> bool:
-        """Forward from this callback if the body is here and a pooled connection is idle."""
+        """Forward from this callback if the body is here (and no mirror copy is due)."""
         if not request.complete or (plan.endpoint.mirror is not None and not plan.named):
             return False
         deployment = plan.deployment
@@ -342,9 +342,10 @@ class Router:
             upstream.host, upstream.port, request.method, target, plan.headers, body
         )
         exchange = _Exchange(self, plan, request, upstream, deliver)
-        abort = self._pool.start(upstream.host, upstream.port, data, exchange.answered)
-        if abort is None:  # no idle connection: connect in a task, to this same instance
-            self._spawn(self._carry_out(request, plan, deliver, upstream))
+        try:
+            abort = self._pool.start(upstream.host, upstream.port, data, exchange.answered)
+        except UpstreamError as exc:  # refused at once, or the router is stopping
+            self._finish(plan, deployment.name, _unreachable(deployment, exc), deliver)
             return True
         exchange.begin(abort, deployment.timeout_s)
         return True

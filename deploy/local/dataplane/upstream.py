@@ -2,9 +2,11 @@
 
 The router sends every scoring request on to an instance on 127.0.0.1. aiohttp's
 ClientSession spends about 300 µs of CPU a request on this machine (request and
-response objects, timers, tracing hooks); this client, an ``asyncio.Protocol`` that
-writes the request in one call and parses the answer in place, spends a fraction
-of that, which the benchmark (bench/router.py) shows as router overhead saved.
+response objects, timers, tracing hooks), and even an asyncio transport costs a few
+loop turns and a task to connect; this client drives non-blocking sockets from the
+loop's reader and writer callbacks, writes the request in one call (on loopback, on
+a new connection too, in the call that connects) and parses the answer in place,
+which the benchmark (bench/router.py) shows as router overhead saved.
 
 It speaks only what the upstreams (azmlinfsrv: gunicorn) need: requests with a
 ``Content-Length`` body; answers framed by ``Content-Length``, chunked, or the end
@@ -21,10 +23,13 @@ answer is retried once on a new one.
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import re
+import socket
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any
 
 from multidict import CIMultiDict
 
@@ -46,6 +51,7 @@ _CONNECTION = re.compile(rb"(?m)^connection[ \t]*:([^\r\n]*)")
 _CONTENT_LENGTH = re.compile(rb"(?m)^content-length[ \t]*:([^\r\n]*)")
 _CHUNKED = re.compile(rb"(?m)^transfer-encoding[ \t]*:[^\r\n]*chunked")
 _MAX_IDLE_PER_HOST = 64
+_READ_SIZE = 262144
 _NO_BODY = (204, 304)
 
 
@@ -92,50 +98,128 @@ class UpstreamAnswer:
 OnAnswer = Callable[[UpstreamAnswer | None, UpstreamError | None], None]
 
 
-class _Connection(asyncio.Protocol):
-    """One socket to an upstream; parses one answer at a time."""
+class _Connection:
+    """One non-blocking socket to an upstream, driven by the loop's reader and writer
+    callbacks (no transport); parses one answer at a time.
 
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
+    Opened without awaiting: on loopback the handshake is done by the time ``connect``
+    returns, so the request goes out in the same call; otherwise the bytes wait for the
+    socket to become writable. A failure before the connection was made is reported as
+    "cannot connect".
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, where: str) -> None:
+        self._loop = loop
+        self._sock = sock
+        self._fd = sock.fileno()
+        self._where = where
         self.closed = False
         self.reused = False
+        self._connected = False  # a byte went out or the socket became writable
         self._buffer = bytearray()
+        self._out = bytearray()  # bytes the socket did not take yet
         self._waiter: OnAnswer | None = None
         self._head: tuple[int, str, bytes] | None = None
         self._length = -1  # body bytes expected; -1: chunked; -2: until the connection ends
         self._chunks: list[bytes] = []
         self._keep_alive = False
         self._writable: asyncio.Future[None] | None = None
+        loop.add_reader(self._fd, self._on_readable)
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # A socket transport (asyncio's, or uvloop's, which subclasses neither class).
-        self.transport = cast(asyncio.Transport, transport)
+    @classmethod
+    def open(
+        cls, loop: asyncio.AbstractEventLoop, address: tuple[int, tuple[Any, ...]], where: str
+    ) -> _Connection:
+        """Start connecting to ``address`` (family, sockaddr).
+
+        Raises ``UpstreamError`` if the connection is refused at once.
+        """
+        family, sockaddr = address
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            error = sock.connect_ex(sockaddr)
+            if error not in (0, errno.EINPROGRESS):
+                raise UpstreamError(f"cannot connect to {where}: {os.strerror(error)}")
+        except OSError as exc:
+            sock.close()
+            raise UpstreamError(f"cannot connect to {where}: {exc.strerror or exc}") from exc
+        except UpstreamError:
+            sock.close()
+            raise
+        return cls(loop, sock, where)
 
     def send(self, data: bytes, waiter: OnAnswer) -> None:
-        if self.transport is None:
-            raise UpstreamError("the connection was not made")
+        """Send a request (or its head); ``waiter`` is told of its answer."""
         self._waiter = waiter
         self._head = None
         self._chunks = []
-        self.transport.write(data)
-
-    def pause_writing(self) -> None:
-        if self._writable is None or self._writable.done():
-            self._writable = asyncio.get_running_loop().create_future()
-
-    def resume_writing(self) -> None:
-        if self._writable is not None and not self._writable.done():
-            self._writable.set_result(None)
+        self._write(data)
 
     async def write_more(self, data: bytes) -> None:
         """Write part of a streamed body, waiting while the socket's buffer is full."""
-        if self.closed or self.transport is None:
+        if self.closed:
             raise UpstreamError("the instance closed the connection during the upload")
-        self.transport.write(data)
-        if self._writable is not None and not self._writable.done():
+        self._write(data)
+        if self._out:
+            if self._writable is None or self._writable.done():
+                self._writable = self._loop.create_future()
             await self._writable
 
-    def data_received(self, data: bytes) -> None:
+    def _write(self, data: bytes) -> None:
+        if self.closed:
+            return
+        if self._out:
+            self._out += data
+            return
+        try:
+            sent = self._sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError as exc:  # told from the loop: the caller is not re-entered
+            self._loop.call_soon(self._fail, exc)
+            return
+        if sent:
+            self._connected = True
+        if sent < len(data):
+            self._out += data[sent:]
+            self._loop.add_writer(self._fd, self._on_writable)
+
+    def _on_writable(self) -> None:
+        if not self._connected:
+            error = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if error:
+                self._fail(OSError(error, os.strerror(error)))
+                return
+            self._connected = True
+        try:
+            sent = self._sock.send(self._out)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._fail(exc)
+            return
+        del self._out[:sent]
+        if not self._out:
+            self._loop.remove_writer(self._fd)
+            self._wake_writer()
+
+    def _on_readable(self) -> None:
+        try:
+            data = self._sock.recv(_READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._fail(exc)
+            return
+        if data:
+            self._connected = True
+            self._received(data)
+        else:
+            self._ended()
+
+    def _received(self, data: bytes) -> None:
         self._buffer += data
         waiter = self._waiter
         if waiter is None:  # bytes nobody asked for: the connection is unusable
@@ -152,26 +236,50 @@ class _Connection(asyncio.Protocol):
             self._waiter = None
             waiter(answer, None)
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self.resume_writing()
+    def _ended(self) -> None:
+        """The upstream closed its side: an answer framed by the end, or an error."""
         waiter = self._waiter
-        if waiter is None:
-            return
         self._waiter = None
-        if self._head is not None and self._length == -2:  # framed by the end of the connection
+        framed = self._head is not None and self._length == -2
+        answer = None
+        if framed and self._head is not None:
             status, reason, headers = self._head
-            waiter(UpstreamAnswer(status, reason, headers, bytes(self._buffer)), None)
-            return
-        reason = "closed the connection before answering" if exc is None else str(exc)
-        waiter(None, UpstreamError(reason or type(exc).__name__))
+            answer = UpstreamAnswer(status, reason, headers, bytes(self._buffer))
+        self.abort()
+        if waiter is not None:
+            if answer is not None:
+                waiter(answer, None)
+            else:
+                waiter(None, UpstreamError("closed the connection before answering"))
+
+    def _fail(self, exc: OSError) -> None:
+        waiter = self._waiter
+        self._waiter = None
+        connected = self._connected
+        self.abort()
+        if waiter is not None:
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            if not connected:
+                reason = f"cannot connect to {self._where}: {reason}"
+            waiter(None, UpstreamError(reason))
 
     def abort(self) -> None:
         """Close now; whoever waits for an answer is not told (it gave up)."""
+        if self.closed:
+            return
         self.closed = True
         self._waiter = None
-        if self.transport is not None:
-            self.transport.abort()
+        self._loop.remove_reader(self._fd)
+        if self._out:
+            self._out.clear()
+            self._loop.remove_writer(self._fd)
+        self._sock.close()
+        self._wake_writer()
+
+    def _wake_writer(self) -> None:
+        writable = self._writable
+        if writable is not None and not writable.done():
+            writable.set_result(None)
 
     @property
     def answered_nothing(self) -> bool:
@@ -276,6 +384,7 @@ class UpstreamPool:
 
     def __init__(self) -> None:
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
+        self._addresses: dict[tuple[str, int], tuple[int, tuple[Any, ...]]] = {}
         self._closed = False
 
     async def request(
@@ -298,40 +407,29 @@ class UpstreamPool:
             head = encode_head(host, port, method, target, headers, body.length)
             return await self._stream(host, port, head, body)
         data = encode_request(host, port, method, target, headers, body)
-        connection = await self._acquire(host, port)
+        connection = self._take(host, port)
         try:
             answer = await self._exchange(connection, data)
         except UpstreamError:
             if not (connection.reused and connection.answered_nothing):
                 raise
-            connection = await self._acquire(host, port, fresh=True)  # it was a stale socket
+            connection = self._take(host, port, fresh=True)  # it was a stale socket
             answer = await self._exchange(connection, data)
         self._release(host, port, connection)
         return answer
 
-    def start(
-        self, host: str, port: int, data: bytes, on_answer: OnAnswer
-    ) -> Callable[[], None] | None:
-        """Send ``data`` (from :func:`encode_request`) on an idle pooled connection, now.
+    def start(self, host: str, port: int, data: bytes, on_answer: OnAnswer) -> Callable[[], None]:
+        """Send ``data`` (from :func:`encode_request`) now, on an idle pooled connection or
+        a new one (connected without waiting), and return the function that aborts it.
 
-        The router's hot path: no task, no future. ``on_answer`` is called once with the
-        answer or the error, unless the returned function (abort: a timeout) is called
-        first. None when no idle connection is at hand: the caller uses :meth:`request`,
-        which connects. A :class:`StaleConnection` error says the pooled socket was closed
-        before it answered a byte: nothing was answered, and :meth:`request` may send again.
+        The router's hot path: no task, no future. ``on_answer`` is called once, from a
+        later loop callback, with the answer or the error, unless the abort (a timeout)
+        is called first. A :class:`StaleConnection` error says a pooled socket was closed
+        before it answered a byte: nothing was answered, and :meth:`request` may send
+        again. Raises ``UpstreamError`` when the pool is closed or the connection is
+        refused at once.
         """
-        if self._closed:
-            return None
-        idle = self._idle.get((host, port))
-        connection = None
-        while idle:
-            candidate = idle.pop()
-            transport = candidate.transport
-            if not candidate.closed and transport is not None and not transport.is_closing():
-                connection = candidate
-                break
-        if connection is None:
-            return None
+        connection = self._take(host, port)
 
         def answered(answer: UpstreamAnswer | None, error: UpstreamError | None) -> None:
             if answer is not None:
@@ -343,14 +441,13 @@ class UpstreamPool:
                     error = StaleConnection(str(error))
             on_answer(answer, error)
 
-        connection.reused = True
         connection.send(data, answered)
         return connection.abort
 
     async def _stream(
         self, host: str, port: int, head: bytes, body: StreamedBody
     ) -> UpstreamAnswer:
-        connection = await self._acquire(host, port, fresh=True)
+        connection = self._take(host, port, fresh=True)
         waiter = _future_answer()
         try:
             connection.send(head, _settle(waiter))
@@ -382,22 +479,20 @@ class UpstreamPool:
             connection.abort()  # timed out, cancelled or broken: never reuse it
             raise
 
-    async def _acquire(self, host: str, port: int, *, fresh: bool = False) -> _Connection:
+    def _take(self, host: str, port: int, *, fresh: bool = False) -> _Connection:
+        """An idle pooled connection (unless ``fresh``) or a new one, connecting."""
         if self._closed:
             raise UpstreamError("the router is stopping")
         idle = self._idle.get((host, port))
         while idle and not fresh:
             connection = idle.pop()
-            transport = connection.transport
-            if not connection.closed and transport is not None and not transport.is_closing():
+            if not connection.closed:
                 connection.reused = True
                 return connection
-        loop = asyncio.get_running_loop()
-        try:
-            _, connection = await loop.create_connection(_Connection, host, port)
-        except OSError as exc:
-            raise UpstreamError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from exc
-        return connection
+        address = self._addresses.get((host, port))
+        if address is None:
+            address = self._addresses[(host, port)] = _resolve(host, port)
+        return _Connection.open(asyncio.get_running_loop(), address, f"{host}:{port}")
 
     def _release(self, host: str, port: int, connection: _Connection) -> None:
         if not connection.reusable or self._closed:
@@ -414,8 +509,7 @@ class UpstreamPool:
         self._closed = True
         for idle in self._idle.values():
             for connection in idle:
-                if connection.transport is not None:
-                    connection.transport.close()
+                connection.abort()
         self._idle.clear()
 
 
@@ -437,6 +531,17 @@ def encode_request(
     """A whole request, head and body, for one write."""
     length = len(body) if body or method == "POST" else -1
     return encode_head(host, port, method, target, headers, length) + body
+
+
+def _resolve(host: str, port: int) -> tuple[int, tuple[Any, ...]]:
+    """The (family, sockaddr) to connect to; an IP address needs no lookup (the platform's
+    instances are on 127.0.0.1), a name is looked up once per pool, blocking."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise UpstreamError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from exc
+    family, _, _, _, sockaddr = found[0]
+    return int(family), tuple(sockaddr)
 
 
 def _future_answer() -> asyncio.Future[UpstreamAnswer]:
