@@ -41,7 +41,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Any
+from typing import Any, cast
 
 from deploy.local.dataplane import messages
 from deploy.local.dataplane.compiled import (
@@ -51,6 +51,7 @@ from deploy.local.dataplane.compiled import (
     DeploymentState,
     compile_route,
 )
+from deploy.local.dataplane.deadlines import Deadlines
 from deploy.local.dataplane.routes import EndpointRoute
 from deploy.local.dataplane.server import (
     BodyError,
@@ -155,6 +156,7 @@ class Router:
         self._mirrors: set[asyncio.Task[None]] = set()
         self._tasks: set[asyncio.Task[None]] = set()  # requests on the general path
         self._pool = UpstreamPool()
+        self._deadlines = Deadlines()  # of the requests in flight on the hot path
         self._server: HttpServer | None = None
         self._listener: asyncio.Server | None = None
         self._bound_port: int | None = None
@@ -166,6 +168,7 @@ class Router:
         if self._listener is not None:
             raise RuntimeError("the router is already started")
         self._pool = UpstreamPool()
+        self._deadlines = Deadlines()
         server = HttpServer(
             self._answer,
             max_connections=self.max_connections,
@@ -197,6 +200,8 @@ class Router:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        for exchange in self._deadlines.close():
+            cast(_Exchange, exchange).abandon()
         await self._pool.close()
 
     @property
@@ -446,10 +451,19 @@ class Router:
             return _unreachable(deployment, exc)
         return _from_answer(deployment, answer, swagger=swagger)
 
-    def _finish(self, plan: _Plan, deployment: str, reply: Reply, deliver: Deliver) -> None:
-        """Write the answer, then record it (a scoring answer)."""
+    def _finish(
+        self,
+        plan: _Plan,
+        deployment: str,
+        reply: Reply,
+        deliver: Deliver,
+        then: Callable[[], None] | None = None,
+    ) -> None:
+        """Write the answer, run ``then`` (the hot path's bookkeeping), record the answer."""
         ended = perf_counter()
         deliver(reply)
+        if then is not None:
+            then()
         if plan.record:
             latency_ms = (ended - plan.started) * 1000.0
             self._recorder.record(plan.record, deployment, reply.status, latency_ms, self._clock())
@@ -527,8 +541,8 @@ class _Exchange:
         "_plan",
         "_request",
         "_router",
-        "_timer",
         "_upstream",
+        "deadline",
     )
 
     def __init__(
@@ -546,31 +560,35 @@ class _Exchange:
         self._deliver = deliver
         self._done = False
         self._abort: Callable[[], None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self.deadline = 0.0
 
     def begin(self, abort: Callable[[], None], timeout_s: float) -> None:
-        """The request is sent: count it in flight and start its timeout."""
+        """The request is sent: count it in flight and watch its timeout."""
         self._abort = abort
         self._plan.deployment.state.in_flight += 1
-        self._timer = asyncio.get_running_loop().call_later(timeout_s, self.timed_out)
+        self.deadline = asyncio.get_running_loop().time() + timeout_s
+        self._router._deadlines.watch(self)
 
     def answered(self, answer: UpstreamAnswer | None, error: UpstreamError | None) -> None:
+        """The instance answered, or failed: the client's answer first, then the bookkeeping."""
         if self._done:
             return
-        self._end()
+        self._done = True
         plan = self._plan
         deployment = plan.deployment
         router = self._router
         if isinstance(error, StaleConnection):  # nothing was answered: send again, connecting
+            self._end()
             router._spawn(router._carry_out(self._request, plan, self._deliver, self._upstream))
             return
         if answer is not None:
             reply = _from_answer(deployment, answer, swagger=False)
         else:
             reply = _unreachable(deployment, error or UpstreamError("no answer"))
-        router._finish(plan, deployment.name, reply, self._deliver)
+        router._finish(plan, deployment.name, reply, self._deliver, self._end)
 
-    def timed_out(self) -> None:
+    def expire(self) -> None:
+        """request_timeout_ms passed (the deadlines forgot it): 408, the connection dropped."""
         if self._done:
             return
         self._end()
@@ -579,11 +597,17 @@ class _Exchange:
         deployment = self._plan.deployment
         self._router._finish(self._plan, deployment.name, _timed_out(deployment), self._deliver)
 
+    def abandon(self) -> None:
+        """The router stops: drop the upstream connection; the client's is being closed."""
+        if not self._done:
+            self._end()
+            if self._abort is not None:
+                self._abort()
+
     def _end(self) -> None:
         self._done = True
-        if self._timer is not None:
-            self._timer.cancel()
         self._plan.deployment.state.in_flight -= 1
+        self._router._deadlines.forget(self)
 
 
 def _from_answer(deployment: CompiledDeployment, answer: UpstreamAnswer, *, swagger: bool) -> Reply:

@@ -43,6 +43,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
+from functools import partial
 from http import HTTPStatus
 from typing import cast
 from urllib.parse import unquote
@@ -71,6 +72,7 @@ BODY_BUFFER = 1024 * 1024
 _MAX_WAITING = 16  # pipelined requests held per connection before reading pauses
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
+_METHODS = {name.encode(): name for name in ("GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS")}
 _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
     b"Connection: close\r\nContent-Length: %d\r\n\r\n%s"
@@ -133,7 +135,6 @@ class IncomingRequest:
     def __init__(
         self,
         connection: Connection,
-        *,
         method: str,
         path: str,
         query: str,
@@ -318,23 +319,6 @@ class _Refused(asyncio.Protocol):
         writer.close()
 
 
-class _Answer:
-    """The deliver callback of one request: writes its answer, once."""
-
-    __slots__ = ("_connection", "_request")
-
-    def __init__(self, connection: Connection, request: IncomingRequest) -> None:
-        self._connection = connection
-        self._request: IncomingRequest | None = request
-
-    def __call__(self, reply: Reply) -> None:
-        request = self._request
-        if request is None:
-            return
-        self._request = None
-        self._connection._write(request, reply)
-
-
 class HeadTooLarge(Exception):
     """The request line and headers passed :data:`HEAD_LIMIT`."""
 
@@ -398,13 +382,6 @@ class Connection(asyncio.Protocol):
 
     # --- httptools callbacks -------------------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        self._url = b""
-        self._headers = []
-        self._head_size = 0
-        if self._head_started is None:
-            self._head_started = time.monotonic()
-
     def on_url(self, url: bytes) -> None:
         self._url += url
         self._head_size += len(url)
@@ -431,14 +408,18 @@ class Connection(asyncio.Protocol):
         if "%" in path:
             path = unquote(path, encoding="latin-1")
         headers = self._headers
+        self._url = b""  # for the next request's head
+        self._headers = []
+        self._head_size = 0
+        method = self._parser.get_method()
         request = IncomingRequest(
             self,
-            method=self._parser.get_method().decode("latin-1"),
-            path=path,
-            query=query.decode("latin-1"),
-            headers=headers,
-            lookup={name.lower(): value for name, value in reversed(headers)},  # first wins
-            keep_alive=bool(self._parser.should_keep_alive()),
+            _METHODS.get(method) or method.decode("latin-1"),
+            path,
+            query.decode("latin-1") if query else "",
+            headers,
+            {name.lower(): value for name, value in reversed(headers)},  # first wins
+            bool(self._parser.should_keep_alive()),
         )
         self._reading = request
         self._queue.append(request)
@@ -502,13 +483,16 @@ class Connection(asyncio.Protocol):
         request = self._queue[0]
         self._busy = True
         try:
-            self._server.handler(request, _Answer(self, request))
+            self._server.handler(request, partial(self._write, request))
         except Exception:  # a bug in the handler: the client still gets an answer
             logger.exception("The router failed on %s %s", request.method, request.path)
             if self._busy and self._queue and self._queue[0] is request:
                 self._write(request, Reply(500, [], b""))
 
     def _write(self, request: IncomingRequest, reply: Reply) -> None:
+        """Write ``request``'s answer (its deliver callback: once; a second call is ignored)."""
+        if not self._busy or not self._queue or self._queue[0] is not request:
+            return
         self._busy = False
         transport = self._transport
         if transport is None or self._closing:
@@ -516,18 +500,24 @@ class Connection(asyncio.Protocol):
         close = not request.keep_alive or not request.complete or self._server.draining
         status = reply.status
         reason = reply.reason or _REASONS.get(status, "Unknown")
-        head = b"HTTP/1.1 %d %s\r\n%s" % (status, reason.encode("latin-1", "replace"), reply.fields)
+        fields = reply.fields
         if reply.headers:
-            head += "".join(f"{name}: {value}\r\n" for name, value in reply.headers).encode(
+            fields += "".join(f"{name}: {value}\r\n" for name, value in reply.headers).encode(
                 "latin-1", "replace"
             )
-        head += b"Content-Length: %d\r\n%s%s\r\n" % (
-            len(reply.body),
-            b"Connection: close\r\n" if close else b"",
-            self._server.date(),
+        body = reply.body
+        transport.write(
+            b"HTTP/1.1 %d %s\r\n%sContent-Length: %d\r\n%s%s\r\n%s"
+            % (
+                status,
+                reason.encode("latin-1", "replace"),
+                fields,
+                len(body),
+                b"Connection: close\r\n" if close else b"",
+                self._server.date(),
+                b"" if request.method == "HEAD" else body,
+            )
         )
-        body = b"" if request.method == "HEAD" else reply.body
-        transport.write(head + body)
         self.last_active = time.monotonic()
         if close:
             self._closing = True

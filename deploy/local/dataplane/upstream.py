@@ -29,7 +29,7 @@ import re
 import socket
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from multidict import CIMultiDict
 
@@ -71,8 +71,7 @@ class StreamedBody:
     chunks: AsyncIterator[bytes]
 
 
-@dataclass(frozen=True, slots=True)
-class UpstreamAnswer:
+class UpstreamAnswer(NamedTuple):
     """An upstream's answer, read whole.
 
     ``fields`` is its header block as sent, each line ending in CRLF (the router passes it
@@ -220,13 +219,16 @@ class _Connection:
             self._ended()
 
     def _received(self, data: bytes) -> None:
-        self._buffer += data
         waiter = self._waiter
         if waiter is None:  # bytes nobody asked for: the connection is unusable
             self.abort()
             return
         try:
-            answer = self._parse()
+            if self._head is None and not self._buffer:
+                answer = self._parse_whole(data)
+            else:
+                self._buffer += data
+                answer = self._parse()
         except UpstreamError as exc:
             self._waiter = None
             self.abort()
@@ -291,6 +293,16 @@ class _Connection:
 
     # ------------------------------------------------------------ parsing
 
+    def _parse_whole(self, data: bytes) -> UpstreamAnswer | None:
+        """The usual case first: an answer whose head and whole body came in this read."""
+        end = data.find(b"\r\n\r\n")
+        if end >= 0:
+            status, reason, fields = self._read_head(data[:end])
+            if status >= 200 and self._length == len(data) - end - 4:
+                return UpstreamAnswer(status, reason, fields, data[end + 4 :])
+        self._buffer += data  # in parts, chunked, 100 Continue first...: the general way
+        return self._parse()
+
     def _parse(self) -> UpstreamAnswer | None:
         buffer = self._buffer
         if self._head is None:
@@ -320,18 +332,26 @@ class _Connection:
         line_end = head.find(b"\r\n")
         if line_end < 0:
             line_end = len(head)
-        status_line = head[:line_end].decode("latin-1")
-        fields = head[line_end + 2 :] + b"\r\n" if line_end < len(head) else b""
-        version, _, rest = status_line.partition(" ")
-        code, _, reason = rest.partition(" ")
-        if not version.startswith("HTTP/1.") or not code.isdigit():
+        # "HTTP/1.x NNN reason": the version, a three-digit code, then a space or the end
+        code = head[9:12]
+        if (
+            head[:7] != b"HTTP/1."
+            or head[8:9] != b" "
+            or len(code) != 3
+            or not code.isdigit()
+            or (line_end > 12 and head[12:13] != b" ")
+        ):
+            status_line = head[:line_end].decode("latin-1")
             raise UpstreamError(f"not an HTTP answer: {status_line[:80]!r}")
+        reason = head[13:line_end].decode("latin-1")
+        version = "HTTP/1.0" if head[7:8] == b"0" else "HTTP/1.1"
+        fields = head[line_end + 2 :] + b"\r\n" if line_end < len(head) else b""
         if not _FIELDS.fullmatch(fields):
             bad = next(line for line in fields.split(b"\r\n") if b":" not in line)
             raise UpstreamError(f"a malformed header line: {bad[:80].decode('latin-1')!r}")
         status = int(code)
         lower = fields.lower()
-        found = _CONNECTION.search(lower)
+        found = _CONNECTION.search(lower) if b"connection" in lower else None
         connection = found.group(1) if found else b""
         self._keep_alive = (
             b"keep-alive" in connection if version == "HTTP/1.0" else b"close" not in connection
@@ -339,7 +359,7 @@ class _Connection:
         length = _CONTENT_LENGTH.search(lower)
         if status in _NO_BODY or status < 200:
             self._length = 0
-        elif _CHUNKED.search(lower):
+        elif b"chunked" in lower and _CHUNKED.search(lower):
             self._length = -1
         elif length is not None:
             text = length.group(1).strip()
@@ -432,14 +452,15 @@ class UpstreamPool:
         connection = self._take(host, port)
 
         def answered(answer: UpstreamAnswer | None, error: UpstreamError | None) -> None:
-            if answer is not None:
+            if answer is not None:  # the caller first, then the bookkeeping
+                on_answer(answer, None)
                 self._release(host, port, connection)
-            else:
-                stale = connection.answered_nothing
-                connection.abort()
-                if stale and error is not None:
-                    error = StaleConnection(str(error))
-            on_answer(answer, error)
+                return
+            stale = connection.answered_nothing
+            connection.abort()
+            if stale and error is not None:
+                error = StaleConnection(str(error))
+            on_answer(None, error)
 
         connection.send(data, answered)
         return connection.abort

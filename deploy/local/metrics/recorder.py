@@ -2,9 +2,12 @@
 
 Each (endpoint, deployment) keeps, per minute, the count of answers by status code
 and an HdrHistogram of their latency (microseconds, 1 µs to 1 h, 3 significant
-digits: percentiles within 0.1 %). The running minute's histogram is live; a
-finished minute keeps its non-zero buckets, packed (a few KB at most). Minutes older than
-``retention_minutes`` (24 h) before the newest one recorded are dropped.
+digits: percentiles within 0.1 %). Recording a latency only appends it to an array
+(the router's hot path); the array is folded into the histogram's non-zero buckets
+(hdrh's bucket layout, computed for all values at once in numpy) when it is read,
+when the minute ends, or every 16,384 values. A finished minute keeps its buckets
+packed (a few KB at most). Minutes older than ``retention_minutes`` (24 h) before the
+newest one recorded are dropped.
 
     recorder = MetricsRecorder()
     recorder.record("product-recommender", "blue", 200, 12.5, now=time.time())
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -40,6 +44,8 @@ RETENTION_MINUTES = 24 * 60
 _HIGHEST_US = 3_600_000_000
 _DIGITS = 3
 _PERCENTILES = (50.0, 90.0, 95.0, 99.0)
+#: Recorded latencies are folded into the minute's buckets this often (and when read).
+_FOLD_EVERY = 16_384
 
 
 #: (bucket indices, counts) of a histogram's non-zero buckets, indices ascending.
@@ -50,24 +56,26 @@ def _histogram() -> HdrHistogram:
     return HdrHistogram(1, _HIGHEST_US, _DIGITS)
 
 
-#: Maps bucket indices to values (all our histograms share its layout); never recorded into.
+#: The bucket layout of every minute's histogram (indices to values); never recorded into.
 _LAYOUT = _histogram()
+_EMPTY: Sparse = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
 
 
 class _Minute:
-    """One minute of one deployment: counts by status, and a live or packed histogram.
+    """One minute of one deployment: counts by status, and its latency histogram.
 
-    The running minute records into a live HdrHistogram (188 KB of counters); a
-    finished one keeps only its non-zero buckets, zlib-packed (a few KB at most),
-    which is also what makes a snapshot cheap: no histogram to decode or add.
+    Latencies recorded are appended to ``values`` and folded into ``packed`` (the
+    histogram's non-zero buckets, zlib-packed) in batches: when read, when the minute
+    ends, or every :data:`_FOLD_EVERY` values. A late answer for a finished minute is
+    appended the same way.
     """
 
-    __slots__ = ("counts", "histogram", "minute", "packed", "resources")
+    __slots__ = ("counts", "minute", "packed", "resources", "values")
 
     def __init__(self, minute: int) -> None:
         self.minute = minute
         self.counts: dict[int, int] = {}
-        self.histogram: HdrHistogram | None = _histogram()
+        self.values = array("q")  # latencies in µs not folded yet
         self.packed: bytes = b""
         #: Sums and counts of resource samples: cpu, cpu n, memory, memory n, capacity, n.
         self.resources: list[float] = [0.0] * 6
@@ -93,23 +101,20 @@ class _Minute:
             round(t[4] / t[5], 2) if t[5] else None,
         )
 
-    def close(self) -> None:
-        """Pack the histogram: a finished minute changes only by a late answer."""
-        if self.histogram is not None:
-            self.packed = _pack(_sparse(self.histogram))
-            self.histogram = None
-
-    def add_late(self, micros: int) -> None:
-        """A late answer for a finished minute (rare: unpack, add, pack again)."""
-        single = _histogram()
-        single.record_value(micros)
-        self.packed = _pack(_merge([self.sparse(), _sparse(single)]))
+    def fold(self) -> None:
+        """Fold the values recorded since the last fold into the packed buckets."""
+        if self.values:
+            self.packed = _pack(self.sparse())
+            self.values = array("q")
 
     def sparse(self) -> Sparse:
-        """The histogram's non-zero buckets."""
-        if self.histogram is not None:
-            return _sparse(self.histogram)
-        return _unpack(self.packed)
+        """The histogram's non-zero buckets, values not folded yet included."""
+        parts = [_unpack(self.packed)] if self.packed else []
+        if self.values:
+            parts.append(_bucket_counts(np.frombuffer(self.values, dtype=np.int64)))
+        if not parts:
+            return _EMPTY
+        return parts[0] if len(parts) == 1 else _merge(parts)
 
 
 class _Series:
@@ -168,11 +173,10 @@ class MetricsRecorder:
             micros = 1
         elif micros > _HIGHEST_US:
             micros = _HIGHEST_US
-        histogram = current.histogram
-        if histogram is not None:
-            histogram.record_value(micros)
-        else:
-            current.add_late(micros)
+        values = current.values
+        values.append(micros)
+        if len(values) >= _FOLD_EVERY:
+            current.fold()
 
     def record_resources(
         self,
@@ -212,10 +216,8 @@ class MetricsRecorder:
         if found is None:
             found = series.minutes[minute] = _Minute(minute)
         if minute > series.current.minute:
-            series.current.close()
+            series.current.fold()
             series.current = found
-        elif found is not series.current:
-            found.close()
         return found
 
     def _prune(self) -> None:
@@ -235,7 +237,8 @@ class MetricsRecorder:
         for (endpoint, deployment), series in self._series.items():
             for minute, bucket in series.minutes.items():
                 if first <= minute < last:
-                    packed = bucket.packed if bucket.histogram is None else _pack(bucket.sparse())
+                    bucket.fold()
+                    packed = bucket.packed
                     rows.append(
                         StoredMinute(
                             endpoint=endpoint,
@@ -258,7 +261,6 @@ class MetricsRecorder:
             if series is not None and row.minute in series.minutes:
                 continue
             bucket = _Minute(row.minute)
-            bucket.histogram = None
             bucket.packed = row.packed
             bucket.counts = dict(row.counts)
             bucket.resources = list(row.resources)
@@ -268,7 +270,7 @@ class MetricsRecorder:
             else:
                 series.minutes[row.minute] = bucket
                 if row.minute > series.current.minute:
-                    series.current.close()
+                    series.current.fold()
                     series.current = bucket
             if row.minute > self._newest:
                 self._newest = row.minute
@@ -390,10 +392,25 @@ def _percentiles(sparse: Sparse | None) -> tuple[float | None, ...]:
     return tuple(values)
 
 
-def _sparse(histogram: HdrHistogram) -> Sparse:
-    counts = np.ctypeslib.as_array(histogram.counts)
-    indices = np.flatnonzero(counts)
-    return indices.astype(np.int64), counts[indices].astype(np.int64)
+def _bucket_counts(values: np.ndarray[Any, np.dtype[np.int64]]) -> Sparse:
+    """The non-zero buckets of the histogram of ``values`` (µs, 1 to ``_HIGHEST_US``).
+
+    hdrh's ``record_value`` index, for all values at once: the bucket is the bit length
+    of ``value | sub_bucket_mask`` (``frexp``'s exponent, exact below 2**53) less the
+    sub-bucket magnitude; the sub-bucket is the value shifted by the bucket.
+    """
+    layout = _LAYOUT
+    _, pow2ceiling = np.frexp((values | layout.sub_bucket_mask).astype(np.float64))
+    bucket = pow2ceiling.astype(np.int64) - (
+        layout.unit_magnitude + layout.sub_bucket_half_count_magnitude + 1
+    )
+    sub_bucket = values >> (bucket + layout.unit_magnitude)
+    index = ((bucket + 1) << layout.sub_bucket_half_count_magnitude) + (
+        sub_bucket - layout.sub_bucket_half_count
+    )
+    dense = np.bincount(index, minlength=layout.counts_len)
+    nonzero = np.flatnonzero(dense)
+    return nonzero.astype(np.int64), dense[nonzero].astype(np.int64)
 
 
 def _merge(parts: list[Sparse]) -> Sparse:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from deploy.local.metrics.recorder import RETENTION_MINUTES, UNROUTED, MetricsRecorder
+from deploy.local.metrics.recorder import RETENTION_MINUTES, UNROUTED, MetricsRecorder, _unpack
 
 T0 = 1_800_000_000  # a minute boundary (divisible by 60)
 START = datetime.fromtimestamp(T0, tz=UTC)
@@ -171,3 +172,30 @@ def test_latencies_outside_the_histogram_are_clamped() -> None:
     row = recorder.snapshot("demo", START, START + timedelta(minutes=1)).deployments["blue"].window
     assert row.latency_p50_ms is not None and row.latency_p50_ms <= 0.002
     assert row.latency_p99_ms == pytest.approx(3_600_000.0, rel=1e-3)
+
+
+def test_every_latency_lands_in_hdrhs_own_bucket_across_folds() -> None:
+    """The batched fold puts each value in the bucket hdrh's ``record_value`` would.
+
+    Values spread log-uniformly over the whole range, with every power of two and its
+    neighbours (where the bucket changes), more than one fold's worth, and a late answer
+    for the minute after the next one began.
+    """
+    rng = random.Random(7)
+    micros = [int(10 ** rng.uniform(0, 9.5)) for _ in range(40_000)]
+    micros += [v for bit in range(32) for v in (2**bit - 1, 2**bit, 2**bit + 1) if v >= 1]
+    recorder = MetricsRecorder()
+    reference = HdrHistogram(1, 3_600_000_000, 3)
+    for value in micros:
+        latency_ms = value / 1000.0
+        recorder.record("demo", "blue", 200, latency_ms, _at(0, 1))
+        reference.record_value(max(int(latency_ms * 1000.0), 1))  # the recorder's rounding
+    recorder.record("demo", "blue", 200, 1.0, _at(1, 1))
+    recorder.record("demo", "blue", 200, 0.25, _at(0, 59))  # late, after minute 1 began
+    reference.record_value(250)
+    (stored,) = [row for row in recorder.export(0, 10**9) if row.minute == int(_at(0)) // 60]
+    indices, counts = _unpack(stored.packed)
+    expected = np.ctypeslib.as_array(reference.counts)
+    assert indices.tolist() == np.flatnonzero(expected).tolist()
+    assert counts.tolist() == expected[indices].tolist()
+    assert stored.counts == {200: len(micros) + 1}
