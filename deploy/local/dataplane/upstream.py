@@ -176,9 +176,12 @@ class _Connection:
             sent = self._sock.send(data)
         except (BlockingIOError, InterruptedError):
             sent = 0
-        except OSError as exc:  # told from the loop: the caller is not re-entered
-            self._loop.call_soon(self._fail, exc)
-            return
+        except OSError as exc:
+            if exc.errno == errno.ENOTCONN and not self._connected:
+                sent = 0  # still connecting (BSD, macOS): sent once the socket is writable
+            else:  # told from the loop: the caller is not re-entered
+                self._loop.call_soon(self._fail, exc)
+                return
         if sent:
             self._connected = True
         if sent < len(data):

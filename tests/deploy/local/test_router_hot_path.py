@@ -1,9 +1,10 @@
-"""The router's hot path (a pooled connection, the body at hand: no task) and its server.
+"""The router's hot path (the body at hand: no task) and its server.
 
-Once an instance has a keep-alive connection in the router's pool, a request whose body has
-arrived is forwarded from the loop's callback and answered from the upstream's callback.
-These tests hold that path to the same answers as the general one (424, 408, 502, a stale
-pooled connection sent again), and check the HTTP server under it: pipelined requests in
+A scoring request whose body has arrived is forwarded from the loop's callback, on a pooled
+keep-alive connection or a new one (connected without waiting), and answered from the
+upstream's callback. These tests hold that path to the same answers as the general one
+(424, 408, 502, a stale pooled connection sent again), check that a body larger than the
+socket buffers goes out whole, and check the HTTP server under it: pipelined requests in
 order, chunked bodies, a client that goes away mid-request.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
@@ -76,8 +78,46 @@ async def _routed_to(
 
 
 async def _on_the_hot_path(router: Router, session: aiohttp.ClientSession) -> None:
-    """Warm the pool: the first request connects (in a task), and leaves its connection."""
+    """Warm the pool: the first request connects, and leaves its connection."""
     assert (await score(router, "demo", session=session)).status == 200
+
+
+async def test_a_first_request_connects_without_a_task(router: Router, blue: ModelServer) -> None:
+    hold = asyncio.Event()
+    blue.hold = hold
+    pending = asyncio.create_task(score(router, "demo"))
+    await wait_for(lambda: blue.started == 1, what="the request at the instance")
+    assert router.requests_in_tasks == 0  # connected and sent from the callback
+    assert router.in_flight("demo", "blue") == 1
+    hold.set()
+    assert (await pending).status == 200
+    assert router.in_flight("demo", "blue") == 0
+
+
+async def test_a_body_larger_than_the_socket_buffers_goes_out_whole() -> None:
+    """8 MiB, held whole (streaming raised past it): the socket takes it in parts."""
+    body = bytes(range(256)) * (8 * 4096)
+    received: list[int] = []
+
+    async def instance(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        got = b""
+        while len(got) < length:  # a slow reader: 64 KiB at a time, yielding in between
+            got += await reader.read(65536)
+            await asyncio.sleep(0)
+        received.append(len(got))
+        answer = hashlib.sha256(got).hexdigest().encode()
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(answer), answer))
+        await writer.drain()
+        writer.close()
+
+    async with _routed_to(instance) as router:
+        router.stream_above_bytes = 16 * 1024 * 1024
+        answer = await score(router, "demo", body=body)
+    assert answer.status == 200
+    assert received == [len(body)]
+    assert answer.body == hashlib.sha256(body).hexdigest().encode()
 
 
 async def test_a_pooled_request_runs_without_a_task(router: Router, blue: ModelServer) -> None:
