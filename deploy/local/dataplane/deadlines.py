@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 __all__ = ["Deadlines", "Expiring"]
 
@@ -30,28 +30,31 @@ class Expiring(Protocol):
         """The deadline passed (called once, from the loop; it was forgotten first)."""
 
 
-class Deadlines:
+E = TypeVar("E", bound=Expiring)
+
+
+class Deadlines(Generic[E]):
     """The watched items of one event loop and the one timer for the earliest deadline."""
 
     def __init__(self) -> None:
-        self._watched: set[Expiring] = set()
+        self._watched: set[E] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._at = math.inf
 
     def __len__(self) -> int:
         return len(self._watched)
 
-    def watch(self, item: Expiring) -> None:
+    def watch(self, item: E) -> None:
         """Expire ``item`` at its deadline unless it is forgotten first."""
         self._watched.add(item)
         if item.deadline < self._at:
             self._arm(item.deadline)
 
-    def forget(self, item: Expiring) -> None:
+    def forget(self, item: E) -> None:
         """``item`` is done: it will not expire."""
         self._watched.discard(item)
 
-    def close(self) -> list[Expiring]:
+    def close(self) -> list[E]:
         """Stop the timer; return what was still watched (none of it will expire)."""
         if self._timer is not None:
             self._timer.cancel()

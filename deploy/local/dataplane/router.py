@@ -41,7 +41,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Any, cast
+from typing import Any
 
 from deploy.local.dataplane import messages
 from deploy.local.dataplane.compiled import (
@@ -156,7 +156,7 @@ class Router:
         self._mirrors: set[asyncio.Task[None]] = set()
         self._tasks: set[asyncio.Task[None]] = set()  # requests on the general path
         self._pool = UpstreamPool()
-        self._deadlines = Deadlines()  # of the requests in flight on the hot path
+        self._deadlines: Deadlines[_Exchange] = Deadlines()  # requests in flight, hot path
         self._server: HttpServer | None = None
         self._listener: asyncio.Server | None = None
         self._bound_port: int | None = None
@@ -201,7 +201,7 @@ class Router:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         for exchange in self._deadlines.close():
-            cast(_Exchange, exchange).abandon()
+            exchange.abandon()
         await self._pool.close()
 
     @property
@@ -461,9 +461,11 @@ class Router:
     ) -> None:
         """Write the answer, run ``then`` (the hot path's bookkeeping), record the answer."""
         ended = perf_counter()
-        deliver(reply)
-        if then is not None:
-            then()
+        try:
+            deliver(reply)
+        finally:  # in flight and watched no more, whatever happened
+            if then is not None:
+                then()
         if plan.record:
             latency_ms = (ended - plan.started) * 1000.0
             self._recorder.record(plan.record, deployment, reply.status, latency_ms, self._clock())

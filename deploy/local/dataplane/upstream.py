@@ -245,11 +245,10 @@ class _Connection:
         """The upstream closed its side: an answer framed by the end, or an error."""
         waiter = self._waiter
         self._waiter = None
-        framed = self._head is not None and self._length == -2
+        head = self._head
         answer = None
-        if framed and self._head is not None:
-            status, reason, headers = self._head
-            answer = UpstreamAnswer(status, reason, headers, bytes(self._buffer))
+        if head is not None and self._length == -2:  # framed by the end of the connection
+            answer = UpstreamAnswer(head[0], head[1], head[2], bytes(self._buffer))
         self.abort()
         if waiter is not None:
             if answer is not None:

@@ -21,7 +21,7 @@ class _Item:
 
 async def test_items_expire_at_their_deadlines_and_forgotten_ones_never() -> None:
     loop = asyncio.get_running_loop()
-    deadlines = Deadlines()
+    deadlines: Deadlines[_Item] = Deadlines()
     now = loop.time()
     late = _Item("late", now + 0.30)
     early = _Item("early", now + 0.10)  # watched after a later one: the timer is re-armed
@@ -40,11 +40,11 @@ async def test_items_expire_at_their_deadlines_and_forgotten_ones_never() -> Non
 
 async def test_close_returns_what_is_left_and_nothing_expires_after() -> None:
     loop = asyncio.get_running_loop()
-    deadlines = Deadlines()
+    deadlines: Deadlines[_Item] = Deadlines()
     due = _Item("due", loop.time() + 0.05)
     deadlines.watch(due)
     assert deadlines.close() == [due]
     witness = _Item("witness", loop.time() + 0.1)
-    Deadlines().watch(witness)  # another set's timer: proves time passed past ``due``
+    Deadlines[_Item]().watch(witness)  # another set's timer: proves time passed past ``due``
     await wait_for(lambda: bool(witness.expired_at), seconds=5, what="the witness")
     assert due.expired_at == []
