@@ -4,10 +4,10 @@ Each (endpoint, deployment) keeps, per minute, the count of answers by status co
 and an HdrHistogram of their latency (microseconds, 1 µs to 1 h, 3 significant
 digits: percentiles within 0.1 %). Recording a latency only appends it to an array
 (the router's hot path); the array is folded into the histogram's non-zero buckets
-(hdrh's bucket layout, computed for all values at once in numpy) when it is read,
-when the minute ends, or every 16,384 values. A finished minute keeps its buckets
-packed (a few KB at most). Minutes older than ``retention_minutes`` (24 h) before the
-newest one recorded are dropped.
+(hdrh's bucket layout, computed for all values at once in numpy) every 16,384
+values, when the minute ends and on export, and a snapshot counts the values not
+folded yet. A finished minute keeps its buckets packed (a few KB at most). Minutes
+older than ``retention_minutes`` (24 h) before the newest one recorded are dropped.
 
     recorder = MetricsRecorder()
     recorder.record("product-recommender", "blue", 200, 12.5, now=time.time())
@@ -44,7 +44,7 @@ RETENTION_MINUTES = 24 * 60
 _HIGHEST_US = 3_600_000_000
 _DIGITS = 3
 _PERCENTILES = (50.0, 90.0, 95.0, 99.0)
-#: Recorded latencies are folded into the minute's buckets this often (and when read).
+#: Recorded latencies are folded into the minute's buckets at least this often.
 _FOLD_EVERY = 16_384
 
 
@@ -65,9 +65,9 @@ class _Minute:
     """One minute of one deployment: counts by status, and its latency histogram.
 
     Latencies recorded are appended to ``values`` and folded into ``packed`` (the
-    histogram's non-zero buckets, zlib-packed) in batches: when read, when the minute
-    ends, or every :data:`_FOLD_EVERY` values. A late answer for a finished minute is
-    appended the same way.
+    histogram's non-zero buckets, zlib-packed) in batches: every :data:`_FOLD_EVERY`
+    values, when the minute ends and on export; :meth:`sparse` counts both. A late
+    answer for a finished minute is appended the same way.
     """
 
     __slots__ = ("counts", "minute", "packed", "resources", "values")
