@@ -116,10 +116,11 @@ async def _serve_router(cpu: int | None, upstreams: list[str]) -> None:
     router = Router()
     port = await router.start()
     for item in upstreams:
-        name, url = item.split("=", 1)
+        name, target = item.split("=", 1)
+        url, _, unix_socket = target.partition("|")  # "|<path>": the instance's Unix socket
         deployment = DeploymentRoute(
             name="blue",
-            upstreams=(Upstream(instance="blue-1", url=url),),
+            upstreams=(Upstream(instance="blue-1", url=url, unix_socket=unix_socket or None),),
             max_concurrent_requests_per_instance=64,
         )
         router.update(
@@ -417,6 +418,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=3000, help="per cell and round")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--router-cpu", choices=["client", "upstream"], default="client")
+    parser.add_argument(
+        "--tcp-only",
+        action="store_true",
+        help="the router reaches fastserve on its TCP port, not its Unix socket",
+    )
     parser.add_argument("--role", choices=["upstream", "router", "floor"], help=argparse.SUPPRESS)
     parser.add_argument("--cpu", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--upstream", action="append", default=[], help=argparse.SUPPRESS)
@@ -448,11 +454,15 @@ def main(argv: list[str] | None = None) -> int:
             model_dir=folder / "model",
             log_path=folder / "azmlinfsrv.log",
         )
+        sockets = {  # fastserve's Unix sockets, which the router uses, as the platform does
+            name: folder / f"{name}.sock" for name in ("fastserve", "fastserve-trivial")
+        }
         fastserve_trivial = start_fastserve(
             entry_script=folder / "score.py",
             model_dir=folder / "model",
             log_path=folder / "fastserve-trivial.log",
             cwd=folder,
+            env={"FASTSERVE_UNIX_SOCKET": str(sockets["fastserve-trivial"])},
         )
         sample_script = copy_scoring_alone(folder / "code")
         product_recommender.write_models(folder / "models")
@@ -461,6 +471,7 @@ def main(argv: list[str] | None = None) -> int:
             model_dir=folder / "models" / "model-v1",
             log_path=folder / "fastserve.log",
             cwd=folder,
+            env={"FASTSERVE_UNIX_SOCKET": str(sockets["fastserve"])},
         )
         fast, fast_port = _spawn(["--role", "upstream", *pin, *([str(cpus[1])] if pin else [])])
         router = floor = None
@@ -484,7 +495,8 @@ def main(argv: list[str] | None = None) -> int:
             router_on = cpus[0] if args.router_cpu == "client" else cpus[1]
             router_args = ["--role", "router", *pin, *([str(router_on)] if pin else [])]
             for name, url in upstreams.items():
-                router_args += ["--upstream", f"{name}={url}"]
+                unix = f"|{sockets[name]}" if name in sockets and not args.tcp_only else ""
+                router_args += ["--upstream", f"{name}={url}{unix}"]
             router, router_port = _spawn(router_args)
             floor_args = ["--role", "floor", *router_args[2 : 2 + len(pin) + bool(pin)]]
             floor, floor_port = _spawn([*floor_args, "--upstream", upstreams["aiohttp"]])

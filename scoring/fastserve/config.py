@@ -26,6 +26,9 @@ flag                             variable                         default
                                                                   ``FASTSERVE_INLINE = True``
                                                                   (or ``"alone"``: when alone);
                                                                   ``false``: always in threads
+(none)                           ``FASTSERVE_UNIX_SOCKET``        unset; a path: also listen
+                                                                  on a Unix socket there
+                                                                  (see :mod:`.unix`)
 ================================ ================================ ===========================
 
 ``WORKER_COUNT`` is the number of run() calls in flight at once: threads of one process here,
@@ -77,6 +80,7 @@ class ServerConfig:
     access_log: bool = True
     processes: int = 1
     inline: bool = True
+    unix_socket: str | None = None
     unused_options: tuple[str, ...] = ()
 
     @classmethod
@@ -120,6 +124,7 @@ class ServerConfig:
             access_log=_switch(environ, "FASTSERVE_ACCESS_LOG", True),
             processes=_processes(environ),
             inline=_switch(environ, "FASTSERVE_INLINE", True),
+            unix_socket=environ.get("FASTSERVE_UNIX_SOCKET") or None,
             unused_options=unused,
         )
 

@@ -55,6 +55,7 @@ BAD_NUMBER = "{name}={value!r} is not a whole number >= {minimum}"
 BAD_PORT = "{name}={value!r} is not a port number (1-65535)"
 BAD_SWITCH = "{name}={value!r} is not one of: true, false, 1, 0"
 PORT_IN_USE = "cannot listen on {host}:{port}: {reason}"
+UNIX_SOCKET_FAILED = "cannot listen on the Unix socket {path} (FASTSERVE_UNIX_SOCKET): {reason}"
 RAWHTTP_NEEDS_FLASK = (
     "run() is decorated with @rawhttp, which passes a flask request: install "
     "azureml-inference-server-http (it brings flask)"

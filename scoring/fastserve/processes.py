@@ -24,17 +24,19 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
 from . import messages as msg
 from .errors import EXIT_CONFIG, EXIT_STARTUP
+from .unix import UNIX_FD_ENV, UNIX_SOCKET_ENV, bind_unix, remove_unix
 
 logger = logging.getLogger("fastserve")
 
 CHILD_ENV = "FASTSERVE_CHILD"
 _RESTART_PAUSE_S = 1.0
+_UNIX_BACKLOG = 2048
 
 
 def supervise(*, count: int, argv: Sequence[str]) -> int:
@@ -43,10 +45,35 @@ def supervise(*, count: int, argv: Sequence[str]) -> int:
     environ = {**os.environ, CHILD_ENV: "1"}
     children: dict[int, subprocess.Popen[bytes]] = {}
     stopping: list[int] = []
+    unix_path = os.environ.get(UNIX_SOCKET_ENV)
+    passed: tuple[int, ...] = ()
+    if unix_path:  # bound once here; the children inherit the listening socket
+        try:
+            unix_sock = bind_unix(unix_path, _UNIX_BACKLOG)
+        except OSError as error:
+            logger.error(msg.UNIX_SOCKET_FAILED.format(path=unix_path, reason=error))
+            return EXIT_STARTUP
+        passed = (unix_sock.fileno(),)
+        environ[UNIX_FD_ENV] = str(unix_sock.fileno())
 
     def start() -> None:
-        child = subprocess.Popen(command, env=environ)
+        child = subprocess.Popen(command, env=environ, pass_fds=passed)
         children[child.pid] = child
+
+    try:
+        return _run(count, start, children, stopping)
+    finally:
+        if unix_path:
+            remove_unix(unix_path)
+
+
+def _run(
+    count: int,
+    start: Callable[[], None],
+    children: dict[int, subprocess.Popen[bytes]],
+    stopping: list[int],
+) -> int:
+    """Start ``count`` children with ``start``; supervise them until a signal."""
 
     def on_signal(number: int, _frame: FrameType | None) -> None:
         stopping.append(number)

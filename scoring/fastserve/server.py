@@ -35,6 +35,7 @@ from .processes import CHILD_ENV, supervise
 from .protocol import HttpServer
 from .scorer import Scorer
 from .swagger import SwaggerDocs
+from .unix import bind_unix, inherited_unix, remove_unix
 from .user_script import UserScript
 from .workers import WorkerPool
 
@@ -111,6 +112,15 @@ async def serve(config: ServerConfig, script: UserScript) -> int:
     except OSError as error:
         logger.error(msg.PORT_IN_USE.format(host=config.host, port=config.port, reason=error))
         return 1
+    unix_sock = inherited_unix(os.environ)
+    owns_unix = unix_sock is None and config.unix_socket is not None
+    if owns_unix and config.unix_socket is not None:
+        try:
+            unix_sock = bind_unix(config.unix_socket, _BACKLOG)
+        except OSError as error:
+            sock.close()
+            logger.error(msg.UNIX_SOCKET_FAILED.format(path=config.unix_socket, reason=error))
+            return 1
     pool = WorkerPool(count=config.worker_count)
     docs = SwaggerDocs.build(run=script.user_run, config=config)
     loop = asyncio.get_running_loop()
@@ -129,6 +139,11 @@ async def serve(config: ServerConfig, script: UserScript) -> int:
         inline=inline,
     )
     server = HttpServer(handler=app.answer)
+    unix_listener = None
+    if unix_sock is not None:
+        unix_listener = await loop.create_unix_server(
+            server.connection, sock=unix_sock, backlog=_BACKLOG
+        )
     listener = await loop.create_server(server.connection, sock=sock, backlog=_BACKLOG)
     logger.info(msg.LISTENING.format(host=config.host, port=sock.getsockname()[1]))
     stop: asyncio.Future[str] = loop.create_future()
@@ -142,6 +157,10 @@ async def serve(config: ServerConfig, script: UserScript) -> int:
     name = await stop
     logger.info(msg.STOPPING.format(signal=name, pending=app.in_flight))
     listener.close()
+    if unix_listener is not None:
+        unix_listener.close()
+        if owns_unix and config.unix_socket is not None:
+            remove_unix(config.unix_socket)
     grace_s = float(os.environ.get("FASTSERVE_GRACE_S", _GRACE_S))
     await server.shutdown(grace_s=grace_s, in_flight=lambda: app.in_flight)
     pool.close()

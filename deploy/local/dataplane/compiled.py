@@ -47,13 +47,14 @@ class DeploymentState:
 class CompiledUpstream:
     """One ready instance, with its URL parsed once."""
 
-    __slots__ = ("host", "instance", "port", "score_path", "swagger_path")
+    __slots__ = ("host", "instance", "port", "score_path", "swagger_path", "unix_socket")
 
-    def __init__(self, instance: str, base_url: str) -> None:
+    def __init__(self, instance: str, base_url: str, unix_socket: str | None = None) -> None:
         url = URL(base_url)
         if url.scheme != "http" or not url.host or url.port is None:
             raise ValueError(f"upstream {instance}: {base_url!r} is not http://<host>:<port>")
         self.instance = instance
+        self.unix_socket = unix_socket
         self.host = url.host
         self.port = url.port
         prefix = url.raw_path.rstrip("/")
@@ -81,7 +82,9 @@ class CompiledDeployment:
         self.header_line = f"azureml-model-deployment: {route.name}\r\n".encode(
             "latin-1", "replace"
         )
-        self.upstreams = tuple(CompiledUpstream(u.instance, u.url) for u in route.upstreams)
+        self.upstreams = tuple(
+            CompiledUpstream(u.instance, u.url, u.unix_socket) for u in route.upstreams
+        )
         self.max_in_flight = route.max_in_flight
         self.timeout_ms = route.request_timeout_ms
         self.timeout_s = route.request_timeout_ms / 1000.0

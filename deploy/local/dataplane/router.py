@@ -348,7 +348,13 @@ class Router:
         )
         exchange = _Exchange(self, plan, request, upstream, deliver)
         try:
-            abort = self._pool.start(upstream.host, upstream.port, data, exchange.answered)
+            abort = self._pool.start(
+                upstream.host,
+                upstream.port,
+                data,
+                exchange.answered,
+                unix_socket=upstream.unix_socket,
+            )
         except UpstreamError as exc:  # refused at once, or the router is stopping
             self._finish(plan, deployment.name, _unreachable(deployment, exc), deliver)
             return True
@@ -443,7 +449,13 @@ class Router:
                 timeout += self.body_timeout
             async with asyncio.timeout(timeout):
                 answer = await self._pool.request(
-                    upstream.host, upstream.port, method, target, headers, body
+                    upstream.host,
+                    upstream.port,
+                    method,
+                    target,
+                    headers,
+                    body,
+                    unix_socket=upstream.unix_socket,
                 )
         except TimeoutError:
             return _timed_out(deployment)

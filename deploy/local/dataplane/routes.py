@@ -15,10 +15,16 @@ __all__ = ["DeploymentRoute", "EndpointRoute", "Upstream"]
 
 @dataclass(frozen=True, kw_only=True)
 class Upstream:
-    """One ready instance: its base URL (``http://127.0.0.1:<port>``) and its name."""
+    """One ready instance: its base URL (``http://127.0.0.1:<port>``) and its name.
+
+    ``unix_socket``: a Unix socket path the instance also listens on (fastserve); the
+    router then connects there instead of to the URL's port (same requests, same answers,
+    no TCP stack on either side).
+    """
 
     instance: str
     url: str
+    unix_socket: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

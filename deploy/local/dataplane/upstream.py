@@ -127,7 +127,7 @@ class _Connection:
 
     @classmethod
     def open(
-        cls, loop: asyncio.AbstractEventLoop, address: tuple[int, tuple[Any, ...]], where: str
+        cls, loop: asyncio.AbstractEventLoop, address: tuple[int, Any], where: str
     ) -> _Connection:
         """Start connecting to ``address`` (family, sockaddr).
 
@@ -137,7 +137,8 @@ class _Connection:
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
             sock.setblocking(False)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if family != socket.AF_UNIX:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             error = sock.connect_ex(sockaddr)
             if error not in (0, errno.EINPROGRESS):
                 raise UpstreamError(f"cannot connect to {where}: {os.strerror(error)}")
@@ -406,7 +407,7 @@ class UpstreamPool:
 
     def __init__(self) -> None:
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
-        self._addresses: dict[tuple[str, int], tuple[int, tuple[Any, ...]]] = {}
+        self._addresses: dict[tuple[str, int], tuple[int, Any]] = {}
         self._closed = False
 
     async def request(
@@ -417,8 +418,10 @@ class UpstreamPool:
         target: str,
         headers: Iterable[tuple[str, str]],
         body: bytes | StreamedBody,
+        *,
+        unix_socket: str | None = None,
     ) -> UpstreamAnswer:
-        """Send one request and read its answer.
+        """Send one request and read its answer (over ``unix_socket`` when given).
 
         A ``StreamedBody`` goes out as it arrives, on a new connection (it cannot be
         sent twice, so a stale pooled socket must not be risked).
@@ -427,20 +430,28 @@ class UpstreamPool:
         """
         if isinstance(body, StreamedBody):
             head = encode_head(host, port, method, target, headers, body.length)
-            return await self._stream(host, port, head, body)
+            return await self._stream(host, port, head, body, unix_socket)
         data = encode_request(host, port, method, target, headers, body)
-        connection = self._take(host, port)
+        connection = self._take(host, port, unix_socket)
         try:
             answer = await self._exchange(connection, data)
         except UpstreamError:
             if not (connection.reused and connection.answered_nothing):
                 raise
-            connection = self._take(host, port, fresh=True)  # it was a stale socket
+            connection = self._take(host, port, unix_socket, fresh=True)  # a stale socket
             answer = await self._exchange(connection, data)
         self._release(host, port, connection)
         return answer
 
-    def start(self, host: str, port: int, data: bytes, on_answer: OnAnswer) -> Callable[[], None]:
+    def start(
+        self,
+        host: str,
+        port: int,
+        data: bytes,
+        on_answer: OnAnswer,
+        *,
+        unix_socket: str | None = None,
+    ) -> Callable[[], None]:
         """Send ``data`` (from :func:`encode_request`) now, on an idle pooled connection or
         a new one (connected without waiting), and return the function that aborts it.
 
@@ -451,7 +462,7 @@ class UpstreamPool:
         again. Raises ``UpstreamError`` when the pool is closed or the connection is
         refused at once.
         """
-        connection = self._take(host, port)
+        connection = self._take(host, port, unix_socket)
 
         def answered(answer: UpstreamAnswer | None, error: UpstreamError | None) -> None:
             if answer is not None:  # the caller first, then the bookkeeping
@@ -468,9 +479,9 @@ class UpstreamPool:
         return connection.abort
 
     async def _stream(
-        self, host: str, port: int, head: bytes, body: StreamedBody
+        self, host: str, port: int, head: bytes, body: StreamedBody, unix_socket: str | None
     ) -> UpstreamAnswer:
-        connection = self._take(host, port, fresh=True)
+        connection = self._take(host, port, unix_socket, fresh=True)
         waiter = _future_answer()
         try:
             connection.send(head, _settle(waiter))
@@ -502,8 +513,11 @@ class UpstreamPool:
             connection.abort()  # timed out, cancelled or broken: never reuse it
             raise
 
-    def _take(self, host: str, port: int, *, fresh: bool = False) -> _Connection:
-        """An idle pooled connection (unless ``fresh``) or a new one, connecting."""
+    def _take(
+        self, host: str, port: int, unix_socket: str | None, *, fresh: bool = False
+    ) -> _Connection:
+        """An idle pooled connection (unless ``fresh``) or a new one, connecting (to
+        ``unix_socket`` when given: the same instance, without TCP)."""
         if self._closed:
             raise UpstreamError("the router is stopping")
         idle = self._idle.get((host, port))
@@ -512,10 +526,13 @@ class UpstreamPool:
             if not connection.closed:
                 connection.reused = True
                 return connection
+        loop = asyncio.get_running_loop()
+        if unix_socket is not None:
+            return _Connection.open(loop, (socket.AF_UNIX, unix_socket), unix_socket)
         address = self._addresses.get((host, port))
         if address is None:
             address = self._addresses[(host, port)] = _resolve(host, port)
-        return _Connection.open(asyncio.get_running_loop(), address, f"{host}:{port}")
+        return _Connection.open(loop, address, f"{host}:{port}")
 
     def _release(self, host: str, port: int, connection: _Connection) -> None:
         if not connection.reusable or self._closed:
@@ -556,7 +573,7 @@ def encode_request(
     return encode_head(host, port, method, target, headers, length) + body
 
 
-def _resolve(host: str, port: int) -> tuple[int, tuple[Any, ...]]:
+def _resolve(host: str, port: int) -> tuple[int, Any]:
     """The (family, sockaddr) to connect to; an IP address needs no lookup (the platform's
     instances are on 127.0.0.1), a name is looked up once per pool, blocking."""
     try:

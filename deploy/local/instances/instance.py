@@ -28,6 +28,7 @@ import enum
 import logging
 import os
 import signal
+import stat
 import subprocess
 import time
 from collections.abc import Callable, Mapping
@@ -39,17 +40,19 @@ from deploy.local.instances.cpu import AUTO, CpuLimiter, start_cpu_limit
 from deploy.local.instances.launcher import (
     HOST,
     PARENT_ENV,
+    UNIX_SOCKET_ENV,
     create_time,
     free_port,
     launch_command,
     probe,
     signal_group,
+    unix_socket_path,
     wait_any,
     watch_exit,
 )
 from deploy.local.instances.logs import tail_file
 from deploy.local.instances.memory import tree_memory
-from deploy.local.instances.servers import AZMLINFSRV
+from deploy.local.instances.servers import AZMLINFSRV, FAST
 from deploy.types import InstanceStatus, ProbeSettings
 
 __all__ = [
@@ -140,6 +143,7 @@ class _Run:
     was_ready: bool = False
     unresponsive: bool = False
     cpu: CpuLimiter | None = None
+    unix_socket: str | None = None  # fastserve's, for the router
 
 
 class Instance:
@@ -174,6 +178,21 @@ class Instance:
     def url(self) -> str | None:
         """``http://127.0.0.1:<port>`` of the running process, if any."""
         return f"http://{HOST}:{self._run.port}" if self._run else None
+
+    @property
+    def unix_socket(self) -> str | None:
+        """The Unix socket the running process also listens on (fastserve), once it exists.
+
+        None for azmlinfsrv, and for a fastserve that does not make one (an older copy in
+        the deployment's code folder): the router then uses :attr:`url`.
+        """
+        path = self._run.unix_socket if self._run else None
+        if path is None:
+            return None
+        try:
+            return path if stat.S_ISSOCK(os.lstat(path).st_mode) else None
+        except OSError:
+            return None
 
     @property
     def pid(self) -> int | None:
@@ -370,6 +389,9 @@ class Instance:
         port = free_port()
         path = self._log_path()
         env = {**self.config.environment, PARENT_ENV: str(os.getpid())}
+        unix_socket = unix_socket_path() if self.config.server == FAST else None
+        if unix_socket is not None:
+            env[UNIX_SOCKET_ENV] = unix_socket
         command = launch_command(
             self.config.python,
             self.config.entry_script,
@@ -404,6 +426,7 @@ class Instance:
             started=time.monotonic(),
             exited=asyncio.Event(),
             cpu=cpu,
+            unix_socket=unix_socket,
         )
 
     async def _end(self, run: _Run) -> None:
@@ -417,6 +440,9 @@ class Instance:
         # The leader is not reaped yet, so its pid (= the group id) cannot be reused.
         signal_group(run.process.pid, signal.SIGKILL)
         await asyncio.to_thread(run.process.wait)
+        if run.unix_socket is not None:  # its own random path: no other process uses it
+            with contextlib.suppress(OSError):
+                os.unlink(run.unix_socket)
         self._hooks.ended(run.process.pid)
 
     def _note(self, line: str) -> None:

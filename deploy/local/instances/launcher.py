@@ -20,8 +20,11 @@ import asyncio
 import contextlib
 import importlib.util
 import os
+import secrets
 import signal
 import socket
+import stat
+import tempfile
 from pathlib import Path
 
 import psutil
@@ -32,17 +35,22 @@ from deploy.local.instances.servers import AZMLINFSRV
 __all__ = [
     "HOST",
     "PARENT_ENV",
+    "UNIX_SOCKET_ENV",
     "create_time",
     "fastserve_folder",
     "free_port",
     "launch_command",
     "probe",
     "signal_group",
+    "unix_socket_path",
     "wait_any",
     "watch_exit",
 ]
 
 HOST = "127.0.0.1"
+#: fastserve's variable for the Unix socket it also listens on (scoring/fastserve/unix.py).
+UNIX_SOCKET_ENV = "FASTSERVE_UNIX_SOCKET"
+_SUN_PATH_MAX = 100  # sockaddr_un holds 104 (macOS) to 108 (Linux) bytes
 #: The variable telling the launcher which process must outlive the instance.
 PARENT_ENV = "FLIGHTDECK_PLATFORM_PID"
 #: On Linux the server process, and every process it forks, is killed when its parent dies
@@ -175,3 +183,25 @@ def create_time(pid: int) -> float:
         return float(psutil.Process(pid).create_time())
     except psutil.Error:
         return 0.0
+
+
+def unix_socket_path() -> str | None:
+    """A new path for a fastserve instance's Unix socket, which the router connects to.
+
+    In ``<tmp>/flightdeck-<uid>/``, a folder only its owner may enter (made if missing);
+    a random name, so a path is never shared by two processes. None where there are no
+    Unix sockets, or when the folder is not private or the path would be too long: the
+    router then uses the instance's TCP port.
+    """
+    if not hasattr(socket, "AF_UNIX") or not hasattr(os, "getuid"):
+        return None
+    folder = Path(tempfile.gettempdir()) / f"flightdeck-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        info = folder.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        return None
+    path = str(folder / f"instance-{secrets.token_hex(6)}.sock")
+    return path if len(os.fsencode(path)) <= _SUN_PATH_MAX else None

@@ -94,7 +94,9 @@ class Supervisor:
     def upstreams(self) -> tuple[Upstream, ...]:
         """The ready instances, as the router sees them."""
         return tuple(
-            Upstream(instance=i.name, url=i.url) for i in self._instances if i.ready and i.url
+            Upstream(instance=i.name, url=i.url, unix_socket=i.unix_socket)
+            for i in self._instances
+            if i.ready and i.url
         )
 
     def statuses(self) -> tuple[InstanceStatus, ...]:

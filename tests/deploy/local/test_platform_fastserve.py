@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import stat
 import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
@@ -139,6 +140,22 @@ async def test_sample_on_fast_answers_as_on_azmlinfsrv(platform: Platform, sampl
     bad = [await score(platform, EP, {"data": "not rows"}, deployment=n) for n in ("blue", "green")]
     assert [status for status, _, _ in bad] == [424, 424]
     assert bad[0][1] == bad[1][1] and "must be a list of rows" in bad[0][1]["message"]
+
+
+async def test_the_router_reaches_fastserve_on_its_unix_socket(platform: Platform) -> None:
+    """green (fastserve) listens on a private Unix socket too, and the router uses it."""
+    process = psutil.Process(platform.instance_pids(EP, "green")["green-1"])
+    path = process.environ()["FASTSERVE_UNIX_SOCKET"]
+    assert stat.S_ISSOCK(os.lstat(path).st_mode)
+    assert stat.S_IMODE(os.lstat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.lstat(os.path.dirname(path)).st_mode) == 0o700
+    blue = psutil.Process(platform.instance_pids(EP, "blue")["blue-1"])
+    assert "FASTSERVE_UNIX_SOCKET" not in blue.environ()  # azmlinfsrv: TCP
+    for _ in range(3):
+        status, body, answered = await score(platform, EP, ROWS, deployment="green")
+        assert (status, answered) == (200, "green"), body
+    on_socket = [c for c in process.net_connections(kind="unix") if c.laddr == path]
+    assert len(on_socket) >= 2  # the listener, and the router's connection it accepted
 
 
 async def test_logs_and_process_show_fastserve(platform: Platform, home: Path) -> None:

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -29,6 +30,7 @@ from tests.deploy.local.router_kit import (
     score,
     wait_for,
 )
+from tests.support.azmlinfsrv import free_port
 
 
 @pytest.fixture
@@ -322,3 +324,36 @@ async def test_a_head_over_64_kib_is_431_and_closes(router: Router, blue: ModelS
     assert received.startswith(b"HTTP/1.1 431"), received[:200]
     assert b"Connection: close" in received
     assert blue.received == []
+
+
+async def test_an_instance_with_a_unix_socket_is_reached_there(tmp_path: Path) -> None:
+    """Its TCP port has nothing on it: the answers can only come over the socket."""
+    path = tmp_path / "instance.sock"
+
+    async def instance(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if await _read_request(reader):  # one request a connection, as gunicorn does
+            writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 4\r\n\r\nunix")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_unix_server(instance, str(path))
+    upstream = Upstream(
+        instance="blue-1", url=f"http://127.0.0.1:{free_port()}", unix_socket=str(path)
+    )
+    try:
+        async with running_router() as router, aiohttp.ClientSession() as session:
+            router.update(
+                endpoint_route(
+                    "demo", {"blue": 100}, DeploymentRoute(name="blue", upstreams=(upstream,))
+                )
+            )
+            answers = [await score(router, "demo", session=session) for _ in range(3)]
+            assert [(a.status, a.body) for a in answers] == [(200, b"unix")] * 3
+            server.close()
+            await server.wait_closed()
+            path.unlink()
+            gone = await score(router, "demo", session=session)
+    finally:
+        server.close()
+    assert gone.status == 502
+    assert str(path) in gone.json()["error"]["message"]

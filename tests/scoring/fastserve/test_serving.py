@@ -3,9 +3,12 @@ run at once, SIGTERM drains, the entry points start it, bad settings stop it wit
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
+import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -207,3 +210,67 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text()[:64]
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    """http.client over a Unix socket (the router's way to a fastserve instance)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__("localhost", timeout=30)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(30)
+        self.sock.connect(str(self._path))
+
+
+def _over_unix(path: Path, body: bytes) -> Answer:
+    connection = _UnixConnection(path)
+    try:
+        connection.request("POST", "/score", body=body)
+        response = connection.getresponse()
+        headers = {name.lower(): value for name, value in response.getheaders()}
+        return Answer(response.status, headers, response.read())
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_the_unix_socket_answers_as_the_port_does_and_goes_away(
+    tmp_path: Path, sample_models: Path, processes: str
+) -> None:
+    script = code_folder(tmp_path, "pid.py") / "pid.py"
+    path = tmp_path / "fs.sock"
+    path.write_text("a stale socket is replaced; this is not one")  # a plain file: kept
+    refused = launch_fastserve(
+        entry_script=script, model_dir=sample_models, log_path=tmp_path / "refused.log",
+        port=free_port(), cwd=script.parent,
+        env={"FASTSERVE_UNIX_SOCKET": str(path), "FASTSERVE_PROCESSES": processes},
+    )  # fmt: skip
+    assert wait_until_exited(refused, timeout=DEADLINE_S) != 0
+    assert "cannot listen on the Unix socket" in refused.log_text()
+    assert path.read_text().startswith("a stale socket")
+    path.unlink()
+    server = start_fastserve(
+        entry_script=script, model_dir=sample_models, log_path=tmp_path / "fastserve.log",
+        cwd=script.parent,
+        env={"FASTSERVE_UNIX_SOCKET": str(path), "FASTSERVE_PROCESSES": processes},
+    )  # fmt: skip
+    try:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        over_tcp = exchange(server, "POST", "/score", body=b"x")
+        seen: set[int] = set()
+        deadline = time.monotonic() + DEADLINE_S
+        while len(seen) < int(processes) and time.monotonic() < deadline:
+            answer = _over_unix(path, b"x")
+            assert answer.status == over_tcp.status == 200
+            assert answer.headers["content-type"] == over_tcp.headers["content-type"]
+            assert set(answer.headers) == set(over_tcp.headers)
+            seen.add(answer.json()["pid"])
+        assert len(seen) == int(processes)  # every server process takes connections there
+        os.kill(server.process.pid, signal.SIGTERM)
+        assert wait_until_exited(server, timeout=DEADLINE_S) == 0
+        assert not path.exists()
+    finally:
+        server.stop()
