@@ -154,7 +154,8 @@ async def test_the_router_reaches_fastserve_on_its_unix_socket(platform: Platfor
     for _ in range(3):
         status, body, answered = await score(platform, EP, ROWS, deployment="green")
         assert (status, answered) == (200, "green"), body
-    on_socket = [c for c in process.net_connections(kind="unix") if c.laddr == path]
+    # A Unix connection's laddr is its path (a str, though the stubs say an address).
+    on_socket = [c for c in process.net_connections(kind="unix") if str(c.laddr) == path]
     assert len(on_socket) >= 2  # the listener, and the router's connection it accepted
 
 
