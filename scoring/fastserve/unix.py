@@ -26,11 +26,7 @@ def bind_unix(path: str, backlog: int) -> socket.socket:
 
     Raises ``OSError`` (a path that is not a socket is never removed).
     """
-    try:
-        if stat.S_ISSOCK(os.lstat(path).st_mode):
-            os.unlink(path)
-    except FileNotFoundError:
-        pass
+    remove_unix(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.bind(path)
@@ -54,7 +50,7 @@ def inherited_unix(environ: Mapping[str, str]) -> socket.socket | None:
 
 
 def remove_unix(path: str) -> None:
-    """Remove the socket file (at shutdown), if it is still a socket."""
+    """Remove the socket file (a stale one, or ours at shutdown), if it is a socket."""
     try:
         if stat.S_ISSOCK(os.lstat(path).st_mode):
             os.unlink(path)

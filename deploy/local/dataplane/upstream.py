@@ -140,14 +140,12 @@ class _Connection:
             if family != socket.AF_UNIX:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             error = sock.connect_ex(sockaddr)
-            if error not in (0, errno.EINPROGRESS):
-                raise UpstreamError(f"cannot connect to {where}: {os.strerror(error)}")
         except OSError as exc:
             sock.close()
             raise UpstreamError(f"cannot connect to {where}: {exc.strerror or exc}") from exc
-        except UpstreamError:
+        if error not in (0, errno.EINPROGRESS):
             sock.close()
-            raise
+            raise UpstreamError(f"cannot connect to {where}: {os.strerror(error)}")
         return cls(loop, sock, where)
 
     def send(self, data: bytes, waiter: OnAnswer) -> None:

@@ -23,7 +23,7 @@ async def test_items_expire_at_their_deadlines_and_forgotten_ones_never() -> Non
     loop = asyncio.get_running_loop()
     deadlines: Deadlines[_Item] = Deadlines()
     now = loop.time()
-    late = _Item("late", now + 0.30)
+    late = _Item("late", now + 1.0)  # far enough that a stalled loop on CI keeps them apart
     early = _Item("early", now + 0.10)  # watched after a later one: the timer is re-armed
     forgotten = _Item("forgotten", now + 0.05)
     for item in (late, early, forgotten):
