@@ -17,7 +17,8 @@ The load is the load-test engine's closed loop (``loadtest``, a lean keep-alive 
 client): ``concurrency`` connections, each sending its next POST as soon as the last
 answer came, a fixed count of requests per cell (after a warm-up), at concurrency 1 (the
 added latency, unloaded) and 16 (throughput). Straight and routed cells alternate,
-``ROUNDS`` times; requests/s is pooled over the rounds, P50 and P99 are the medians of
+``--rounds`` times (5: the median of five P50s moves less with the machine's noise than
+that of three); requests/s is pooled over the rounds, P50 and P99 are the medians of
 the rounds' figures.
 
 Processes, all on 127.0.0.1: the load generator (this process), the router (a child
@@ -75,7 +76,7 @@ def run(raw_data):
     return {"n": len(json.loads(raw_data)["data"])}
 """
 PHASE_TIMEOUT_SECONDS = 300.0
-ROUNDS = 3
+ROUNDS = 5
 LIMITS = Limits(max_requests=100_000, max_concurrency=256)
 
 
@@ -267,7 +268,11 @@ async def _closed_loop(url: str, concurrency: int, count: int, headers: dict[str
 
 
 async def _measure(
-    targets: dict[str, dict[str, str]], concurrencies: list[int], count: int, router_pid: int
+    targets: dict[str, dict[str, str]],
+    concurrencies: list[int],
+    count: int,
+    router_pid: int,
+    rounds: int = ROUNDS,
 ) -> list[Cell]:
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
     router = psutil.Process(router_pid)
@@ -283,7 +288,7 @@ async def _measure(
             cpu: dict[str, float] = dict.fromkeys(paths, 0.0)
             for url in paths.values():  # warm-up: connections, the server's first requests
                 await _closed_loop(url, concurrency, max(200, count // 10), headers)
-            for _ in range(ROUNDS):
+            for _ in range(rounds):
                 for path, url in paths.items():
                     before = router_cpu()
                     pooled[path].append(await _closed_loop(url, concurrency, count, headers))
@@ -417,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--requests", type=int, default=3000, help="per cell and round")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="interleaved rounds per cell")
     parser.add_argument("--router-cpu", choices=["client", "upstream"], default="client")
     parser.add_argument(
         "--tcp-only",
@@ -436,8 +442,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.role == "floor":
         asyncio.run(_serve_floor(args.cpu, args.upstream[0]))
         return 0
-    if not 1 <= args.requests <= 100_000 or not all(1 <= c <= 256 for c in args.concurrency):
-        parser.error("--requests must be 1..100000 and --concurrency 1..256")
+    if (
+        not 1 <= args.requests <= 100_000
+        or not all(1 <= c <= 256 for c in args.concurrency)
+        or not 1 <= args.rounds <= 20
+    ):
+        parser.error("--requests must be 1..100000, --concurrency 1..256 and --rounds 1..20")
     available = sorted(os.sched_getaffinity(0))
     cpus: tuple[int | None, int | None] = (
         (available[0], available[1]) if len(available) >= 2 else (None, None)
@@ -508,7 +518,9 @@ def main(argv: list[str] | None = None) -> int:
                 for name, url in upstreams.items()
             }
             targets["aiohttp"]["python floor"] = f"http://127.0.0.1:{floor_port}/score"
-            cells = asyncio.run(_measure(targets, args.concurrency, args.requests, router.pid))
+            cells = asyncio.run(
+                _measure(targets, args.concurrency, args.requests, router.pid, args.rounds)
+            )
         finally:
             if router is not None:
                 _stop(router)

@@ -145,22 +145,23 @@ class CompiledEndpoint:
             found.append(self.token_secret.hex())
         return found
 
-    def refuse(self, authorization: str | None, now: float) -> str | None:
-        """Why the ``Authorization`` header is refused (401), or ``None`` when it is accepted."""
+    def refuse(self, authorization: bytes | None, now: float) -> str | None:
+        """Why the ``Authorization`` header (as sent) is refused (401), or ``None`` when it
+        is accepted."""
         if not authorization:
             return messages.MISSING_CREDENTIALS
-        scheme, _, credential = authorization.partition(" ")
+        scheme, _, credential = authorization.partition(b" ")
         credential = credential.strip()
-        if scheme.lower() != "bearer" or not credential:
+        if scheme.lower() != b"bearer" or not credential:
             return messages.MISSING_CREDENTIALS
         if self.auth_mode == "key":
-            presented = credential.encode("utf-8", "surrogateescape")
             accepted = False
             for key in self.keys:  # compare with every key: no early exit to time
-                accepted |= hmac.compare_digest(presented, key)
+                accepted |= hmac.compare_digest(credential, key)
             return None if accepted else messages.key_refused(self.name)
         if self.auth_mode == "aml_token":
-            if verify_token(self.token_secret, self.name, credential, now=now):
+            token = credential.decode("utf-8", "surrogateescape")
+            if verify_token(self.token_secret, self.name, token, now=now):
                 return None
             return messages.token_refused(self.name)
         return messages.aad_token_unsupported(self.name)

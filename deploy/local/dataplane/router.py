@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
@@ -77,14 +76,15 @@ logger = logging.getLogger(__name__)
 
 #: Request header that picks a deployment; response header naming the one that answered.
 DEPLOYMENT_HEADER = "azureml-model-deployment"
+_DEPLOYMENT_FIELD = DEPLOYMENT_HEADER.encode()
 #: At most this many mirror copies in flight; further copies are dropped (recorded as 429).
 MIRROR_TASK_LIMIT = 256
 
 _ERROR_STATUS = b"ms-azureml-model-error-statuscode"
 _ERROR_REASON = b"ms-azureml-model-error-reason"
 # Not forwarded upstream: hop-by-hop headers, our credentials, what the client recomputes.
-_REQUEST_DROP = frozenset(
-    name.lower()
+_DROP = frozenset(
+    name.lower().encode()
     for name in (
         "Authorization",
         "Connection",
@@ -100,12 +100,9 @@ _REQUEST_DROP = frozenset(
         DEPLOYMENT_HEADER,
     )
 )
-# Not passed back (whole lines of the instance's header block): hop-by-hop headers and
-# what the router's server writes itself.
-_HOP_BY_HOP = re.compile(
-    rb"(?im)^(?:connection|content-length|date|keep-alive|transfer-encoding|upgrade)"
-    rb"[ \t]*:[^\r\n]*\r\n"
-)
+# Not passed back besides the hop-by-hop fields (the pool drops them): what the router's
+# server writes itself.
+_ANSWER_DROP = ("Date",)
 _JSON = ("Content-Type", "application/json; charset=utf-8")
 Headers = list[tuple[str, str]]
 
@@ -118,7 +115,7 @@ class _Plan:
     deployment: CompiledDeployment
     action: str  # "score" or "swagger.json"
     named: bool  # the request named its deployment (never mirrored)
-    headers: Headers  # what is forwarded
+    fields: bytes  # the header lines forwarded, each ending in CRLF
     record: str  # the endpoint to record the answer under; "" for swagger
     started: float  # perf_counter() when the head was complete
 
@@ -155,7 +152,7 @@ class Router:
         self._states: dict[tuple[str, str], DeploymentState] = {}
         self._mirrors: set[asyncio.Task[None]] = set()
         self._tasks: set[asyncio.Task[None]] = set()  # requests on the general path
-        self._pool = UpstreamPool()
+        self._pool = UpstreamPool(drop=_ANSWER_DROP)
         self._deadlines: Deadlines[_Exchange] = Deadlines()  # requests in flight, hot path
         self._server: HttpServer | None = None
         self._listener: asyncio.Server | None = None
@@ -167,7 +164,7 @@ class Router:
         """Bind and serve; return the port (the actual one when ``port`` was 0)."""
         if self._listener is not None:
             raise RuntimeError("the router is already started")
-        self._pool = UpstreamPool()
+        self._pool = UpstreamPool(drop=_ANSWER_DROP)
         self._deadlines = Deadlines()
         server = HttpServer(
             self._answer,
@@ -299,10 +296,11 @@ class Router:
         if method != "GET" and (method != "POST" or action != "score"):
             return _error(405, "method_not_allowed", messages.METHOD_NOT_ALLOWED), "", ""
         record = name if action == "score" else ""
-        refusal = endpoint.refuse(request.header("authorization"), self._clock())
+        refusal = endpoint.refuse(request.header(b"authorization"), self._clock())
         if refusal is not None:
             return _error(401, "unauthorized", refusal), record, UNROUTED
-        named = request.header(DEPLOYMENT_HEADER)
+        field = request.header(_DEPLOYMENT_FIELD)
+        named = field.decode("latin-1") if field else ""
         if named:
             deployment = endpoint.deployments.get(named)
             if deployment is None:
@@ -327,8 +325,10 @@ class Router:
         if action == "score" and deployment.state.in_flight >= deployment.max_in_flight:
             message = messages.too_many_requests(chosen, deployment.max_in_flight)
             return _error(429, "too_many_requests", message, chosen), record, chosen
-        headers = [item for item in request.headers if item[0].lower() not in _REQUEST_DROP]
-        return _Plan(endpoint, deployment, action, bool(named), headers, record, started)
+        fields = b"".join(
+            [b"%s: %s\r\n" % field for field in request.headers if field[0].lower() not in _DROP]
+        )
+        return _Plan(endpoint, deployment, action, bool(named), fields, record, started)
 
     def _forward_now(self, request: IncomingRequest, plan: _Plan, deliver: Deliver) -> bool:
         """Forward from this callback if the body is here (and no mirror copy is due)."""
@@ -344,7 +344,7 @@ class Router:
         if request.query:
             target = f"{target}?{request.query}"
         data = encode_request(
-            upstream.host, upstream.port, request.method, target, plan.headers, body
+            upstream.host, upstream.port, request.method, target, plan.fields, body
         )
         exchange = _Exchange(self, plan, request, upstream, deliver)
         try:
@@ -388,7 +388,7 @@ class Router:
         if plan.action != "score":
             upstream = deployment.next_upstream()
             return await self._forward(
-                deployment, upstream, "GET", query, b"", plan.headers, swagger=True
+                deployment, upstream, "GET", query, b"", plan.fields, swagger=True
             )
         mirror = None
         if not plan.named and plan.endpoint.mirror is not None:
@@ -413,7 +413,7 @@ class Router:
             except BodyError as exc:
                 return _error(400, "bad_request", str(exc), name)
         if mirror is not None and isinstance(body, bytes):
-            self._mirror(plan.endpoint.name, mirror, request.method, query, body, plan.headers)
+            self._mirror(plan.endpoint.name, mirror, request.method, query, body, plan.fields)
         state = deployment.state
         if state.in_flight >= deployment.max_in_flight:  # filled while this one waited
             message = messages.too_many_requests(name, deployment.max_in_flight)
@@ -423,7 +423,7 @@ class Router:
         state.in_flight += 1  # with the check above in one step of the loop: no race
         try:
             return await self._forward(
-                deployment, upstream, request.method, query, body, plan.headers
+                deployment, upstream, request.method, query, body, plan.fields
             )
         finally:
             state.in_flight -= 1
@@ -435,7 +435,7 @@ class Router:
         method: str,
         query: str,
         body: bytes | StreamedBody,
-        headers: Headers,
+        fields: bytes,
         *,
         swagger: bool = False,
     ) -> Reply:
@@ -453,7 +453,7 @@ class Router:
                     upstream.port,
                     method,
                     target,
-                    headers,
+                    fields,
                     body,
                     unix_socket=upstream.unix_socket,
                 )
@@ -500,7 +500,7 @@ class Router:
         method: str,
         query: str,
         body: bytes,
-        headers: Headers,
+        fields: bytes,
     ) -> None:
         """Start a copy of the request in the background, unless the target is saturated."""
         now = self._clock()
@@ -520,7 +520,7 @@ class Router:
             state.in_flight -= 1
             self._mirrors.discard(task)
 
-        copy = self._copy(endpoint, deployment, method, query, body, headers)
+        copy = self._copy(endpoint, deployment, method, query, body, fields)
         task = asyncio.get_running_loop().create_task(copy)
         self._mirrors.add(task)
         task.add_done_callback(done)
@@ -532,12 +532,12 @@ class Router:
         method: str,
         query: str,
         body: bytes,
-        headers: Headers,
+        fields: bytes,
     ) -> None:
         started = perf_counter()
         try:
             upstream = deployment.next_upstream()
-            response = await self._forward(deployment, upstream, method, query, body, headers)
+            response = await self._forward(deployment, upstream, method, query, body, fields)
         except Exception:  # a bug: the caller must not notice, but we must
             logger.exception("A mirror copy to %s/%s failed", endpoint, deployment.name)
             return
@@ -626,7 +626,7 @@ class _Exchange:
 
 def _from_answer(deployment: CompiledDeployment, answer: UpstreamAnswer, *, swagger: bool) -> Reply:
     """The instance's answer as Azure passes it on: non-200 scoring answers become 424."""
-    fields = _HOP_BY_HOP.sub(b"", answer.fields) + deployment.header_line
+    fields = answer.fields + deployment.header_line  # the pool dropped the hop-by-hop ones
     status = answer.status
     if status != 200 and not swagger:
         reason = answer.reason.encode("latin-1", "replace")

@@ -111,8 +111,9 @@ Handler = Callable[["IncomingRequest", Deliver], None]
 class IncomingRequest:
     """A request whose head is complete; its body arrives through the connection.
 
-    ``headers`` keeps the client's names and order; :meth:`header` looks one up by its
-    lower-case name (the first, if it was sent more than once).
+    ``headers`` keeps the client's fields as sent (bytes: names, values and order);
+    :meth:`header` looks one up by its lower-case name (the first, if it was sent more
+    than once).
     """
 
     __slots__ = (
@@ -138,8 +139,8 @@ class IncomingRequest:
         method: str,
         path: str,
         query: str,
-        headers: list[tuple[str, str]],
-        lookup: dict[str, str],
+        headers: list[tuple[bytes, bytes]],
+        lookup: dict[bytes, bytes],
         keep_alive: bool,
     ) -> None:
         self._connection = connection
@@ -149,23 +150,23 @@ class IncomingRequest:
         self.headers = headers
         self._lookup = lookup
         self.keep_alive = keep_alive
-        length = lookup.get("content-length")
+        length = lookup.get(b"content-length")
         self.content_length = int(length) if length is not None and length.isdigit() else None
         self.complete = False
         self.failed: BodyError | None = None
-        self._parts: deque[bytes] = deque()
+        self._parts: list[bytes] = []
         self._size = 0
         self._waiter: asyncio.Future[None] | None = None
         self.whole = False  # read() waits for all of it: reading is not paused for it
 
-    def header(self, name: str) -> str | None:
+    def header(self, name: bytes) -> bytes | None:
         """The value of header ``name`` (lower case), or None."""
         return self._lookup.get(name)
 
     def send_continue(self) -> None:
         """Answer ``Expect: 100-continue`` (once the request is accepted), if it was sent."""
-        expect = self._lookup.get("expect")
-        if expect is not None and expect.lower() == "100-continue" and not self.complete:
+        expect = self._lookup.get(b"expect")
+        if expect is not None and expect.lower() == b"100-continue" and not self.complete:
             self._connection.write_raw(_CONTINUE)
 
     def body(self) -> bytes:
@@ -200,9 +201,11 @@ class IncomingRequest:
         """The body as it arrives, never held whole; raises :class:`BodyError` if it broke off."""
         while True:
             while self._parts:
-                part = self._parts.popleft()
-                self._size -= len(part)
-                yield part
+                parts = self._parts
+                self._parts = []  # parts fed meanwhile come after these
+                for part in parts:
+                    self._size -= len(part)
+                    yield part
             if self.complete:
                 return
             if self.failed is not None:
@@ -216,12 +219,14 @@ class IncomingRequest:
         """Take a part of the body; return the bytes now held."""
         self._parts.append(data)
         self._size += len(data)
-        self._wake()
+        if self._waiter is not None:
+            self._wake()
         return self._size
 
     def finish(self) -> None:
         self.complete = True
-        self._wake()
+        if self._waiter is not None:
+            self._wake()
 
     def fail(self, error: BodyError) -> None:
         if not self.complete and self.failed is None:
@@ -339,7 +344,7 @@ class Connection(asyncio.Protocol):
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._url = b""
-        self._headers: list[tuple[str, str]] = []
+        self._headers: list[tuple[bytes, bytes]] = []
         self._head_size = 0
         self._head_started: float | None = None
         self._reading: IncomingRequest | None = None  # the request whose body is arriving
@@ -392,7 +397,7 @@ class Connection(asyncio.Protocol):
         self._head_size += len(name) + len(value)
         if self._head_size > HEAD_LIMIT:
             raise HeadTooLarge
-        self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         self._head_started = None

@@ -16,7 +16,7 @@ answer is retried once on a new one.
 
     pool = UpstreamPool()
     async with asyncio.timeout(5.0):
-        answer = await pool.request("127.0.0.1", 5001, "POST", "/score", headers, body)
+        answer = await pool.request("127.0.0.1", 5001, "POST", "/score", fields, body)
     await pool.close()
 """
 
@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
-import re
 import socket
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from typing import Any, NamedTuple
 from multidict import CIMultiDict
 
 __all__ = [
+    "HOP_BY_HOP",
     "OnAnswer",
     "StaleConnection",
     "StreamedBody",
@@ -45,11 +45,10 @@ __all__ = [
 ]
 
 _MAX_HEAD = 65536
-# On the header block, lower-cased: the fields that frame the answer.
-_FIELDS = re.compile(rb"(?:[^\r\n:]+:[^\r\n]*\r\n)*")
-_CONNECTION = re.compile(rb"(?m)^connection[ \t]*:([^\r\n]*)")
-_CONTENT_LENGTH = re.compile(rb"(?m)^content-length[ \t]*:([^\r\n]*)")
-_CHUNKED = re.compile(rb"(?m)^transfer-encoding[ \t]*:[^\r\n]*chunked")
+#: Fields never passed on: they frame the answer on this connection, or are hop-by-hop.
+HOP_BY_HOP = frozenset(
+    ("connection", "content-length", "keep-alive", "transfer-encoding", "upgrade")
+)
 _MAX_IDLE_PER_HOST = 64
 _READ_SIZE = 262144
 _NO_BODY = (204, 304)
@@ -74,8 +73,9 @@ class StreamedBody:
 class UpstreamAnswer(NamedTuple):
     """An upstream's answer, read whole.
 
-    ``fields`` is its header block as sent, each line ending in CRLF (the router passes it
-    on without decoding it); :attr:`headers` parses it.
+    ``fields`` is its header block as sent, each line ending in CRLF, less the fields that
+    framed it, the hop-by-hop ones and those the pool drops (the router passes it on
+    without decoding it); :attr:`headers` parses it.
     """
 
     status: int
@@ -107,8 +107,15 @@ class _Connection:
     "cannot connect".
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, where: str) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        where: str,
+        drop: frozenset[bytes] = frozenset(),
+    ) -> None:
         self._loop = loop
+        self._drop = drop  # lower-case names of the fields not passed on
         self._sock = sock
         self._fd = sock.fileno()
         self._where = where
@@ -127,9 +134,14 @@ class _Connection:
 
     @classmethod
     def open(
-        cls, loop: asyncio.AbstractEventLoop, address: tuple[int, Any], where: str
+        cls,
+        loop: asyncio.AbstractEventLoop,
+        address: tuple[int, Any],
+        where: str,
+        drop: frozenset[bytes],
     ) -> _Connection:
-        """Start connecting to ``address`` (family, sockaddr).
+        """Start connecting to ``address`` (family, sockaddr); answers lose the fields ``drop``
+        names.
 
         Raises ``UpstreamError`` if the connection is refused at once.
         """
@@ -146,7 +158,7 @@ class _Connection:
         if error not in (0, errno.EINPROGRESS):
             sock.close()
             raise UpstreamError(f"cannot connect to {where}: {os.strerror(error)}")
-        return cls(loop, sock, where)
+        return cls(loop, sock, where, drop)
 
     def send(self, data: bytes, waiter: OnAnswer) -> None:
         """Send a request (or its head); ``waiter`` is told of its answer."""
@@ -214,21 +226,23 @@ class _Connection:
         except OSError as exc:
             self._fail(exc)
             return
-        if data:
-            self._connected = True
-            self._received(data)
-        else:
+        if not data:
             self._ended()
-
-    def _received(self, data: bytes) -> None:
+            return
+        self._connected = True
         waiter = self._waiter
         if waiter is None:  # bytes nobody asked for: the connection is unusable
             self.abort()
             return
         try:
-            if self._head is None and not self._buffer:
-                answer = self._parse_whole(data)
-            else:
+            answer = None
+            if self._head is None and not self._buffer:  # the usual case: a whole answer
+                end = data.find(b"\r\n\r\n")
+                if end >= 0:
+                    status, reason, fields = self._read_head(data[:end])
+                    if status >= 200 and self._length == len(data) - end - 4:
+                        answer = UpstreamAnswer(status, reason, fields, data[end + 4 :])
+            if answer is None:  # in parts, chunked, 100 Continue first...: the general way
                 self._buffer += data
                 answer = self._parse()
         except UpstreamError as exc:
@@ -294,16 +308,6 @@ class _Connection:
 
     # ------------------------------------------------------------ parsing
 
-    def _parse_whole(self, data: bytes) -> UpstreamAnswer | None:
-        """The usual case first: an answer whose head and whole body came in this read."""
-        end = data.find(b"\r\n\r\n")
-        if end >= 0:
-            status, reason, fields = self._read_head(data[:end])
-            if status >= 200 and self._length == len(data) - end - 4:
-                return UpstreamAnswer(status, reason, fields, data[end + 4 :])
-        self._buffer += data  # in parts, chunked, 100 Continue first...: the general way
-        return self._parse()
-
     def _parse(self) -> UpstreamAnswer | None:
         buffer = self._buffer
         if self._head is None:
@@ -329,7 +333,8 @@ class _Connection:
         return None  # until the connection ends
 
     def _read_head(self, head: bytes) -> tuple[int, str, bytes]:
-        """Status, reason and the header block (CRLF-terminated lines); framing noted."""
+        """Status, reason and the header block passed on (CRLF-terminated lines, less the
+        fields this connection drops); framing and keep-alive noted."""
         line_end = head.find(b"\r\n")
         if line_end < 0:
             line_end = len(head)
@@ -344,33 +349,46 @@ class _Connection:
         ):
             status_line = head[:line_end].decode("latin-1")
             raise UpstreamError(f"not an HTTP answer: {status_line[:80]!r}")
-        reason = head[13:line_end].decode("latin-1")
-        version = "HTTP/1.0" if head[7:8] == b"0" else "HTTP/1.1"
-        fields = head[line_end + 2 :] + b"\r\n" if line_end < len(head) else b""
-        if not _FIELDS.fullmatch(fields):
-            bad = next(line for line in fields.split(b"\r\n") if b":" not in line)
-            raise UpstreamError(f"a malformed header line: {bad[:80].decode('latin-1')!r}")
         status = int(code)
-        lower = fields.lower()
-        found = _CONNECTION.search(lower) if b"connection" in lower else None
-        connection = found.group(1) if found else b""
-        self._keep_alive = (
-            b"keep-alive" in connection if version == "HTTP/1.0" else b"close" not in connection
-        )
-        length = _CONTENT_LENGTH.search(lower)
+        reason = head[13:line_end].decode("latin-1")
+        kept: list[bytes] = []
+        connection = b""
+        length: bytes | None = None
+        chunked = False
+        drop = self._drop
+        if line_end < len(head):
+            for line in head[line_end + 2 :].split(b"\r\n"):
+                name, colon, value = line.partition(b":")
+                # a name is a token: no colon-less line, no space before the colon, no fold
+                if not colon or not name or name[0] in b" \t" or name[-1] in b" \t":
+                    raise UpstreamError(f"a malformed header line: {line[:80].decode('latin-1')!r}")
+                lower = name.lower()
+                if lower not in drop:
+                    kept.append(line)
+                elif lower == b"content-length":
+                    if length is None:
+                        length = value.strip()
+                elif lower == b"connection":
+                    connection += b"," + value.lower()
+                elif lower == b"transfer-encoding":
+                    chunked = chunked or b"chunked" in value.lower()
+        if head[7:8] == b"0":  # HTTP/1.0
+            self._keep_alive = b"keep-alive" in connection
+        else:
+            self._keep_alive = b"close" not in connection
         if status in _NO_BODY or status < 200:
             self._length = 0
-        elif b"chunked" in lower and _CHUNKED.search(lower):
+        elif chunked:
             self._length = -1
         elif length is not None:
-            text = length.group(1).strip()
-            if not text.isdigit():
-                raise UpstreamError(f"a bad Content-Length: {text[:40].decode('latin-1')!r}")
-            self._length = int(text)
+            if not length.isdigit():
+                raise UpstreamError(f"a bad Content-Length: {length[:40].decode('latin-1')!r}")
+            self._length = int(length)
         else:
             self._length = -2
             self._keep_alive = False
-        return status, reason, fields
+        kept.append(b"")  # each line ends in CRLF
+        return status, reason, b"\r\n".join(kept) if len(kept) > 1 else b""
 
     def _parse_chunks(self, status: int, reason: str, fields: bytes) -> UpstreamAnswer | None:
         buffer = self._buffer
@@ -401,9 +419,14 @@ class _Connection:
 
 
 class UpstreamPool:
-    """Keep-alive connections per (host, port); not thread-safe (one event loop)."""
+    """Keep-alive connections per (host, port); not thread-safe (one event loop).
 
-    def __init__(self) -> None:
+    Answers come without the fields that framed them or are hop-by-hop (:data:`HOP_BY_HOP`)
+    and without those named in ``drop`` (the router drops ``Date``: it writes its own).
+    """
+
+    def __init__(self, *, drop: Iterable[str] = ()) -> None:
+        self._drop = frozenset(name.lower().encode("latin-1") for name in (*HOP_BY_HOP, *drop))
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
         self._addresses: dict[tuple[str, int], tuple[int, Any]] = {}
         self._closed = False
@@ -414,12 +437,13 @@ class UpstreamPool:
         port: int,
         method: str,
         target: str,
-        headers: Iterable[tuple[str, str]],
+        fields: bytes,
         body: bytes | StreamedBody,
         *,
         unix_socket: str | None = None,
     ) -> UpstreamAnswer:
-        """Send one request and read its answer (over ``unix_socket`` when given).
+        """Send one request with the header lines ``fields`` (each ending in CRLF) and read
+        its answer (over ``unix_socket`` when given).
 
         A ``StreamedBody`` goes out as it arrives, on a new connection (it cannot be
         sent twice, so a stale pooled socket must not be risked).
@@ -427,9 +451,9 @@ class UpstreamPool:
         Bound it with ``asyncio.timeout``: a cancelled request drops its connection.
         """
         if isinstance(body, StreamedBody):
-            head = encode_head(host, port, method, target, headers, body.length)
+            head = encode_head(host, port, method, target, fields, body.length)
             return await self._stream(host, port, head, body, unix_socket)
-        data = encode_request(host, port, method, target, headers, body)
+        data = encode_request(host, port, method, target, fields, body)
         connection = self._take(host, port, unix_socket)
         try:
             answer = await self._exchange(connection, data)
@@ -526,11 +550,11 @@ class UpstreamPool:
                 return connection
         loop = asyncio.get_running_loop()
         if unix_socket is not None:
-            return _Connection.open(loop, (socket.AF_UNIX, unix_socket), unix_socket)
+            return _Connection.open(loop, (socket.AF_UNIX, unix_socket), unix_socket, self._drop)
         address = self._addresses.get((host, port))
         if address is None:
             address = self._addresses[(host, port)] = _resolve(host, port)
-        return _Connection.open(loop, address, f"{host}:{port}")
+        return _Connection.open(loop, address, f"{host}:{port}", self._drop)
 
     def _release(self, host: str, port: int, connection: _Connection) -> None:
         if not connection.reusable or self._closed:
@@ -552,23 +576,24 @@ class UpstreamPool:
 
 
 def encode_head(
-    host: str, port: int, method: str, target: str, headers: Iterable[tuple[str, str]], length: int
+    host: str, port: int, method: str, target: str, fields: bytes, length: int
 ) -> bytes:
-    """A request head announcing a body of ``length`` bytes (``-1``: no ``Content-Length``)."""
-    lines = [f"{method} {target} HTTP/1.1\r\nHost: {host}:{port}\r\n"]
-    lines += [f"{name}: {value}\r\n" for name, value in headers]
+    """A request head with the header lines ``fields`` (each ending in CRLF), announcing a
+    body of ``length`` bytes (``-1``: no ``Content-Length``)."""
+    line = f"{method} {target} HTTP/1.1\r\nHost: {host}:{port}\r\n".encode(
+        "utf-8", "surrogateescape"
+    )
     if length >= 0:
-        lines.append(f"Content-Length: {length}\r\n")
-    lines.append("\r\n")
-    return "".join(lines).encode("utf-8", "surrogateescape")
+        return b"%s%sContent-Length: %d\r\n\r\n" % (line, fields, length)
+    return b"%s%s\r\n" % (line, fields)
 
 
 def encode_request(
-    host: str, port: int, method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes
+    host: str, port: int, method: str, target: str, fields: bytes, body: bytes
 ) -> bytes:
     """A whole request, head and body, for one write."""
     length = len(body) if body or method == "POST" else -1
-    return encode_head(host, port, method, target, headers, length) + body
+    return encode_head(host, port, method, target, fields, length) + body
 
 
 def _resolve(host: str, port: int) -> tuple[int, Any]:

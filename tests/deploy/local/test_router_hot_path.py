@@ -220,6 +220,39 @@ async def test_an_instance_that_dies_mid_request_is_502() -> None:
         assert router.in_flight("demo", "blue") == 0
 
 
+async def test_header_bytes_pass_as_sent_and_hop_by_hop_fields_do_not() -> None:
+    """Field values are bytes on the wire (latin-1 and all): they reach the instance and
+    come back as sent; the credentials and hop-by-hop fields stop at the router."""
+    heads: list[bytes] = []
+
+    async def instance(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        heads.append(head)
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nX-Made-By: caf\xe9\r\nKeep-Alive: timeout=5\r\n"
+            b"Date: Mon, 07 Dec 2026 02:00:00 GMT\r\nContent-Length: 2\r\n\r\nok"
+        )
+        await writer.drain()
+        writer.close()
+
+    async with _routed_to(instance) as router:
+        request = _request(b"{}", close=True, extra="X-Name: caf\xe9\r\nKeep-Alive: 5\r\n")
+        latin_1 = request.replace("\xe9".encode(), b"\xe9")  # _request encodes UTF-8
+        received = await _raw(router, latin_1)
+    assert b"\r\nX-Name: caf\xe9\r\n" in heads[0], heads
+    assert b"authorization" not in heads[0].lower() and b"keep-alive" not in heads[0].lower()
+    head = received.split(b"\r\n\r\n")[0]
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n"), received
+    assert b"\r\nX-Made-By: caf\xe9\r\n" in head
+    assert b"keep-alive" not in head.lower()
+    assert head.lower().count(b"\r\ndate: ") == 1  # the router's own
+    assert b"Date: Mon, 07 Dec 2026 02:00:00 GMT" not in head
+    assert head.lower().count(b"\r\ncontent-length: ") == 1
+    assert received.endswith(b"\r\n\r\nok")
+
+
 # ---------------------------------------------------------------- the HTTP server under it
 
 

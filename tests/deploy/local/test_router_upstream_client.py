@@ -51,9 +51,9 @@ async def pool() -> AsyncIterator[UpstreamPool]:
 
 
 async def _post(pool: UpstreamPool, port: int, body: bytes = b"{}") -> UpstreamAnswer:
-    headers = [("Content-Type", "application/json")]
+    fields = b"Content-Type: application/json\r\n"
     async with asyncio.timeout(5):
-        return await pool.request(HOST, port, "POST", "/score?x=1", headers, body)
+        return await pool.request(HOST, port, "POST", "/score?x=1", fields, body)
 
 
 async def test_content_length_answers_and_keep_alive_reuse(pool: UpstreamPool) -> None:
@@ -139,8 +139,11 @@ async def test_a_fresh_connection_closed_unanswered_is_an_error(pool: UpstreamPo
         b"SSH-2.0-OpenSSH\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
         b"HTTP/1.1 x\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nX-A: 1\r\n folded\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\n: no name\r\nContent-Length: 2\r\n\r\nok",
     ],
-    ids=["not-http", "bad-header", "bad-status"],
+    ids=["not-http", "bad-header", "bad-status", "space-before-colon", "folded", "no-name"],
 )
 async def test_garbage_is_an_upstream_error(pool: UpstreamPool, garbage: bytes) -> None:
     async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -153,6 +156,33 @@ async def test_garbage_is_an_upstream_error(pool: UpstreamPool, garbage: bytes) 
             await _post(pool, port)
 
 
+async def test_answers_come_without_framing_and_hop_by_hop_fields() -> None:
+    """What framed the answer on this connection is not passed on, nor what the pool was
+    told to drop; every other field is, as sent (bytes, order, case)."""
+
+    async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nX-First: caf\xe9\r\nConnection: keep-alive\r\n"
+            b"Keep-Alive: timeout=5\r\nDate: Mon, 07 Dec 2026 02:00:00 GMT\r\n"
+            b"Content-Length: 2\r\nx-last: 1\r\n\r\nok"
+        )
+        await reader.read()
+
+    for drop, expected in (
+        ((), b"X-First: caf\xe9\r\nDate: Mon, 07 Dec 2026 02:00:00 GMT\r\nx-last: 1\r\n"),
+        (("date",), b"X-First: caf\xe9\r\nx-last: 1\r\n"),
+    ):
+        pool = UpstreamPool(drop=drop)
+        try:
+            async with raw_server(reply) as (port, _):
+                answer = await _post(pool, port)
+        finally:
+            await pool.close()
+        assert (answer.status, answer.body) == (200, b"ok")
+        assert answer.fields == expected
+
+
 async def test_a_refused_connection_is_an_upstream_error(pool: UpstreamPool) -> None:
     with pytest.raises(UpstreamError, match="cannot connect"):
         await _post(pool, free_port())
@@ -163,7 +193,7 @@ async def test_a_timeout_drops_the_connection(pool: UpstreamPool) -> None:
     async with ModelServer(name="slow", hold=hold) as slow:
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(0.2):
-                await pool.request(HOST, slow.port, "POST", "/score", [], b"{}")
+                await pool.request(HOST, slow.port, "POST", "/score", b"", b"{}")
         hold.set()
         assert (await _post(pool, slow.port)).status == 200
         await _post(pool, slow.port)
