@@ -130,7 +130,7 @@ class _Connection:
         self._chunks: list[bytes] = []
         self._keep_alive = False
         self._writable: asyncio.Future[None] | None = None
-        loop.add_reader(self._fd, self._on_readable)
+        self._watched = False  # the loop reads the socket (from the first send on)
 
     @classmethod
     def open(
@@ -166,6 +166,9 @@ class _Connection:
         self._head = None
         self._chunks = []
         self._write(data)
+        if not self._watched and not self.closed:  # after the bytes: the instance starts sooner
+            self._watched = True
+            self._loop.add_reader(self._fd, self._on_readable)
 
     async def write_more(self, data: bytes) -> None:
         """Write part of a streamed body, waiting while the socket's buffer is full."""
@@ -286,7 +289,8 @@ class _Connection:
             return
         self.closed = True
         self._waiter = None
-        self._loop.remove_reader(self._fd)
+        if self._watched:
+            self._loop.remove_reader(self._fd)
         if self._out:
             self._out.clear()
             self._loop.remove_writer(self._fd)

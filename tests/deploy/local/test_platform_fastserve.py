@@ -29,7 +29,7 @@ from deploy.local.instances.launcher import (
 )
 from deploy.local.platform import Platform
 from deploy.specs import load_deployment_spec
-from deploy.types import DeploymentSpec, EndpointSpec
+from deploy.types import Deployment, DeploymentSpec, EndpointSpec
 from tests.deploy.local.platform_kit import (
     BROKEN_INIT,
     LIVENESS,
@@ -80,6 +80,16 @@ async def platform(home: Path) -> AsyncIterator[Platform]:
         yield started
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def blue_and_green(platform: Platform, sample: Path) -> Deployment:
+    """The sample deployed twice: blue on azmlinfsrv, green on fastserve; green returned.
+
+    A fixture, so that each test using them runs alone too (``-k``)."""
+    await platform.create_or_update_deployment(sample_spec(sample, name="blue"))
+    fast = sample_spec(sample, name="green", env={"FLIGHTDECK_SERVER": "fast"})
+    return await platform.create_or_update_deployment(fast)
+
+
 def sample_spec(yml: Path, *, name: str, env: Mapping[str, str] | None = None) -> DeploymentSpec:
     """The sample's deployment with short probes, under ``name``, with extra variables."""
     spec = load_deployment_spec(yml)
@@ -124,11 +134,10 @@ async def test_launch_command_picks_the_code_folders_fastserve(tmp_path: Path) -
     assert "amlserver" in launch_command("py", code / "score.py", port=5)[2]
 
 
-async def test_sample_on_fast_answers_as_on_azmlinfsrv(platform: Platform, sample: Path) -> None:
-    await platform.create_or_update_deployment(sample_spec(sample, name="blue"))
-    fast = sample_spec(sample, name="green", env={"FLIGHTDECK_SERVER": "fast"})
-    deployed = await platform.create_or_update_deployment(fast)
-    assert deployed.instances[0].state == "ready"
+async def test_sample_on_fast_answers_as_on_azmlinfsrv(
+    platform: Platform, blue_and_green: Deployment
+) -> None:
+    assert blue_and_green.instances[0].state == "ready"
     answers = {}
     for name in ("blue", "green"):
         status, body, answered = await score(platform, EP, ROWS, deployment=name)
@@ -142,7 +151,9 @@ async def test_sample_on_fast_answers_as_on_azmlinfsrv(platform: Platform, sampl
     assert bad[0][1] == bad[1][1] and "must be a list of rows" in bad[0][1]["message"]
 
 
-async def test_the_router_reaches_fastserve_on_its_unix_socket(platform: Platform) -> None:
+async def test_the_router_reaches_fastserve_on_its_unix_socket(
+    platform: Platform, blue_and_green: Deployment
+) -> None:
     """green (fastserve) listens on a private Unix socket too, and the router uses it."""
     process = psutil.Process(platform.instance_pids(EP, "green")["green-1"])
     path = process.environ()["FASTSERVE_UNIX_SOCKET"]
@@ -159,7 +170,9 @@ async def test_the_router_reaches_fastserve_on_its_unix_socket(platform: Platfor
     assert len(on_socket) >= 2  # the listener, and the router's connection it accepted
 
 
-async def test_logs_and_process_show_fastserve(platform: Platform, home: Path) -> None:
+async def test_logs_and_process_show_fastserve(
+    platform: Platform, home: Path, blue_and_green: Deployment
+) -> None:
     green = await platform.get_logs(EP, "green", lines=200)
     blue = await platform.get_logs(EP, "blue", lines=200)
     assert " fastserve - Listening on http://127.0.0.1:" in green
