@@ -379,9 +379,12 @@ def _verdict(cells: list[Cell]) -> list[str]:
         routed = by_key[(upstream, unloaded, "router")]
         added = routed.percentile(50) - straight.percentile(50)
         met = "met" if added <= max_added else "MISSED"
+        pairs = zip(routed.p50s_ms, straight.p50s_ms, strict=True)
+        rounds = ", ".join(f"{r - s:+.2f}" for r, s in pairs)
         verdict.append(
-            f"{upstream}: added latency at concurrency {unloaded}: {added:+.2f} ms at P50 "
-            f"({added / straight.percentile(50):+.0%}); target at most {max_added:g} ms: {met}."
+            f"{upstream}: added latency at concurrency {unloaded}: {added:+.3f} ms at P50 "
+            f"({added / straight.percentile(50):+.0%}; round by round {rounds}); "
+            f"target at most {max_added:g} ms: {met}."
         )
     floors = sorted(c.concurrency for c in cells if c.path == "python floor")
     for concurrency in floors:
