@@ -51,11 +51,11 @@ class CompiledUpstream:
 
     def __init__(self, instance: str, base_url: str, unix_socket: str | None = None) -> None:
         url = URL(base_url)
-        if url.scheme != "http" or not url.host or url.port is None:
+        if url.scheme != "http" or not url.raw_host or url.port is None:
             raise ValueError(f"upstream {instance}: {base_url!r} is not http://<host>:<port>")
         self.instance = instance
         self.unix_socket = unix_socket
-        self.host = url.host
+        self.host = url.raw_host  # ASCII (an IDN name as punycode): it goes on the wire
         self.port = url.port
         prefix = url.raw_path.rstrip("/")
         self.score_path = prefix + "/score"

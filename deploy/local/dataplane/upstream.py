@@ -49,6 +49,7 @@ _MAX_HEAD = 65536
 HOP_BY_HOP = frozenset(
     ("connection", "content-length", "keep-alive", "transfer-encoding", "upgrade")
 )
+_HOP_BY_HOP = frozenset(name.encode() for name in HOP_BY_HOP)
 _MAX_IDLE_PER_HOST = 64
 _READ_SIZE = 262144
 _NO_BODY = (204, 304)
@@ -112,10 +113,10 @@ class _Connection:
         loop: asyncio.AbstractEventLoop,
         sock: socket.socket,
         where: str,
-        drop: frozenset[bytes] = frozenset(),
+        drop: frozenset[bytes] = _HOP_BY_HOP,
     ) -> None:
         self._loop = loop
-        self._drop = drop  # lower-case names of the fields not passed on
+        self._drop = drop  # lower-case names of the fields not passed on (HOP_BY_HOP's too)
         self._sock = sock
         self._fd = sock.fileno()
         self._where = where
@@ -430,7 +431,7 @@ class UpstreamPool:
     """
 
     def __init__(self, *, drop: Iterable[str] = ()) -> None:
-        self._drop = frozenset(name.lower().encode("latin-1") for name in (*HOP_BY_HOP, *drop))
+        self._drop = _HOP_BY_HOP | {name.lower().encode("latin-1") for name in drop}
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
         self._addresses: dict[tuple[str, int], tuple[int, Any]] = {}
         self._closed = False
@@ -584,9 +585,7 @@ def encode_head(
 ) -> bytes:
     """A request head with the header lines ``fields`` (each ending in CRLF), announcing a
     body of ``length`` bytes (``-1``: no ``Content-Length``)."""
-    line = f"{method} {target} HTTP/1.1\r\nHost: {host}:{port}\r\n".encode(
-        "utf-8", "surrogateescape"
-    )
+    line = f"{method} {target} HTTP/1.1\r\nHost: {host}:{port}\r\n".encode("latin-1")
     if length >= 0:
         return b"%s%sContent-Length: %d\r\n\r\n" % (line, fields, length)
     return b"%s%s\r\n" % (line, fields)
