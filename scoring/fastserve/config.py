@@ -53,6 +53,7 @@ from dataclasses import dataclass
 
 from . import messages as msg
 from .errors import ConfigError
+from .unix import UNIX_SOCKET_ENV
 
 DEFAULT_PORT = 5001
 DEFAULT_HOST = "0.0.0.0"
@@ -124,7 +125,7 @@ class ServerConfig:
             access_log=_switch(environ, "FASTSERVE_ACCESS_LOG", True),
             processes=_processes(environ),
             inline=_switch(environ, "FASTSERVE_INLINE", True),
-            unix_socket=environ.get("FASTSERVE_UNIX_SOCKET") or None,
+            unix_socket=environ.get(UNIX_SOCKET_ENV) or None,
             unused_options=unused,
         )
 

@@ -113,13 +113,13 @@ async def serve(config: ServerConfig, script: UserScript) -> int:
         logger.error(msg.PORT_IN_USE.format(host=config.host, port=config.port, reason=error))
         return 1
     unix_sock = inherited_unix(os.environ)
-    owns_unix = unix_sock is None and config.unix_socket is not None
-    if owns_unix and config.unix_socket is not None:
+    owned_unix = config.unix_socket if unix_sock is None else None  # bound (and removed) here
+    if owned_unix is not None:
         try:
-            unix_sock = bind_unix(config.unix_socket, _BACKLOG)
+            unix_sock = bind_unix(owned_unix, _BACKLOG)
         except OSError as error:
             sock.close()
-            logger.error(msg.UNIX_SOCKET_FAILED.format(path=config.unix_socket, reason=error))
+            logger.error(msg.UNIX_SOCKET_FAILED.format(path=owned_unix, reason=error))
             return 1
     pool = WorkerPool(count=config.worker_count)
     docs = SwaggerDocs.build(run=script.user_run, config=config)
@@ -159,8 +159,8 @@ async def serve(config: ServerConfig, script: UserScript) -> int:
     listener.close()
     if unix_listener is not None:
         unix_listener.close()
-        if owns_unix and config.unix_socket is not None:
-            remove_unix(config.unix_socket)
+        if owned_unix is not None:
+            remove_unix(owned_unix)
     grace_s = float(os.environ.get("FASTSERVE_GRACE_S", _GRACE_S))
     await server.shutdown(grace_s=grace_s, in_flight=lambda: app.in_flight)
     pool.close()
