@@ -154,6 +154,7 @@ class Router:
         self._tasks: set[asyncio.Task[None]] = set()  # requests on the general path
         self._pool = UpstreamPool(drop=_ANSWER_DROP)
         self._deadlines: Deadlines[_Exchange] = Deadlines()  # requests in flight, hot path
+        self._now: Callable[[], float] = time.monotonic  # the loop's clock, once started
         self._server: HttpServer | None = None
         self._listener: asyncio.Server | None = None
         self._bound_port: int | None = None
@@ -173,6 +174,7 @@ class Router:
             idle_timeout=self.idle_timeout,
         )
         loop = asyncio.get_running_loop()
+        self._now = loop.time  # asyncio's get_running_loop() costs a getpid() call
         listener = await loop.create_server(
             server.connection, self._host, self._port, backlog=1024, reuse_address=True
         )
@@ -358,7 +360,7 @@ class Router:
         except UpstreamError as exc:  # refused at once, or the router is stopping
             self._finish(plan, deployment.name, _unreachable(deployment, exc), deliver)
             return True
-        exchange.begin(abort, deployment.timeout_s)
+        exchange.begin(abort, self._now() + deployment.timeout_s)
         return True
 
     async def _carry_out(
@@ -576,11 +578,11 @@ class _Exchange:
         self._abort: Callable[[], None] | None = None
         self.deadline = 0.0
 
-    def begin(self, abort: Callable[[], None], timeout_s: float) -> None:
-        """The request is sent: count it in flight and watch its timeout."""
+    def begin(self, abort: Callable[[], None], deadline: float) -> None:
+        """The request is sent: count it in flight and watch its timeout (``loop.time()``)."""
         self._abort = abort
         self._plan.deployment.state.in_flight += 1
-        self.deadline = asyncio.get_running_loop().time() + timeout_s
+        self.deadline = deadline
         self._router._deadlines.watch(self)
 
     def answered(self, answer: UpstreamAnswer | None, error: UpstreamError | None) -> None:

@@ -53,6 +53,8 @@ _HOP_BY_HOP = frozenset(name.encode() for name in HOP_BY_HOP)
 _MAX_IDLE_PER_HOST = 64
 _READ_SIZE = 262144
 _NO_BODY = (204, 304)
+# Linux: a socket made non-blocking, without the ioctl() that setblocking(False) costs.
+_NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
 
 
 class UpstreamError(Exception):
@@ -147,9 +149,10 @@ class _Connection:
         Raises ``UpstreamError`` if the connection is refused at once.
         """
         family, sockaddr = address
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock = socket.socket(family, socket.SOCK_STREAM | _NONBLOCK)
         try:
-            sock.setblocking(False)
+            if not _NONBLOCK:
+                sock.setblocking(False)
             if family != socket.AF_UNIX:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             error = sock.connect_ex(sockaddr)
@@ -435,6 +438,7 @@ class UpstreamPool:
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
         self._addresses: dict[tuple[str, int], tuple[int, Any]] = {}
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def request(
         self,
@@ -553,7 +557,9 @@ class UpstreamPool:
             if not connection.closed:
                 connection.reused = True
                 return connection
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None:  # one loop for the pool's life (its sockets are watched by it)
+            loop = self._loop = asyncio.get_running_loop()
         if unix_socket is not None:
             return _Connection.open(loop, (socket.AF_UNIX, unix_socket), unix_socket, self._drop)
         address = self._addresses.get((host, port))
