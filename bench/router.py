@@ -381,12 +381,12 @@ def _verdict(cells: list[Cell]) -> list[str]:
         met = "met" if added <= max_added else "MISSED"
         pairs = zip(routed.p50s_ms, straight.p50s_ms, strict=True)
         rounds = ", ".join(f"{r - s:+.2f}" for r, s in pairs)
-        alone = straight.p50s_ms  # how much the straight path moved: the host's noise
+        moved = straight.p50s_ms  # how much the straight path moved: the host's noise
         verdict.append(
             f"{upstream}: added latency at concurrency {unloaded}: {added:+.3f} ms at P50 "
             f"({added / straight.percentile(50):+.0%}; round by round {rounds}); "
             f"target at most {max_added:g} ms: {met} (straight P50 by round "
-            f"{min(alone):.3f}–{max(alone):.3f} ms)."
+            f"{min(moved):.3f}–{max(moved):.3f} ms)."
         )
     floors = sorted(c.concurrency for c in cells if c.path == "python floor")
     for concurrency in floors:

@@ -45,11 +45,11 @@ __all__ = [
 ]
 
 _MAX_HEAD = 65536
-#: Fields never passed on: they frame the answer on this connection, or are hop-by-hop.
+#: Fields never passed on (lower case): they frame the answer on this connection, or are
+#: hop-by-hop.
 HOP_BY_HOP = frozenset(
-    ("connection", "content-length", "keep-alive", "transfer-encoding", "upgrade")
+    (b"connection", b"content-length", b"keep-alive", b"transfer-encoding", b"upgrade")
 )
-_HOP_BY_HOP = frozenset(name.encode() for name in HOP_BY_HOP)
 _MAX_IDLE_PER_HOST = 64
 _READ_SIZE = 262144
 _NO_BODY = (204, 304)
@@ -115,7 +115,7 @@ class _Connection:
         loop: asyncio.AbstractEventLoop,
         sock: socket.socket,
         where: str,
-        drop: frozenset[bytes] = _HOP_BY_HOP,
+        drop: frozenset[bytes],
     ) -> None:
         self._loop = loop
         self._drop = drop  # lower-case names of the fields not passed on (HOP_BY_HOP's too)
@@ -434,7 +434,7 @@ class UpstreamPool:
     """
 
     def __init__(self, *, drop: Iterable[str] = ()) -> None:
-        self._drop = _HOP_BY_HOP | {name.lower().encode("latin-1") for name in drop}
+        self._drop = HOP_BY_HOP | {name.lower().encode("latin-1") for name in drop}
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
         self._addresses: dict[tuple[str, int], tuple[int, Any]] = {}
         self._closed = False
