@@ -26,10 +26,15 @@ score.py with micro-batching on and no wait) has /score requests gathered for on
 event loop: a request that comes alone, with no run() busy in the threads, is answered inline
 as above; requests that come together, or while others run, go to the threads, where a
 batching run() coalesces them. A lone request pays no hand-over; a crowd gets the batching.
+Once ``SETTLE_TURNS`` turns in a row have each brought one request and nothing else was
+running, the app is *settled*: the first /score request of a turn runs inline at once,
+without waiting for the turn to end, and a second one in the same turn (requests queueing
+again) brings the gathering back until the next settled streak.
 
 Usage::
 
-    app = ScoringApp(config=config, scorer=scorer, swagger=docs, pool=pool, access_log=log)
+    app = ScoringApp(config=config, scorer=scorer, swagger=docs, pool=pool, access_log=log,
+                     loop=asyncio.get_running_loop())
     server = HttpServer(handler=app.answer)
 """
 
@@ -62,6 +67,7 @@ _HEALTHY = msg.HEALTHY.encode()
 _UUID_KEEP = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
 _UUID_V4 = (0x4000 << 64) | (0x8000 << 48)
 _Gathered = tuple[Request, list[tuple[str, str]], float, Deliver, Incoming]
+SETTLE_TURNS = 16  # lone turns in a row after which a lone request skips the gathering turn
 
 
 class ScoringApp:
@@ -75,6 +81,7 @@ class ScoringApp:
         swagger: SwaggerDocs,
         pool: WorkerPool,
         access_log: AccessLog | None,
+        loop: asyncio.AbstractEventLoop,
         inline: InlineMode = "never",
     ) -> None:
         self._config = config
@@ -83,9 +90,13 @@ class ScoringApp:
         self._pool = pool
         self._access_log = access_log
         self._timeout_s = config.scoring_timeout_ms / 1000
+        self._call_soon = loop.call_soon  # kept: get_running_loop() costs a getpid() a call
         self._inline = inline == "always"
         self._alone = inline == "alone"
         self._gathered: list[_Gathered] = []  # /score requests of this loop turn ("alone")
+        self._lone_turns = 0  # turns in a row that brought one /score request, nothing running
+        self._settled = False  # lone for SETTLE_TURNS turns: a turn's first request runs at once
+        self._turn_taken = False  # settled, and this turn's first request has run
         self._raw = scorer.script.style == "raw"  # only @rawhttp needs the server's address
         self.in_flight = 0
 
@@ -156,18 +167,32 @@ class ScoringApp:
             self._score_inline(request, ids, started, deliver, incoming)
             return
         if self._alone:
+            if self._settled:
+                if not self._turn_taken:
+                    self._turn_taken = True
+                    self._call_soon(self._turn_ended)
+                    self._score_inline(request, ids, started, deliver, incoming)
+                    return
+                self._settled = False  # company in one turn: requests queue again
+                self._lone_turns = 0
             if not self._gathered:
-                asyncio.get_running_loop().call_soon(self._dispatch_gathered)
+                self._call_soon(self._dispatch_gathered)
             self._gathered.append((request, ids, started, deliver, incoming))
             return
         self._score_in_thread(request, ids, started, deliver, incoming)
+
+    def _turn_ended(self) -> None:
+        self._turn_taken = False
 
     def _dispatch_gathered(self) -> None:
         """End of the loop turn: a lone request inline, several (or with company) to threads."""
         gathered, self._gathered = self._gathered, []
         if len(gathered) == 1 and self.in_flight == 0:
+            self._lone_turns += 1
+            self._settled = self._lone_turns >= SETTLE_TURNS
             self._score_inline(*gathered[0])
             return
+        self._lone_turns = 0
         for request in gathered:
             self._score_in_thread(*request)
 

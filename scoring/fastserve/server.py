@@ -136,6 +136,7 @@ async def serve(config: ServerConfig, script: UserScript) -> int:
         swagger=docs,
         pool=pool,
         access_log=access_log,
+        loop=loop,
         inline=inline,
     )
     server = HttpServer(handler=app.answer)

@@ -1,7 +1,8 @@
 """``FASTSERVE_INLINE = "alone"``: a request that comes alone runs on the event loop; requests
 that are ready together (or while others run) go to the worker threads, where a batching
-run() can coalesce them. Then the project's score.py under fastserve with its defaults, on
-the MLP: micro-batching on, each caller answered with its own rows."""
+run() can coalesce them; after a run of lone requests, the first request of a turn runs at
+once and company brings the gathering back. Then the project's score.py under fastserve with
+its defaults, on the MLP: micro-batching on, each caller answered with its own rows."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fastserve.app import SETTLE_TURNS
 
 from samples import mlp_ranker
 from tests.scoring.compat.conftest import code_folder
@@ -78,22 +80,56 @@ def test_a_lone_request_runs_on_the_event_loop(server: AzmlinfsrvProcess) -> Non
         connection.close()
 
 
-def test_requests_ready_together_go_to_the_threads(
-    server: AzmlinfsrvProcess, tmp_path: Path
-) -> None:
+def burst(server: AzmlinfsrvProcess, folder: Path) -> list[str]:
+    """One request holds the loop while TOGETHER more queue; the threads that ran those."""
+    folder.mkdir()
     holder, others = connect(server), [connect(server) for _ in range(TOGETHER)]
     try:
-        send(holder, f"hold:{tmp_path}")  # runs alone, on the loop, and holds it
-        wait_for((tmp_path / "holding").exists, "the first run() to hold the loop")
+        send(holder, f"hold:{folder}")  # runs alone, on the loop, and holds it
+        wait_for((folder / "holding").exists, "the first run() to hold the loop")
         for index, connection in enumerate(others):
             send(connection, f"together-{index}")  # queued in the kernel: the loop is held
-        (tmp_path / "release").write_text("")
+        (folder / "release").write_text("")
         assert receive(holder)["thread"] == "MainThread"
-        threads = [receive(connection)["thread"] for connection in others]
-        assert all(name.startswith("run-") for name in threads), threads
+        return [receive(connection)["thread"] for connection in others]
     finally:
         for connection in (holder, *others):
             connection.close()
+
+
+def test_requests_ready_together_go_to_the_threads(
+    server: AzmlinfsrvProcess, tmp_path: Path
+) -> None:
+    threads = burst(server, tmp_path / "burst")
+    assert all(name.startswith("run-") for name in threads), threads
+
+
+def test_after_lone_turns_a_turns_first_request_runs_at_once_until_requests_queue(
+    tmp_path: Path, sample_models: Path
+) -> None:
+    script = code_folder(tmp_path, "inline_alone.py") / "inline_alone.py"
+    served = start_fastserve(
+        entry_script=script, model_dir=sample_models / "model-v1",
+        log_path=tmp_path / "fastserve.log", cwd=script.parent, worker_count=TOGETHER,
+    )  # fmt: skip
+    try:
+        connection = connect(served)
+        try:
+            for index in range(SETTLE_TURNS):
+                send(connection, f"lone-{index}")
+                assert receive(connection)["thread"] == "MainThread"
+        finally:
+            connection.close()
+        # Settled: the first request read in the turn after the holder's runs at once, on the
+        # loop; the others of that turn are company, and go to the threads.
+        threads = burst(served, tmp_path / "settled")
+        on_threads = [name for name in threads if name.startswith("run-")]
+        assert threads.count("MainThread") == 1 and len(on_threads) == TOGETHER - 1, threads
+        # The company ended the settled spell: a new crowd is gathered whole, to the threads.
+        threads = burst(served, tmp_path / "gathering")
+        assert all(name.startswith("run-") for name in threads), threads
+    finally:
+        served.stop()
 
 
 def test_score_py_batches_by_default_under_fastserve_and_answers_each_caller(
