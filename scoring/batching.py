@@ -22,8 +22,9 @@ The default follows the server. fastserve exports ``FASTSERVE_THREADS`` (its
 ``WORKER_COUNT``): above 1, run() is called from several threads of one process, where calls
 can meet, so batching is on (64 rows, no wait). azmlinfsrv calls run() one request at a time
 per worker process, where no two calls ever meet: off. With no wait, a lone request is not
-held for company (under fastserve it waits one turn of the event loop to be known alone),
-so the default gains where requests queue and is level, within the noise, where they do not
+held for company (under fastserve it waits one turn of the event loop to be known alone,
+until a run of lone turns lets it run at once), so the default gains where requests queue
+and is level with batching off where they do not
 (see the README's micro-batching benchmark); a wait above 0 delays every lone request by up
 to that much, so it is never a default. Set either variable to override
 (``FLIGHTDECK_BATCH_MAX_ROWS=0`` turns it off).
