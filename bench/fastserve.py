@@ -23,7 +23,7 @@ share of it that the best fastserve row reaches in req/s per core.
 
 ``--batching`` measures micro-batching instead, on two models: the sample recommender (its
 run ~10 µs) and samples/mlp_ranker.py (128 -> 3 x 1024 -> 2, its run ~135 µs a row alone,
-~50 µs a row in a batch), at concurrency 1, 20 and 64. fastserve (WORKER_COUNT=64) with
+~50 µs a row in a batch), at concurrency 1, 4, 8, 20 and 64. fastserve (WORKER_COUNT=64) with
 batching off, with the default settings (adaptive: batch only what queues), and azmlinfsrv on
 the MLP for reference; "vs off" compares each row with batching off in the same run, and
 "spread" is the (max - min) / median of req/s per core over the rounds: the run-to-run noise.
@@ -31,7 +31,7 @@ the MLP for reference; "vs off" compares each row with batching off in the same 
 Usage::
 
     python bench/fastserve.py [--seconds 5] [--repeat 3] [--concurrency 20 64]
-    python bench/fastserve.py --batching [--seconds 3] [--repeat 3] [--concurrency 1 20 64]
+    python bench/fastserve.py --batching [--seconds 3] [--repeat 3] [--concurrency 1 4 8 20 64]
 """
 
 from __future__ import annotations
@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="measured time per run")
     parser.add_argument("--repeat", type=int, default=3, help="runs per cell (median shown)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=None,
-                        help="default: 20 64 (1 20 64 with --batching)")  # fmt: skip
+                        help="default: 20 64 (1 4 8 20 64 with --batching)")  # fmt: skip
     parser.add_argument("--batching", action="store_true",
                         help="measure micro-batching on the sample model and the MLP")  # fmt: skip
     parser.add_argument("--limits-child", nargs=2, metavar=("SCRIPT", "MODEL_DIR"),
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     os.sched_setaffinity(0, {CLIENT_CPU})
     if args.batching:
-        args.concurrency = args.concurrency or [1, 20, 64]
+        args.concurrency = args.concurrency or [1, 4, 8, 20, 64]
         print(batching_table(args))
         return 0
     args.concurrency = args.concurrency or [20, 64]

@@ -23,13 +23,14 @@ environment sends every run() to the threads whatever the script declares.
 
 **Inline when alone.** A script that sets ``FASTSERVE_INLINE = "alone"`` (the project's
 score.py with micro-batching on and no wait) has /score requests gathered for one turn of the
-event loop: a request that comes alone, with no run() busy in the threads, is answered inline
-as above; requests that come together, or while others run, go to the threads, where a
-batching run() coalesces them. A lone request pays no hand-over; a crowd gets the batching.
-Once ``SETTLE_TURNS`` turns in a row have each brought one request and nothing else was
-running, the app is *settled*: the first /score request of a turn runs inline at once,
-without waiting for the turn to end, and a second one in the same turn (requests queueing
-again) brings the gathering back until the next settled streak.
+event loop: fewer than ``CROWD`` requests, with no run() busy in the threads, are answered
+inline as above, one after another; a crowd of ``CROWD`` or more in one turn, or requests
+that come while others run, go to the threads, where a batching run() coalesces them. A few
+requests pay no hand-over (for a fast run() it costs more than a small batch saves); a crowd
+gets the batching. Once ``SETTLE_TURNS`` such quiet turns come in a row, the app is
+*settled*: each /score request runs inline at once, without waiting for the turn to end,
+until a turn brings ``CROWD`` of them (requests queueing again); from that one on, the
+turn's requests are gathered and go to the threads, until the next settled streak.
 
 Usage::
 
@@ -67,7 +68,8 @@ _HEALTHY = msg.HEALTHY.encode()
 _UUID_KEEP = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
 _UUID_V4 = (0x4000 << 64) | (0x8000 << 48)
 _Gathered = tuple[Request, list[tuple[str, str]], float, Deliver, Incoming]
-SETTLE_TURNS = 16  # lone turns in a row after which a lone request skips the gathering turn
+CROWD = 8  # requests in one turn that go to the threads (fewer, with none running: inline)
+SETTLE_TURNS = 16  # quiet turns in a row after which requests skip the gathering turn
 
 
 class ScoringApp:
@@ -94,9 +96,9 @@ class ScoringApp:
         self._inline = inline == "always"
         self._alone = inline == "alone"
         self._gathered: list[_Gathered] = []  # /score requests of this loop turn ("alone")
-        self._lone_turns = 0  # turns in a row that brought one /score request, nothing running
-        self._settled = False  # lone for SETTLE_TURNS turns: a turn's first request runs at once
-        self._turn_taken = False  # settled, and this turn's first request has run
+        self._turn_count = 0  # /score requests read in this loop turn ("alone")
+        self._quiet_turns = 0  # turns in a row with fewer than CROWD requests, none running
+        self._settled = False  # quiet for SETTLE_TURNS turns: requests run at once, no gathering
         self._raw = scorer.script.style == "raw"  # only @rawhttp needs the server's address
         self.in_flight = 0
 
@@ -167,32 +169,32 @@ class ScoringApp:
             self._score_inline(request, ids, started, deliver, incoming)
             return
         if self._alone:
+            self._turn_count += 1
+            if self._turn_count == 1:
+                self._call_soon(self._turn_ended)
             if self._settled:
-                if not self._turn_taken:
-                    self._turn_taken = True
-                    self._call_soon(self._turn_ended)
+                if self._turn_count < CROWD:
                     self._score_inline(request, ids, started, deliver, incoming)
                     return
-                self._settled = False  # company in one turn: requests queue again
-                self._lone_turns = 0
-            if not self._gathered:
-                self._call_soon(self._dispatch_gathered)
+                self._settled = False  # a crowd in one turn: requests queue again
+                self._quiet_turns = 0
             self._gathered.append((request, ids, started, deliver, incoming))
             return
         self._score_in_thread(request, ids, started, deliver, incoming)
 
     def _turn_ended(self) -> None:
-        self._turn_taken = False
-
-    def _dispatch_gathered(self) -> None:
-        """End of the loop turn: a lone request inline, several (or with company) to threads."""
+        """End of the loop turn: a few requests inline, a crowd (or with company) to threads."""
+        count, self._turn_count = self._turn_count, 0
         gathered, self._gathered = self._gathered, []
-        if len(gathered) == 1 and self.in_flight == 0:
-            self._lone_turns += 1
-            self._settled = self._lone_turns >= SETTLE_TURNS
-            self._score_inline(*gathered[0])
+        if not gathered:  # settled: every request of the turn has run
             return
-        self._lone_turns = 0
+        if self.in_flight == 0 and count < CROWD:
+            self._quiet_turns += 1
+            self._settled = self._quiet_turns >= SETTLE_TURNS
+            for request in gathered:
+                self._score_inline(*request)
+            return
+        self._quiet_turns = 0
         for request in gathered:
             self._score_in_thread(*request)
 

@@ -86,8 +86,8 @@ RUN_INLINE = (
 )
 RUN_INLINE_ALONE = (
     "The script declares FASTSERVE_INLINE = 'alone': run() runs on the event loop when a "
-    "request comes alone, in worker threads when several are ready (FASTSERVE_INLINE=false to "
-    "use threads always)"
+    "request comes alone or a few together, in worker threads when a crowd is ready or others "
+    "run (FASTSERVE_INLINE=false to use threads always)"
 )
 RUN_EXCEPTION = "run() raised an exception"
 RUN_TIMED_OUT = (

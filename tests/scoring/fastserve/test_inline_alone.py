@@ -1,8 +1,10 @@
-"""``FASTSERVE_INLINE = "alone"``: a request that comes alone runs on the event loop; requests
-that are ready together (or while others run) go to the worker threads, where a batching
-run() can coalesce them; after a run of lone requests, the first request of a turn runs at
-once and company brings the gathering back. Then the project's score.py under fastserve with
-its defaults, on the MLP: micro-batching on, each caller answered with its own rows."""
+"""``FASTSERVE_INLINE = "alone"``: a request that comes alone, or a few together, run on the
+event loop; a crowd ready together (or requests that come while others run) go to the worker
+threads, where a batching run() can coalesce them; after a run of quiet turns, requests run
+at once and a crowd brings the gathering back. Then the project's score.py under fastserve
+with its defaults, on the MLP: micro-batching on, each caller answered with its own rows.
+
+The module's server sees fewer than SETTLE_TURNS quiet turns in all: it never settles."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fastserve.app import SETTLE_TURNS
+from fastserve.app import CROWD, SETTLE_TURNS
 
 from samples import mlp_ranker
 from tests.scoring.compat.conftest import code_folder
@@ -26,7 +28,6 @@ from tests.support.azmlinfsrv import HOST, AzmlinfsrvProcess
 
 pytestmark = pytest.mark.slow(budget=40)
 
-TOGETHER = 4
 DEADLINE_S = 30
 
 
@@ -38,7 +39,7 @@ def server(
     script = code_folder(tmp, "inline_alone.py") / "inline_alone.py"
     started = start_fastserve(
         entry_script=script, model_dir=sample_models / "model-v1", log_path=tmp / "fastserve.log",
-        cwd=script.parent, worker_count=TOGETHER,
+        cwd=script.parent, worker_count=CROWD,
     )  # fmt: skip
     yield started
     started.stop()
@@ -80,11 +81,14 @@ def test_a_lone_request_runs_on_the_event_loop(server: AzmlinfsrvProcess) -> Non
         connection.close()
 
 
-def burst(server: AzmlinfsrvProcess, folder: Path) -> list[str]:
-    """One request holds the loop while TOGETHER more queue; the threads that ran those."""
+def burst(server: AzmlinfsrvProcess, folder: Path, together: int) -> list[str]:
+    """One request holds the loop while ``together`` more queue; the threads that ran those."""
     folder.mkdir()
-    holder, others = connect(server), [connect(server) for _ in range(TOGETHER)]
+    holder, others = connect(server), [connect(server) for _ in range(together)]
     try:
+        for connection in others:  # accepted and read by the server before the loop is held
+            connection.request("GET", "/")
+            assert connection.getresponse().read() == b"Healthy"
         send(holder, f"hold:{folder}")  # runs alone, on the loop, and holds it
         wait_for((folder / "holding").exists, "the first run() to hold the loop")
         for index, connection in enumerate(others):
@@ -97,20 +101,27 @@ def burst(server: AzmlinfsrvProcess, folder: Path) -> list[str]:
             connection.close()
 
 
-def test_requests_ready_together_go_to_the_threads(
+def test_a_crowd_ready_together_goes_to_the_threads(
     server: AzmlinfsrvProcess, tmp_path: Path
 ) -> None:
-    threads = burst(server, tmp_path / "burst")
+    threads = burst(server, tmp_path / "burst", CROWD)
     assert all(name.startswith("run-") for name in threads), threads
 
 
-def test_after_lone_turns_a_turns_first_request_runs_at_once_until_requests_queue(
+def test_a_few_ready_together_run_on_the_loop_one_after_another(
+    server: AzmlinfsrvProcess, tmp_path: Path
+) -> None:
+    threads = burst(server, tmp_path / "few", CROWD - 1)
+    assert threads == ["MainThread"] * (CROWD - 1), threads
+
+
+def test_after_quiet_turns_requests_run_at_once_until_a_crowd_comes(
     tmp_path: Path, sample_models: Path
 ) -> None:
     script = code_folder(tmp_path, "inline_alone.py") / "inline_alone.py"
     served = start_fastserve(
         entry_script=script, model_dir=sample_models / "model-v1",
-        log_path=tmp_path / "fastserve.log", cwd=script.parent, worker_count=TOGETHER,
+        log_path=tmp_path / "fastserve.log", cwd=script.parent, worker_count=CROWD,
     )  # fmt: skip
     try:
         connection = connect(served)
@@ -120,13 +131,13 @@ def test_after_lone_turns_a_turns_first_request_runs_at_once_until_requests_queu
                 assert receive(connection)["thread"] == "MainThread"
         finally:
             connection.close()
-        # Settled: the first request read in the turn after the holder's runs at once, on the
-        # loop; the others of that turn are company, and go to the threads.
-        threads = burst(served, tmp_path / "settled")
-        on_threads = [name for name in threads if name.startswith("run-")]
-        assert threads.count("MainThread") == 1 and len(on_threads) == TOGETHER - 1, threads
-        # The company ended the settled spell: a new crowd is gathered whole, to the threads.
-        threads = burst(served, tmp_path / "gathering")
+        # Settled: in the turn after the holder's, the first CROWD - 1 requests run at once, on
+        # the loop; the one that makes a crowd, and any after it, go to the threads.
+        threads = burst(served, tmp_path / "settled", CROWD)
+        assert threads[:-1] == ["MainThread"] * (CROWD - 1), threads
+        assert threads[-1].startswith("run-"), threads
+        # The crowd ended the settled spell: the next crowd is gathered whole, to the threads.
+        threads = burst(served, tmp_path / "gathering", CROWD)
         assert all(name.startswith("run-") for name in threads), threads
     finally:
         served.stop()
