@@ -46,8 +46,9 @@ _model: LoadedModel | None = None
 # Read by fastserve (ignored by azmlinfsrv) after init(): True declares run() fast and
 # thread-safe, so fastserve calls it on its event loop instead of handing it to a worker
 # thread. With micro-batching on and no wait, init() sets "alone": run() on the loop when a
-# request comes alone, to the threads when several are ready, where they coalesce. With a
-# wait above 0, False: a batching run() that waits for company must not hold the loop.
+# request comes alone or a few together, to the threads when a crowd is ready, where they
+# coalesce. With a wait above 0, False: a batching run() that waits for company must not
+# hold the loop.
 FASTSERVE_INLINE: bool | str = False
 
 # Samples for the swagger document (GET /swagger.json): the sample product recommender.

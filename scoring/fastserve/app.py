@@ -5,7 +5,7 @@
                     behind run())
 ``GET|POST /score`` run() in a worker thread (``WORKER_COUNT`` threads), or on the event
                     loop when the script declares itself fast (``FASTSERVE_INLINE``, always
-                    or when the request comes alone)
+                    or when requests come alone or few)
 ``OPTIONS /score``  empty 200
 ``GET /swagger.json`` ``?version=2|3|3.1``
 anything else       404 / 405 with azmlinfsrv's JSON message

@@ -84,8 +84,8 @@ class UserScript:
     def inline_mode(self) -> InlineMode:
         """What the script set in ``FASTSERVE_INLINE`` (read after init(), which may set it):
         ``True`` (``"always"``): run() is fast and thread-safe, and may run on the event loop;
-        ``"alone"``: the same for a request that comes alone, while requests that come
-        together go to the threads (a run() that coalesces concurrent calls); else never."""
+        ``"alone"``: the same for requests that come alone or few, while a crowd goes to
+        the threads (a run() that coalesces concurrent calls); else never."""
         declared = getattr(self.module, INLINE_ATTRIBUTE, False)
         if declared is True:
             return "always"
