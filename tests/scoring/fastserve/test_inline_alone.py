@@ -1,6 +1,6 @@
-"""``FASTSERVE_INLINE = "alone"``: a request that comes alone, or a few together, run on the
-event loop; a crowd ready together (or requests that come while others run) go to the worker
-threads, where a batching run() can coalesce them; after a run of quiet turns, requests run
+"""``FASTSERVE_INLINE = "alone"``: requests that come alone or a few together run on the
+event loop; a crowd ready together (or requests that come while others run) goes to the
+worker threads, where a batching run() can coalesce them; after a run of quiet turns, requests run
 at once and a crowd brings the gathering back. Then the project's score.py under fastserve
 with its defaults, on the MLP: micro-batching on, each caller answered with its own rows.
 
@@ -134,8 +134,8 @@ def test_after_quiet_turns_requests_run_at_once_until_a_crowd_comes(
         # Settled: in the turn after the holder's, the first CROWD - 1 requests run at once, on
         # the loop; the one that makes a crowd, and any after it, go to the threads.
         threads = burst(served, tmp_path / "settled", CROWD)
-        assert threads[:-1] == ["MainThread"] * (CROWD - 1), threads
-        assert threads[-1].startswith("run-"), threads
+        on_threads = [name for name in threads if name.startswith("run-")]
+        assert threads.count("MainThread") == CROWD - 1 and len(on_threads) == 1, threads
         # The crowd ended the settled spell: the next crowd is gathered whole, to the threads.
         threads = burst(served, tmp_path / "gathering", CROWD)
         assert all(name.startswith("run-") for name in threads), threads
