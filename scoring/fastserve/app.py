@@ -97,8 +97,9 @@ class ScoringApp:
         self._alone = inline == "alone"
         self._gathered: list[_Gathered] = []  # /score requests of this loop turn ("alone")
         self._turn_count = 0  # /score requests read in this loop turn ("alone")
-        self._quiet_turns = 0  # turns in a row with fewer than CROWD requests, none running
-        self._settled = False  # quiet for SETTLE_TURNS turns: requests run at once, no gathering
+        # Turns in a row with fewer than CROWD requests, none running; from SETTLE_TURNS on the
+        # app is settled: requests run at once, not gathered (a crowd sets it back to 0).
+        self._quiet_turns = 0
         self._raw = scorer.script.style == "raw"  # only @rawhttp needs the server's address
         self.in_flight = 0
 
@@ -172,12 +173,11 @@ class ScoringApp:
             self._turn_count += 1
             if self._turn_count == 1:
                 self._call_soon(self._turn_ended)
-            if self._settled:
+            if self._quiet_turns >= SETTLE_TURNS:
                 if self._turn_count < CROWD:
                     self._score_inline(request, ids, started, deliver, incoming)
                     return
-                self._settled = False  # a crowd in one turn: requests queue again
-                self._quiet_turns = 0
+                self._quiet_turns = 0  # a crowd in one turn: requests queue again
             self._gathered.append((request, ids, started, deliver, incoming))
             return
         self._score_in_thread(request, ids, started, deliver, incoming)
@@ -190,7 +190,6 @@ class ScoringApp:
             return
         if self.in_flight == 0 and count < CROWD:
             self._quiet_turns += 1
-            self._settled = self._quiet_turns >= SETTLE_TURNS
             for request in gathered:
                 self._score_inline(*request)
             return
