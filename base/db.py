@@ -17,6 +17,8 @@ busy timeout), any SQLAlchemy URL (PostgreSQL) for several bot replicas.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -57,6 +59,7 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 #: Seconds a SQLite connection waits for another one's lock before giving up.
 SQLITE_BUSY_TIMEOUT = 15
+WAL_SWITCH_RETRY = 0.005  # seconds between tries to switch a database to WAL
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -93,12 +96,28 @@ class Database:
 
 
 def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """The ``connect`` listener of SQLite engines: WAL (readers never wait for the writer)
-    and a busy timeout (a writer waits for another instead of failing at once)."""
+    """The ``connect`` listener of SQLite engines: WAL (readers never wait for the writer).
+
+    The busy timeout (a writer waits for another instead of failing at once) is the
+    engine's: the driver's ``timeout`` connect argument sets it, 15 s for the stores and
+    longer for the upgrade lock. Switching a database to WAL needs it alone; when two
+    connections switch it at the same moment, SQLite refuses one at once ("database is
+    locked") without waiting, as that wait could deadlock. The switch is tried again until
+    the busy timeout has passed."""
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT * 1000}")
-    cursor.close()
+    try:
+        wait_ms = cursor.execute("PRAGMA busy_timeout").fetchone()[0]
+        deadline = time.monotonic() + wait_ms / 1000
+        while True:
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "database is locked" not in str(error) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(WAL_SWITCH_RETRY)
+    finally:
+        cursor.close()
 
 
 async def run_in_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:

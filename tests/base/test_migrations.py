@@ -25,7 +25,7 @@ from sqlalchemy import Engine, create_engine, func, inspect, select, text
 
 from alerts.state import AlertKey, AlertState
 from alerts.store import AlertStore, StoredAlert
-from base.migrations import current, head, upgrade
+from base.migrations import SQLITE_LOCK_TIMEOUT, _migration_engine, current, head, upgrade
 from bot.approvals.store import ApprovalStore
 from bot.db import TABLES, metadata
 from bot.deliveries import DeliveryLog
@@ -320,3 +320,19 @@ def test_upgrades_at_once_wait_for_each_other(
     with engines(url).connect() as conn:
         versions = conn.execute(text("SELECT version_num FROM alembic_version")).all()
     assert [row.version_num for row in versions] == [head()]
+
+
+def test_a_sqlite_upgrader_waits_as_long_as_the_upgrade_lock_says(tmp_path: Path) -> None:
+    """The upgrade engine's busy timeout is the upgrade lock's, not the stores' shorter
+    one (the WAL listener once set the stores' timeout on every SQLite connection)."""
+    engine, owned = _migration_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+    try:
+        assert owned
+        with engine.connect() as conn:
+            waits = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+            assert (waits, conn.exec_driver_sql("PRAGMA journal_mode").scalar()) == (
+                SQLITE_LOCK_TIMEOUT * 1000,
+                "wal",
+            )
+    finally:
+        engine.dispose()
