@@ -30,12 +30,16 @@ requests pay no hand-over (for a fast run() it costs more than a small batch sav
 gets the batching. Once ``SETTLE_TURNS`` such quiet turns come in a row, the app is
 *settled*: each /score request runs inline at once, without waiting for the turn to end,
 until a turn brings ``CROWD`` of them (requests queueing again); from that one on, the
-turn's requests are gathered and go to the threads, until the next settled streak.
+turn's requests are gathered and go to the threads, until the next settled streak. The
+app tells turns apart by the count of the loop selector's ``select()`` calls
+(:class:`.turns.TurnCounter`); only gathered requests have their turn's end marked (with
+``call_soon``: one more pass of the loop), so a settled app costs what inline ``always``
+costs, plus a counter.
 
 Usage::
 
     app = ScoringApp(config=config, scorer=scorer, swagger=docs, pool=pool, access_log=log,
-                     loop=asyncio.get_running_loop())
+                     loop=asyncio.get_running_loop(), turns=counter)
     server = HttpServer(handler=app.answer)
 """
 
@@ -56,6 +60,7 @@ from .protocol import Deliver, Request
 from .replies import FAILED_HEADER, TEXT_TYPE, Reply, error_reply
 from .scorer import Scorer
 from .swagger import SwaggerDocs
+from .turns import TurnCounter
 from .user_script import InlineMode
 from .workers import WorkerPool
 
@@ -84,6 +89,7 @@ class ScoringApp:
         pool: WorkerPool,
         access_log: AccessLog | None,
         loop: asyncio.AbstractEventLoop,
+        turns: TurnCounter,
         inline: InlineMode = "never",
     ) -> None:
         self._config = config
@@ -95,8 +101,10 @@ class ScoringApp:
         self._call_soon = loop.call_soon  # kept: get_running_loop() costs a getpid() a call
         self._inline = inline == "always"
         self._alone = inline == "alone"
-        self._gathered: list[_Gathered] = []  # /score requests of this loop turn ("alone")
-        self._turn_count = 0  # /score requests read in this loop turn ("alone")
+        self._turns = turns
+        self._turn = -1  # the loop turn of the last /score request ("alone")
+        self._turn_count = 0  # /score requests read in that turn
+        self._gathered: list[_Gathered] = []  # requests of that turn waiting for its end
         # Turns in a row with fewer than CROWD requests, none running; from SETTLE_TURNS on the
         # app is settled: requests run at once, not gathered (a crowd sets it back to 0).
         self._quiet_turns = 0
@@ -170,25 +178,27 @@ class ScoringApp:
             self._score_inline(request, ids, started, deliver, incoming)
             return
         if self._alone:
-            self._turn_count += 1
-            if self._turn_count == 1:
-                self._call_soon(self._turn_ended)
+            turn = self._turns.turns
+            if turn == self._turn:
+                self._turn_count += 1
+            else:
+                self._turn = turn
+                self._turn_count = 1
             if self._quiet_turns >= SETTLE_TURNS:
                 if self._turn_count < CROWD:
                     self._score_inline(request, ids, started, deliver, incoming)
                     return
                 self._quiet_turns = 0  # a crowd in one turn: requests queue again
+            if not self._gathered:
+                self._call_soon(self._turn_ended)
             self._gathered.append((request, ids, started, deliver, incoming))
             return
         self._score_in_thread(request, ids, started, deliver, incoming)
 
     def _turn_ended(self) -> None:
         """End of the loop turn: a few requests inline, a crowd (or with company) to threads."""
-        count, self._turn_count = self._turn_count, 0
         gathered, self._gathered = self._gathered, []
-        if not gathered:  # settled: every request of the turn has run
-            return
-        if self.in_flight == 0 and count < CROWD:
+        if self.in_flight == 0 and self._turn_count < CROWD:
             self._quiet_turns += 1
             for request in gathered:
                 self._score_inline(*request)

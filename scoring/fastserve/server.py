@@ -35,6 +35,7 @@ from .processes import CHILD_ENV, supervise
 from .protocol import HttpServer
 from .scorer import Scorer
 from .swagger import SwaggerDocs
+from .turns import TurnCounter
 from .unix import bind_unix, inherited_unix, remove_unix
 from .user_script import UserScript
 from .workers import WorkerPool
@@ -57,7 +58,9 @@ def main(argv: Sequence[str]) -> int:
     except FastserveError as error:
         logger.error(str(error), exc_info=isinstance(error, StartupError) and error.__cause__)
         return error.exit_code
-    return asyncio.run(serve(config, script))
+    turns = TurnCounter()
+    with asyncio.Runner(loop_factory=turns.new_loop) as runner:
+        return runner.run(serve(config, script, turns))
 
 
 def configure_logging() -> None:
@@ -105,8 +108,9 @@ def prepare(config: ServerConfig) -> UserScript:
     return script
 
 
-async def serve(config: ServerConfig, script: UserScript) -> int:
-    """Listen and answer until SIGTERM/SIGINT; then drain and return 0."""
+async def serve(config: ServerConfig, script: UserScript, turns: TurnCounter) -> int:
+    """Listen and answer until SIGTERM/SIGINT; then drain and return 0 (on a loop whose
+    selector is ``turns``)."""
     try:
         sock = _listening_socket(config.host, config.port, shared=bool(os.environ.get(CHILD_ENV)))
     except OSError as error:
@@ -137,6 +141,7 @@ async def serve(config: ServerConfig, script: UserScript) -> int:
         pool=pool,
         access_log=access_log,
         loop=loop,
+        turns=turns,
         inline=inline,
     )
     server = HttpServer(handler=app.answer)
