@@ -24,9 +24,9 @@ can meet, so batching is on (64 rows, no wait). azmlinfsrv calls run() one reque
 per worker process, where no two calls ever meet: off. With no wait, a lone request is not
 held for company (under fastserve it waits one turn of the event loop to be known alone,
 until a run of lone turns lets it run at once), so the default gains where requests queue
-and is level with batching off where they do not
-(see the README's micro-batching benchmark); a wait above 0 delays every lone request by up
-to that much, so it is never a default. Set either variable to override
+and is level with batching off where they do not, give or take a few microseconds of
+bookkeeping a request (see the README's micro-batching benchmark); a wait above 0 delays
+every lone request by up to that much, so it is never a default. Set either variable to override
 (``FLIGHTDECK_BATCH_MAX_ROWS=0`` turns it off).
 
 Only calls whose rows have the same element type and width share a batch. Every output's

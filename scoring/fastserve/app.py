@@ -33,8 +33,7 @@ until a turn brings ``CROWD`` of them (requests queueing again); from that one o
 turn's requests are gathered and go to the threads, until the next settled streak. The
 app tells turns apart by the count of the loop selector's ``select()`` calls
 (:class:`.turns.TurnCounter`); only gathered requests have their turn's end marked (with
-``call_soon``: one more pass of the loop), so a settled app costs what inline ``always``
-costs, plus a counter.
+``call_soon``: one more pass of the loop), so a settled app makes no extra pass.
 
 Usage::
 
